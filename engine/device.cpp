@@ -1,0 +1,88 @@
+#include "engine/device.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "engine/error.h"
+
+namespace ml {
+
+bool cuda_available() {
+#if MIRRORLAB_CUDA
+  const char* reason = nullptr;
+  return cuda::available(&reason);
+#else
+  return false;
+#endif
+}
+
+const char* cuda_unavailable_reason() {
+#if MIRRORLAB_CUDA
+  const char* reason = "";
+  cuda::available(&reason);
+  return reason;
+#else
+  return "this build has no CUDA backend (configure with -DMIRRORLAB_CUDA=ON)";
+#endif
+}
+
+void* device_alloc(size_t bytes, Device d) {
+  if (d == Device::CPU) {
+    // 64-byte alignment: one AVX-512 vector, and what Eigen's aligned loads like.
+    const size_t rounded = ((bytes + 63) / 64) * 64;
+    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (!p) throw Error(detail::cat("out of host memory allocating ", bytes, " bytes"));
+    return p;
+  }
+#if MIRRORLAB_CUDA
+  return cuda::alloc(bytes);
+#else
+  throw Error(cuda_unavailable_reason());
+#endif
+}
+
+void device_free(void* p, size_t bytes, Device d) {
+  if (!p) return;
+  if (d == Device::CPU) {
+    std::free(p);
+    return;
+  }
+#if MIRRORLAB_CUDA
+  cuda::free(p, bytes);
+#else
+  (void)bytes;
+#endif
+}
+
+void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev == Device::CPU && src_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if MIRRORLAB_CUDA
+  cuda::copy(dst, dst_dev == Device::CUDA, src, src_dev == Device::CUDA, bytes);
+#else
+  throw Error(cuda_unavailable_reason());
+#endif
+}
+
+Stream device_stream(Device d) {
+#if MIRRORLAB_CUDA
+  if (d == Device::CUDA) return cuda::stream();
+#else
+  (void)d;
+#endif
+  return Stream{};
+}
+
+void device_synchronize(Device d) {
+#if MIRRORLAB_CUDA
+  if (d == Device::CUDA) cuda::synchronize();
+#else
+  (void)d;
+#endif
+}
+
+}  // namespace ml

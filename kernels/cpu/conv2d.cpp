@@ -1,0 +1,187 @@
+// kernels/cpu/conv2d.cpp — the reference convolution: im2col + GEMM (Eigen) per image and
+// group, images spread over OpenMP threads.
+//
+// For image n and group g (Cg = C/groups input channels, Kg = K/groups filters):
+//   col   (Cg*R*S, P*Q): col[(c*R + r)*S + s, p*Q + q] = x[n, g*Cg + c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+//   forward          y_g  (Kg, P*Q)      = W_g (Kg, Cg*R*S) * col
+//   backward-data    dcol (Cg*R*S, P*Q)  = W_g^T * gy_g,  then col2im scatters dcol into gx
+//   backward-weight  gW_g (Kg, Cg*R*S)  += gy_g * col^T  (summed over images)
+// A 1x1, stride-1, unpadded convolution skips im2col: col is x itself.
+// Each thread owns its col buffer (allocated once per call, reused for every image), so the
+// hot loop allocates nothing. With fewer images than threads, the images run one after
+// another and Eigen parallelises each product instead.
+#include "kernels/conv2d.h"
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <vector>
+
+#include "kernels/gemm.h"
+
+namespace ml::kernels {
+
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Map = Eigen::Map<RowMat>;
+using CMap = Eigen::Map<const RowMat>;
+
+bool is_pointwise(const Conv2dParams& p) {
+  return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+}
+
+// x_g: (Cg, H, W) -> col: (Cg*R*S, P*Q)
+void im2col(float* col, const float* x_g, int64_t Cg, const Conv2dParams& p) {
+  const int64_t PQ = p.P * p.Q;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s) {
+        float* row = col + ((c * p.R + r) * p.S + s) * PQ;
+        const float* xc = x_g + c * p.H * p.W;
+        const int64_t w_off = s * p.dil_w - p.pad_w;
+        // q range whose input column lies inside [0, W): q*sw + w_off in [0, W)
+        const int64_t q_lo = std::clamp<int64_t>((-w_off + p.stride_w - 1) / p.stride_w, 0, p.Q);
+        const int64_t q_hi = std::clamp<int64_t>((p.W - w_off + p.stride_w - 1) / p.stride_w, q_lo, p.Q);
+        for (int64_t pp = 0; pp < p.P; ++pp) {
+          float* out = row + pp * p.Q;
+          const int64_t h = pp * p.stride_h - p.pad_h + r * p.dil_h;
+          if (h < 0 || h >= p.H) {
+            std::fill(out, out + p.Q, 0.f);
+            continue;
+          }
+          const float* xr = xc + h * p.W + w_off;
+          std::fill(out, out + q_lo, 0.f);
+          if (p.stride_w == 1)
+            std::copy(xr + q_lo, xr + q_hi, out + q_lo);
+          else
+            for (int64_t q = q_lo; q < q_hi; ++q) out[q] = xr[q * p.stride_w];
+          std::fill(out + q_hi, out + p.Q, 0.f);
+        }
+      }
+}
+
+// The adjoint of im2col: gx_g (Cg, H, W) += scatter of col.
+void col2im(float* gx_g, const float* col, int64_t Cg, const Conv2dParams& p) {
+  const int64_t PQ = p.P * p.Q;
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t r = 0; r < p.R; ++r)
+      for (int64_t s = 0; s < p.S; ++s) {
+        const float* row = col + ((c * p.R + r) * p.S + s) * PQ;
+        float* gc = gx_g + c * p.H * p.W;
+        const int64_t w_off = s * p.dil_w - p.pad_w;
+        const int64_t q_lo = std::clamp<int64_t>((-w_off + p.stride_w - 1) / p.stride_w, 0, p.Q);
+        const int64_t q_hi = std::clamp<int64_t>((p.W - w_off + p.stride_w - 1) / p.stride_w, q_lo, p.Q);
+        for (int64_t pp = 0; pp < p.P; ++pp) {
+          const int64_t h = pp * p.stride_h - p.pad_h + r * p.dil_h;
+          if (h < 0 || h >= p.H) continue;
+          float* gr = gc + h * p.W + w_off;
+          const float* in = row + pp * p.Q;
+          for (int64_t q = q_lo; q < q_hi; ++q) gr[q * p.stride_w] += in[q];
+        }
+      }
+}
+
+// Runs body(n, thread) for every image: across threads when there are enough images.
+template <class F>
+void for_each_image(int64_t N, F&& body) {
+  const int threads = omp_get_max_threads();
+  if (N >= threads && threads > 1) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t n = 0; n < N; ++n) body(n, omp_get_thread_num());
+  } else {
+    for (int64_t n = 0; n < N; ++n) body(n, 0);
+  }
+}
+
+}  // namespace
+
+template <>
+void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
+                                 Stream) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
+  const bool direct = is_pointwise(p);
+  std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
+  for_each_image(p.N, [&](int64_t n, int t) {
+    auto& col = cols[static_cast<size_t>(t)];
+    if (!direct && col.size() < static_cast<size_t>(CRS * PQ)) col.resize(static_cast<size_t>(CRS * PQ));
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const float* x_g = x + (n * p.C + g * Cg) * p.H * p.W;
+      if (!direct) im2col(col.data(), x_g, Cg, p);
+      CMap colm(direct ? x_g : col.data(), CRS, PQ);
+      CMap wm(w + g * Kg * CRS, Kg, CRS);
+      Map ym(y + (n * p.K + g * Kg) * PQ, Kg, PQ);
+      ym.noalias() = wm * colm;
+      if (b)
+        for (int64_t k = 0; k < Kg; ++k) ym.row(k).array() += b[g * Kg + k];
+    }
+  });
+}
+
+template <>
+void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* w, const Conv2dParams& p, Stream) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
+  const bool direct = is_pointwise(p);
+  std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
+  for_each_image(p.N, [&](int64_t n, int t) {
+    auto& col = cols[static_cast<size_t>(t)];
+    if (!direct && col.size() < static_cast<size_t>(CRS * PQ)) col.resize(static_cast<size_t>(CRS * PQ));
+    for (int64_t g = 0; g < p.groups; ++g) {
+      float* gx_g = gx + (n * p.C + g * Cg) * p.H * p.W;
+      CMap wm(w + g * Kg * CRS, Kg, CRS);
+      CMap gym(gy + (n * p.K + g * Kg) * PQ, Kg, PQ);
+      if (direct) {
+        Map(gx_g, CRS, PQ).noalias() = wm.transpose() * gym;
+        continue;
+      }
+      Map colm(col.data(), CRS, PQ);
+      colm.noalias() = wm.transpose() * gym;
+      std::fill(gx_g, gx_g + Cg * p.H * p.W, 0.f);
+      col2im(gx_g, col.data(), Cg, p);
+    }
+  });
+}
+
+template <>
+void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
+                                         Stream) {
+  const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
+  const int64_t wsize = p.K * CRS;
+  const bool direct = is_pointwise(p);
+  const int threads = omp_get_max_threads();
+  // One partial gradient per thread, summed at the end (fixed order: deterministic for a
+  // given thread count).
+  std::vector<std::vector<float>> partial(static_cast<size_t>(threads));
+  std::vector<std::vector<float>> cols(static_cast<size_t>(threads));
+  for_each_image(p.N, [&](int64_t n, int t) {
+    auto& acc = partial[static_cast<size_t>(t)];
+    if (acc.empty()) acc.assign(static_cast<size_t>(wsize), 0.f);
+    auto& col = cols[static_cast<size_t>(t)];
+    if (!direct && col.size() < static_cast<size_t>(CRS * PQ)) col.resize(static_cast<size_t>(CRS * PQ));
+    for (int64_t g = 0; g < p.groups; ++g) {
+      const float* x_g = x + (n * p.C + g * Cg) * p.H * p.W;
+      if (!direct) im2col(col.data(), x_g, Cg, p);
+      CMap colm(direct ? x_g : col.data(), CRS, PQ);
+      CMap gym(gy + (n * p.K + g * Kg) * PQ, Kg, PQ);
+      Map(acc.data() + g * Kg * CRS, Kg, CRS).noalias() += gym * colm.transpose();
+    }
+  });
+  std::fill(gw, gw + wsize, 0.f);
+  for (const auto& acc : partial)
+    if (!acc.empty())
+      for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
+  if (gb) {
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < p.K; ++k) {
+      double s = 0.0;
+      for (int64_t n = 0; n < p.N; ++n) {
+        const float* row = gy + (n * p.K + k) * PQ;
+        for (int64_t i = 0; i < PQ; ++i) s += row[i];
+      }
+      gb[k] = static_cast<float>(s);
+    }
+  }
+}
+
+}  // namespace ml::kernels

@@ -1,0 +1,91 @@
+// kernels/cpu/reduce.cpp — sums over any set of dimensions and their adjoint.
+// The shape is split into "kept" and "reduced" dimensions; each output element sums its
+// reduced sub-block in double, so the result does not depend on thread count or order.
+#include "kernels/reduce.h"
+
+namespace ml::kernels {
+
+namespace {
+struct Split {
+  int64_t kept_shape[kMaxDims], kept_stride[kMaxDims];
+  int64_t red_shape[kMaxDims], red_stride[kMaxDims];
+  int nk = 0, nr = 0;
+  int64_t kept_n = 1, red_n = 1;
+};
+
+Split split_dims(const ReduceParams& p) {
+  Split s;
+  int64_t stride = 1, strides[kMaxDims];
+  for (int d = kMaxDims - 1; d >= 0; --d) {
+    strides[d] = stride;
+    stride *= p.shape[d];
+  }
+  for (int d = 0; d < kMaxDims; ++d) {
+    if (p.reduce[d]) {
+      s.red_shape[s.nr] = p.shape[d];
+      s.red_stride[s.nr++] = strides[d];
+      s.red_n *= p.shape[d];
+    } else {
+      s.kept_shape[s.nk] = p.shape[d];
+      s.kept_stride[s.nk++] = strides[d];
+      s.kept_n *= p.shape[d];
+    }
+  }
+  return s;
+}
+
+inline int64_t offset_of(int64_t i, const int64_t* shape, const int64_t* stride, int n) {
+  int64_t off = 0;
+  for (int d = n - 1; d >= 0; --d) {
+    off += (i % shape[d]) * stride[d];
+    i /= shape[d];
+  }
+  return off;
+}
+}  // namespace
+
+template <>
+void sum_reduce<Device::CPU>(float* y, const float* x, const ReduceParams& p, Stream) {
+  const Split s = split_dims(p);
+  // Innermost reduced dimension contiguous (stride 1) is the common case (rows, planes).
+  const bool inner_contig = s.nr > 0 && s.red_stride[s.nr - 1] == 1;
+  const int64_t inner = inner_contig ? s.red_shape[s.nr - 1] : 1;
+  const int64_t outer_red = s.red_n / (inner ? inner : 1);
+#pragma omp parallel for schedule(static) if (s.kept_n * s.red_n > (1 << 16))
+  for (int64_t k = 0; k < s.kept_n; ++k) {
+    const int64_t base = offset_of(k, s.kept_shape, s.kept_stride, s.nk);
+    double acc = 0.0;
+    if (inner_contig) {
+      for (int64_t r = 0; r < outer_red; ++r) {
+        const float* row = x + base + offset_of(r, s.red_shape, s.red_stride, s.nr - 1);
+        for (int64_t i = 0; i < inner; ++i) acc += row[i];
+      }
+    } else {
+      for (int64_t r = 0; r < s.red_n; ++r) acc += x[base + offset_of(r, s.red_shape, s.red_stride, s.nr)];
+    }
+    y[k] = static_cast<float>(acc);
+  }
+}
+
+template <>
+void expand<Device::CPU>(float* y, const float* x, const ReduceParams& p, Stream) {
+  const Split s = split_dims(p);
+#pragma omp parallel for schedule(static) if (s.kept_n * s.red_n > (1 << 16))
+  for (int64_t k = 0; k < s.kept_n; ++k) {
+    const int64_t base = offset_of(k, s.kept_shape, s.kept_stride, s.nk);
+    for (int64_t r = 0; r < s.red_n; ++r) y[base + offset_of(r, s.red_shape, s.red_stride, s.nr)] = x[k];
+  }
+}
+
+template <>
+void argmax_rows<Device::CPU>(int32_t* idx, const float* x, int64_t rows, int64_t cols, Stream) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    int64_t best = 0;
+    for (int64_t c = 1; c < cols; ++c)
+      if (row[c] > row[best]) best = c;
+    idx[r] = static_cast<int32_t>(best);
+  }
+}
+
+}  // namespace ml::kernels

@@ -1,0 +1,131 @@
+// tests/testing.h — helpers every test uses: seeded random tensors, closeness with stated
+// tolerances, and the finite-difference gradient check.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/tensor.h"
+
+namespace ml::testing {
+
+// Uniform in [lo, hi) from a seeded generator (never zeros: they hide wrong indexing).
+inline Tensor rand(const Shape& s, Generator& g, float lo = -1.f, float hi = 1.f) {
+  return Tensor::uniform(s, lo, hi, g);
+}
+
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector(), vb = b.to_vector();
+  double m = 0.0;
+  for (size_t i = 0; i < va.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(va[i]) - vb[i]));
+  return m;
+}
+
+// |a - b| <= atol + rtol*|b| everywhere (b is the reference). Returns "" or a description
+// of the worst element.
+inline std::string close(const Tensor& a, const Tensor& b, double atol, double rtol) {
+  if (a.shape() != b.shape()) return "shape " + shape_str(a.shape()) + " vs reference " + shape_str(b.shape());
+  const auto va = a.to_vector(), vb = b.to_vector();
+  double worst = 0.0;
+  size_t at = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    const double err = std::fabs(static_cast<double>(va[i]) - vb[i]) - (atol + rtol * std::fabs(vb[i]));
+    if (!(err <= worst)) {  // catches NaN too
+      worst = std::isnan(err) ? INFINITY : err;
+      at = i;
+    }
+  }
+  if (worst <= 0.0) return "";
+  std::ostringstream os;
+  os << "element " << at << ": " << va[at] << " vs reference " << vb[at] << " (atol " << atol << ", rtol " << rtol
+     << ")";
+  return os.str();
+}
+
+#define CHECK_CLOSE(a, b, atol, rtol)                          \
+  do {                                                         \
+    const std::string why_ = ::ml::testing::close(a, b, atol, rtol); \
+    CHECK_MESSAGE(why_.empty(), why_);                         \
+  } while (0)
+
+// Exact equality (data movement must match bit for bit).
+inline bool equal(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
+  if (a.dtype() == DType::I32) return a.to_vector_i32() == b.to_vector_i32();
+  return a.to_vector() == b.to_vector();
+}
+
+struct GradcheckOptions {
+  // Central differences with step h on float32 forwards. The loss L = sum(out * R) is
+  // accumulated in double. Truncation error is O(h^2 f''') ~ 1e-4 for h = 1e-2 on these
+  // ops' scales; rounding error is ~ eps32 * |L| / h ~ 1e-5 * |L|. Hence the default
+  // tolerance |analytic - numeric| <= tol * max(|analytic|, |numeric|, 1) with tol = 1e-2.
+  float h = 1e-2f;
+  double tol = 1e-2;
+  // Points where the function has a kink within h (ReLU at 0, a max-pool tie, |x| at 0)
+  // are detected because the two one-sided differences disagree, and skipped (Caffe's
+  // GradientChecker skips a band around the kink instead). At most this fraction may be skipped.
+  double max_skipped = 0.25;
+  int max_points = 400;  // per input, spread evenly over its elements
+};
+
+// Checks d sum(f(inputs) * R) / d input against central differences for every input that
+// is float32. R is a fixed random weighting so that every output element matters.
+inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs,
+                      uint64_t seed = 1234, GradcheckOptions o = {}) {
+  for (auto& t : inputs)
+    if (t.dtype() == DType::F32) t.requires_grad_(true);
+  Tensor out = f(inputs);
+  Generator g(seed);
+  const Tensor R = Tensor::uniform(out.shape(), 0.5f, 1.5f, g);
+  const auto rv = R.to_vector();
+  auto loss_of = [&](const std::vector<Tensor>& in) {
+    NoGradGuard ng;
+    const auto ov = f(in).to_vector();
+    double L = 0.0;
+    for (size_t i = 0; i < ov.size(); ++i) L += static_cast<double>(ov[i]) * rv[i];
+    return L;
+  };
+  sum(mul(out, R)).backward();
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor& x = inputs[k];
+    if (x.dtype() != DType::F32) continue;
+    REQUIRE_MESSAGE(x.grad().defined(), "input ", k, " received no gradient");
+    const auto analytic = x.grad().to_vector();
+    const int64_t n = x.numel();
+    const int64_t step = std::max<int64_t>(1, n / o.max_points);
+    int64_t checked = 0, skipped = 0;
+    for (int64_t i = 0; i < n; i += step) {
+      ++checked;
+      float* p = x.data() + i;
+      const float orig = *p;
+      const double L0 = loss_of(inputs);
+      *p = orig + o.h;
+      const double Lp = loss_of(inputs);
+      *p = orig - o.h;
+      const double Lm = loss_of(inputs);
+      *p = orig;
+      const double numeric = (Lp - Lm) / (2.0 * o.h);
+      const double right = (Lp - L0) / o.h, left = (L0 - Lm) / o.h;
+      const double scale = std::max({std::fabs(right), std::fabs(left), 1.0});
+      if (std::fabs(right - left) > 10 * o.tol * scale) {  // a kink within h
+        ++skipped;
+        continue;
+      }
+      const double a = analytic[static_cast<size_t>(i)];
+      const double s = std::max({std::fabs(a), std::fabs(numeric), 1.0});
+      CHECK_MESSAGE(std::fabs(a - numeric) <= o.tol * s, "input ", k, " element ", i, ": analytic ", a,
+                    " vs numeric ", numeric);
+    }
+    CHECK_MESSAGE(skipped <= o.max_skipped * checked, "input ", k, ": ", skipped, " of ", checked,
+                  " points skipped as kinks");
+  }
+}
+
+}  // namespace ml::testing
