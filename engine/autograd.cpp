@@ -11,6 +11,22 @@ namespace {
 thread_local bool g_grad_enabled = true;
 }
 
+Node::~Node() {
+  std::vector<Tensor> pending = std::move(inputs);
+  while (!pending.empty()) {
+    Tensor t = std::move(pending.back());
+    pending.pop_back();
+    TensorImpl* impl = t.impl();
+    // Only when this handle is the last owner of the tensor and of its node would the node
+    // die here: take its inputs over instead, so it dies with an empty input list.
+    if (impl && t.impl_ptr().use_count() == 1 && impl->grad_fn && impl->grad_fn.use_count() == 1) {
+      for (auto& in : impl->grad_fn->inputs) pending.push_back(std::move(in));
+      impl->grad_fn->inputs.clear();
+      impl->grad_fn->backward = nullptr;
+    }
+  }
+}
+
 bool GradMode::enabled() { return g_grad_enabled; }
 void GradMode::set_enabled(bool on) { g_grad_enabled = on; }
 
@@ -63,7 +79,8 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   NoGradGuard no_grad;  // gradients are plain values: no double backward
   std::unordered_map<TensorImpl*, Tensor> grads;
   grads[root.impl()] = grad_output;
-  std::vector<Node*> ran;
+  // Owned: releasing one node's inputs can drop the last other reference to an upstream node.
+  std::vector<std::shared_ptr<Node>> ran;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
     auto g_it = grads.find(t);
@@ -91,10 +108,10 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
       auto [slot, inserted] = grads.try_emplace(in.impl(), gin[i]);
       if (!inserted) slot->second = add(slot->second, gin[i]);
     }
-    ran.push_back(node);
+    ran.push_back(t->grad_fn);
   }
   // Free the graph: saved tensors and edges go; the nodes remain as markers.
-  for (Node* node : ran) {
+  for (auto& node : ran) {
     node->released = true;
     node->inputs.clear();
     node->backward = nullptr;

@@ -24,6 +24,9 @@ struct Node {
   std::vector<Tensor> inputs;
   BackwardFn backward;
   bool released = false;
+  // Iterative teardown: a long chain of nodes freed without a backward would otherwise
+  // recurse once per node in the destructors and overflow the stack.
+  ~Node();
 };
 
 // Grad mode is per thread; inference and optimizer updates turn it off.

@@ -79,8 +79,10 @@ struct GradcheckOptions {
 // is float32. R is a fixed random weighting so that every output element matters.
 inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs,
                       uint64_t seed = 1234, GradcheckOptions o = {}) {
+  // Private copies: the caller's tensors keep their .grad and values untouched, and a second
+  // gradcheck on the same inputs does not accumulate into the first one's gradients.
   for (auto& t : inputs)
-    if (t.dtype() == DType::F32) t.requires_grad_(true);
+    if (t.dtype() == DType::F32) t = t.detach().clone().requires_grad_(true);
   Tensor out = f(inputs);
   Generator g(seed);
   const Tensor R = Tensor::uniform(out.shape(), 0.5f, 1.5f, g);
