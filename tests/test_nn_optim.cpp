@@ -101,7 +101,7 @@ TEST_CASE("nn: activation capture returns the named outputs without the graph") 
   CHECK_THROWS_WITH_AS(ActivationCapture(*net, {"nope"}), doctest::Contains("no submodule named 'nope'"), Error);
 }
 
-TEST_CASE("init: LeCun normal has variance 1/fan_in; Kaiming and Xavier bounds") {
+TEST_CASE("init: LeCun normal has variance 1 over fan_in, Kaiming and Xavier bounds") {
   Generator g(11);
   Tensor w = Tensor::empty({256, 64, 3, 3});
   init::lecun_normal_(w, g);

@@ -85,7 +85,7 @@ TEST_CASE("autograd: chain rule, fan-out accumulation and leaf gradients") {
   CHECK(!x.grad().defined());
 }
 
-TEST_CASE("autograd: backward with a given output gradient; non-scalar needs one") {
+TEST_CASE("autograd: backward with a given output gradient, and a non-scalar needs one") {
   Tensor x = Tensor::from_vector({2, 2}, {1.f, -2.f, 3.f, -4.f}).requires_grad_();
   Tensor y = mul(x, 2.f);
   CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("scalar"), Error);
@@ -96,7 +96,7 @@ TEST_CASE("autograd: backward with a given output gradient; non-scalar needs one
   CHECK_THROWS_WITH_AS(y3.backward(Tensor::ones({4})), doctest::Contains("does not match"), Error);
 }
 
-TEST_CASE("autograd: the graph is freed after backward; a second backward is an error") {
+TEST_CASE("autograd: the graph is freed after backward and a second backward is an error") {
   Tensor x = Tensor::from_vector({2}, {1.f, 2.f}).requires_grad_();
   Tensor h = exp(x);
   Tensor y = sum(h);

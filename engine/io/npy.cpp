@@ -23,8 +23,8 @@ constexpr size_t kMagicLen = 6;
 // for any dtype and for vector loads; we write the same padding so our files are identical
 // to numpy's and a reader that memory-maps them gets the same guarantee.
 constexpr size_t kAlign = 64;
-// numpy >= 1.24 leaves this many spare header bytes for the growing axis' length, so that
-// appending rows can rewrite the shape in place (format.py, GROWTH_AXIS_MAX_DIGITS).
+// Recent numpy leaves 21 - len(str(shape[0])) spare spaces after the dict, so that appending
+// rows can rewrite the shape in place (format.py, GROWTH_AXIS_MAX_DIGITS); we do the same.
 constexpr size_t kGrowthAxisMaxDigits = 21;
 
 const char* descr_of(DType t) {
@@ -216,8 +216,8 @@ DType dtype_of(const std::string& descr, const std::string& path) {
   if (descr == "<i4") return DType::I32;
   // One byte has no byte order: numpy writes '|u1', a hand-written header may say '<u1'.
   if (descr == "|u1" || descr == "<u1" || descr == ">u1" || descr == "=u1") return DType::U8;
-  ML_CHECK(!(descr == ">f4" || descr == ">i4"), path, ": dtype '", descr,
-           "' is big-endian; only little-endian data is supported (convert with arr.astype(arr.dtype.newbyteorder('<')))");
+  ML_CHECK(!(descr == ">f4" || descr == ">i4"), path, ": dtype '", descr, "' is big-endian; only little-endian ",
+           "data is supported (convert with arr.astype(arr.dtype.newbyteorder('<')))");
   throw Error(detail::cat(path, ": dtype '", descr, "' is not supported (float32, int32, uint8 are)"));
 }
 

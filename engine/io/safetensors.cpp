@@ -85,7 +85,7 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
 
 }  // namespace
 
-const Tensor* NamedTensors::find(const std::string& name) const {
+const Tensor* SafetensorsFile::find(const std::string& name) const {
   for (const auto& [n, t] : items)
     if (n == name) return &t;
   return nullptr;
@@ -132,7 +132,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   write_file_atomic(path, parts);
 }
 
-NamedTensors load_safetensors(const std::string& path) {
+SafetensorsFile load_safetensors(const std::string& path) {
   const std::vector<uint8_t> file = read_file(path);
   const uint64_t n = file.size();
   ML_CHECK(n >= 8, path, ": truncated: ", n, " bytes, shorter than the 8-byte header length");
@@ -161,7 +161,7 @@ NamedTensors load_safetensors(const std::string& path) {
 
   const uint8_t* buffer = file.data() + 8 + header_len;
   const uint64_t buffer_size = n - 8 - header_len;
-  NamedTensors out;
+  SafetensorsFile out;
   std::vector<Entry> entries;
   for (const auto& [name, value] : header.items()) {
     if (name == kMetadataKey) {
@@ -179,8 +179,9 @@ NamedTensors load_safetensors(const std::string& path) {
   // left over (the reference loader refuses such files). A hole or an overlap means the
   // header does not describe these bytes — a header from another file, or data shifted by
   // a bad edit — and reading on would give silently wrong weights.
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   uint64_t covered = 0;
   const std::string* previous = nullptr;
   for (const Entry& e : entries) {

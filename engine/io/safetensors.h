@@ -17,7 +17,7 @@
 
 namespace ml {
 
-struct NamedTensors {
+struct SafetensorsFile {
   std::vector<std::pair<std::string, Tensor>> items;
   std::map<std::string, std::string> metadata;
   // The tensor called `name`, or nullptr.
@@ -33,6 +33,6 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 // Reads every tensor into CPU tensors, in the order of their data in the file. The file is
 // validated as the reference implementation does (sizes, offsets, full coverage of the
 // buffer) and every problem is an ml::Error naming the file and the tensor.
-NamedTensors load_safetensors(const std::string& path);
+SafetensorsFile load_safetensors(const std::string& path);
 
 }  // namespace ml

@@ -12,7 +12,8 @@ namespace ml {
 
 Tensor local_response_norm(const Tensor& x, int64_t size, float alpha, float beta, float k) {
   ML_CHECK(x.defined(), "local_response_norm: the input is undefined");
-  ML_CHECK(x.dim() >= 3, "local_response_norm: input ", x.str(), " must be (N, C, H, W) or (N, C, L) or (N, C, D, H, W)");
+  ML_CHECK(x.dim() >= 3, "local_response_norm: input ", x.str(),
+           " must be (N, C, H, W) or (N, C, L) or (N, C, D, H, W)");
   ML_CHECK(x.dtype() == DType::F32, "local_response_norm: input ", x.str(), " must be float32");
   ML_CHECK(size >= 1, "local_response_norm: size must be positive, got ", size, " for input ", shape_str(x.shape()));
   kernels::LrnParams p{};

@@ -1,0 +1,120 @@
+#include "engine/data/svhn.h"
+
+#include <matio.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+namespace ml {
+
+namespace {
+
+// matio reports problems through a log function (by default printed to stderr). We keep
+// the last message so an error can say what matio saw; the hook is installed once.
+thread_local std::string g_matio_last;
+void matio_log(int level, char* message) {
+  if (level & (MATIO_LOG_LEVEL_ERROR | MATIO_LOG_LEVEL_CRITICAL | MATIO_LOG_LEVEL_WARNING))
+    g_matio_last = message ? message : "";
+}
+void install_matio_log() {
+  static std::once_flag once;
+  std::call_once(once, [] { Mat_LogInitFunc("mirrorlab", matio_log); });
+}
+std::string matio_said() { return g_matio_last.empty() ? "" : " (matio: " + g_matio_last + ")"; }
+
+struct MatCloser {
+  void operator()(mat_t* m) const { Mat_Close(m); }
+};
+struct VarFreer {
+  void operator()(matvar_t* v) const { Mat_VarFree(v); }
+};
+using MatFile = std::unique_ptr<mat_t, MatCloser>;
+using MatVar = std::unique_ptr<matvar_t, VarFreer>;
+
+std::string dims_str(const matvar_t* v) {
+  std::string s;
+  for (int d = 0; d < v->rank; ++d) s += (d ? "x" : "") + std::to_string(v->dims[d]);
+  return s;
+}
+
+size_t var_numel(const matvar_t* v) {
+  size_t n = 1;
+  for (int d = 0; d < v->rank; ++d) n *= v->dims[d];
+  return n;
+}
+
+MatVar read_var(mat_t* mat, const char* var, const std::string& path) {
+  g_matio_last.clear();
+  MatVar v(Mat_VarRead(mat, var));
+  ML_CHECK(v != nullptr, "load_svhn: '", path, "' has no readable variable '", var, "'", matio_said());
+  ML_CHECK(v->data != nullptr && !v->isComplex, "load_svhn: '", path, "' variable '", var,
+           "' has no real numeric data (truncated file?)", matio_said());
+  return v;
+}
+
+}  // namespace
+
+Dataset load_svhn_file(const std::string& path, const std::string& name) {
+  install_matio_log();
+  ML_CHECK(std::filesystem::is_regular_file(path), "load_svhn: missing file '", path, "'");
+  g_matio_last.clear();
+  MatFile mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
+  ML_CHECK(mat != nullptr, "load_svhn: '", path, "' is not a readable MATLAB .mat file", matio_said());
+
+  // X: uint8 32x32x3xN. (A file holding one image has rank 3: MATLAB drops trailing 1s.)
+  MatVar X = read_var(mat.get(), "X", path);
+  ML_CHECK(X->class_type == MAT_C_UINT8 && X->data_type == MAT_T_UINT8, "load_svhn: '", path,
+           "' variable 'X' must be uint8, got matio class ", static_cast<int>(X->class_type));
+  ML_CHECK((X->rank == 4 || X->rank == 3) && X->dims[0] == 32 && X->dims[1] == 32 && X->dims[2] == 3, "load_svhn: '",
+           path, "' variable 'X' must be 32x32x3xN, got ", dims_str(X.get()));
+  const auto n = static_cast<int64_t>(X->rank == 4 ? X->dims[3] : 1);
+  ML_CHECK(X->nbytes == static_cast<size_t>(n) * 3072, "load_svhn: '", path, "' variable 'X' holds ", X->nbytes,
+           " bytes, expected ", n * 3072, " for ", dims_str(X.get()), " (truncated file?)");
+
+  MatVar y = read_var(mat.get(), "y", path);
+  ML_CHECK(y->rank == 2 && (y->dims[0] == 1 || y->dims[1] == 1) && var_numel(y.get()) == static_cast<size_t>(n),
+           "load_svhn: '", path, "' variable 'y' must hold one label per image (", n, "x1), got ", dims_str(y.get()));
+  ML_CHECK(y->class_type == MAT_C_DOUBLE || y->class_type == MAT_C_SINGLE || y->class_type == MAT_C_UINT8,
+           "load_svhn: '", path, "' variable 'y' must be double, single or uint8, got matio class ",
+           static_cast<int>(y->class_type));
+
+  Dataset ds;
+  ds.name = name;
+  ds.num_classes = 10;
+  ds.labels = Tensor::empty({n}, DType::I32);
+  int32_t* lab = ds.labels.data_i32();
+  for (int64_t i = 0; i < n; ++i) {
+    double v = 0;
+    switch (y->class_type) {
+      case MAT_C_DOUBLE: v = static_cast<const double*>(y->data)[i]; break;
+      case MAT_C_SINGLE: v = static_cast<const float*>(y->data)[i]; break;
+      default: v = static_cast<const uint8_t*>(y->data)[i]; break;
+    }
+    ML_CHECK(v >= 1 && v <= 10 && v == std::floor(v), "load_svhn: '", path, "' label ", v, " of image ", i,
+             " is not an integer in 1..10");
+    lab[i] = static_cast<int32_t>(v) % 10;  // 10 is the digit 0
+  }
+
+  // Column-major (h, w, c, n) -> row-major (n, c, h, w): for each image and channel the
+  // 32x32 plane is stored transposed (w-major), so this is a per-plane transpose.
+  ds.pixels = Tensor::empty({n, 3, 32, 32}, DType::U8);
+  const auto* src = static_cast<const uint8_t*>(X->data);
+  uint8_t* dst = ds.pixels.data_u8();
+  for (int64_t p = 0; p < n * 3; ++p) {  // plane p = (image, channel), in both layouts
+    const uint8_t* s = src + p * 1024;
+    uint8_t* d = dst + p * 1024;
+    for (int h = 0; h < 32; ++h)
+      for (int w = 0; w < 32; ++w) d[h * 32 + w] = s[h + 32 * w];
+  }
+  validate(ds);
+  return ds;
+}
+
+Dataset load_svhn(const std::string& dir, bool train) {
+  ML_CHECK(std::filesystem::is_directory(dir), "load_svhn: no folder '", dir, "'");
+  return load_svhn_file(dir + (train ? "/train_32x32.mat" : "/test_32x32.mat"), train ? "svhn-train" : "svhn-test");
+}
+
+}  // namespace ml

@@ -1,0 +1,79 @@
+#include "models/model.h"
+
+#include <sstream>
+
+#include "engine/io/safetensors.h"
+#include "engine/nn/init.h"
+#include "engine/nn/layers.h"
+#include "models/alexnet.h"
+#include "models/vgg16.h"
+#include "models/vgg_small.h"
+
+namespace ml::models {
+
+const AnalysisLayer& Model::layer(const std::string& wanted) const {
+  for (const auto& l : layers)
+    if (l.name == wanted) return l;
+  std::ostringstream os;
+  os << name << ": no analysis layer '" << wanted << "'; the layers are:";
+  for (const auto& l : layers) os << " " << l.name;
+  throw Error(os.str());
+}
+
+std::vector<std::string> model_names() { return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16"}; }
+
+Model make_model(const std::string& name, const ModelOptions& o) {
+  Generator gen(o.seed);
+  // Dropout masks get their own stream, derived from the seed, so changing the
+  // initialisation does not change the masks and vice versa.
+  const uint64_t dropout_seed = o.seed ^ 0xD809F00DULL;
+  Model m;
+  if (name == "vgg_small" || name == "vgg_small_paper") {
+    m = vgg_small(o.in_channels ? o.in_channels : 3, o.image_size ? o.image_size : 32,
+                  o.num_classes ? o.num_classes : 10, gen, dropout_seed, name == "vgg_small_paper");
+  } else if (name == "alexnet" || name == "alexnet_lrn" || name == "vgg16") {
+    ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
+    const int64_t classes = o.num_classes ? o.num_classes : 1000;
+    m = name == "alexnet" ? alexnet(classes, gen, dropout_seed)
+        : name == "vgg16" ? vgg16(classes, gen, dropout_seed)
+                          : alexnet_lrn(classes, gen, dropout_seed);
+    if (o.image_size) m.image_size = o.image_size;  // adaptive pooling accepts other sizes
+  } else {
+    std::ostringstream os;
+    os << "unknown model '" << name << "'; known:";
+    for (const auto& n : model_names()) os << " " << n;
+    throw Error(os.str());
+  }
+  if (o.untrained) init_untrained(*m.net, gen);
+  return m;
+}
+
+void init_untrained(nn::Module& net, Generator& gen) {
+  for (auto& [name, mod] : net.named_modules()) {
+    Tensor* w = nullptr;
+    Tensor* b = nullptr;
+    if (auto* c = dynamic_cast<nn::Conv2d*>(mod)) {
+      w = &c->weight;
+      b = &c->bias;
+    } else if (auto* l = dynamic_cast<nn::Linear*>(mod)) {
+      w = &l->weight;
+      b = &l->bias;
+    } else {
+      continue;
+    }
+    const int64_t fan_in = nn::init::fans(*w).in;
+    nn::init::lecun_normal_(*w, gen, fan_in);
+    if (b->defined()) nn::init::lecun_normal_(*b, gen, fan_in);
+  }
+}
+
+void load_weights(nn::Module& net, const std::string& path) {
+  const auto file = load_safetensors(path);
+  try {
+    net.load_state_dict(file.items);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+}  // namespace ml::models
