@@ -202,7 +202,7 @@ TEST_CASE("flips and rot90 reject non-4-D input") {
   expect_parts(error_of([&] { rot90(x); }), {"rot90", "(3, 4, 5)"});
 }
 
-TEST_CASE("zscore: columns get mean 0 and population std 1; a constant column gives 0") {
+TEST_CASE("zscore: columns get mean 0 and population std 1, and a constant column gives 0") {
   Generator gen(54);
   const int64_t rows = 10, cols = 6;
   auto xv = testing::rand({rows, cols}, gen, -2.f, 3.f).to_vector();
@@ -245,7 +245,7 @@ TEST_CASE("zscore: columns get mean 0 and population std 1; a constant column gi
   expect_parts(error_of([&] { zscore(Tensor::ones({4})); }), {"zscore", "(4)"});
 }
 
-TEST_CASE("corrcoef is Pearson's r between rows; rdm = 1 - r") {
+TEST_CASE("corrcoef is Pearson r between rows and rdm = 1 - r") {
   Generator gen(55);
   const int64_t R = 6, F = 40;
   auto xv = testing::rand({R, F}, gen, -1.f, 2.f).to_vector();

@@ -30,8 +30,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   p.dil_h = o.dil_h;
   p.dil_w = o.dil_w;
   p.groups = o.groups;
-  ML_CHECK(p.C % p.groups == 0 && p.K % p.groups == 0, "conv2d: input channels ", p.C, " and output channels ", p.K,
-           " must both be divisible by groups=", p.groups);
+  ML_CHECK(p.C % p.groups == 0 && p.K % p.groups == 0, "conv2d: input ", shape_str(x.shape()), " has ", p.C,
+           " channels and weight ", shape_str(w.shape()), " has ", p.K,
+           " filters; both must be divisible by groups=", p.groups);
   ML_CHECK(w.size(1) == p.C / p.groups, "conv2d: weight ", shape_str(w.shape()), " expects ", w.size(1) * p.groups,
            " input channels (groups=", p.groups, ") but input ", shape_str(x.shape()), " has ", p.C);
   if (b.defined()) {
