@@ -84,11 +84,13 @@ void col2im(float* gx_g, const float* col, int64_t Cg, const Conv2dParams& p) {
 }
 
 // Runs body(n, thread) for every image: across threads when there are enough images.
+// Static schedule: image n always lands on the same thread for a given thread count, so the
+// per-thread partial sums of backward-weight, and hence training runs, are reproducible.
 template <class F>
 void for_each_image(int64_t N, F&& body) {
   const int threads = omp_get_max_threads();
   if (N >= threads && threads > 1) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n) body(n, omp_get_thread_num());
   } else {
     for (int64_t n = 0; n < N; ++n) body(n, 0);
