@@ -53,6 +53,12 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   return g.permutation(ds_.size());
 }
 
+void Loader::set_batch_transform(BatchTransform f) {
+  std::lock_guard<std::mutex> lk(mu_);
+  ML_CHECK(!started_, "Loader::set_batch_transform on '", ds_.name, "': set it before the first start_epoch");
+  transform_ = std::move(f);
+}
+
 void Loader::start_epoch(int64_t epoch) {
   ML_CHECK(epoch >= 0, "Loader::start_epoch: epoch must be >= 0, got ", epoch);
   auto order = std::make_shared<const std::vector<int64_t>>(epoch_order(epoch));  // outside the lock: O(N)
@@ -125,6 +131,7 @@ Loader::Batch Loader::make_batch(const std::vector<int64_t>& order, int64_t b) c
     pixels_to_normalized(x + k * C * HW, px + i * C * HW, C, HW, mean_, std_);
     y[k] = labels[i];
   }
+  if (transform_) transform_(out.x, out.y);
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -35,6 +36,12 @@ class Loader {
   ~Loader();
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
+
+  // A function applied to every batch on the worker thread after normalisation (channel
+  // conversion for a net that expects RGB, a resize, an augmentation): it may replace x and
+  // y. Set it before the first start_epoch. Its exceptions reach the caller through next().
+  using BatchTransform = std::function<void(Tensor& x, Tensor& y)>;
+  void set_batch_transform(BatchTransform f);
 
   // Begins epoch `epoch` (any order of calls; an unfinished epoch is abandoned).
   void start_epoch(int64_t epoch);
@@ -61,6 +68,7 @@ class Loader {
   uint64_t seed_;
   std::vector<float> mean_, std_;
   bool drop_last_;
+  BatchTransform transform_;  // written before the worker's first batch, then only read
 
   // Shared with the worker, guarded by mu_.
   std::mutex mu_;

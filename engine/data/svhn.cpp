@@ -3,6 +3,7 @@
 #include <matio.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,10 @@ using MatVar = std::unique_ptr<matvar_t, VarFreer>;
 
 std::string dims_str(const matvar_t* v) {
   std::string s;
-  for (int d = 0; d < v->rank; ++d) s += (d ? "x" : "") + std::to_string(v->dims[d]);
+  for (int d = 0; d < v->rank; ++d) {
+    if (d) s += 'x';
+    s += std::to_string(v->dims[d]);
+  }
   return s;
 }
 
@@ -43,6 +47,41 @@ size_t var_numel(const matvar_t* v) {
   size_t n = 1;
   for (int d = 0; d < v->rank; ++d) n *= v->dims[d];
   return n;
+}
+
+// matio does not notice a MAT v5 file cut short: it returns the variable with the missing
+// bytes zero-filled and says nothing. So before reading, walk the file's top-level data
+// elements (after the 128-byte header, each is an 8-byte tag — type, byte count — and that
+// many bytes; MAT-File Format, "Data Element Format") and check that every announced
+// element fits in the file. Only the tags are read.
+void check_mat5_complete(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  ML_CHECK(f != nullptr, "load_svhn: cannot open '", path, "'");
+  const auto size = static_cast<uint64_t>(std::filesystem::file_size(path));
+  ML_CHECK(size >= 128, "load_svhn: '", path, "' is truncated: ", size, " bytes, shorter than the 128-byte MAT header");
+  uint8_t endian[2];
+  ML_CHECK(std::fseek(f.get(), 126, SEEK_SET) == 0 && std::fread(endian, 1, 2, f.get()) == 2, "load_svhn: cannot read '",
+           path, "'");
+  // "IM" when the writer's byte order is little-endian (as ours), "MI" when big-endian.
+  const bool swap = endian[0] == 'M' && endian[1] == 'I';
+  auto u32 = [&](const uint8_t* p) {
+    return swap ? (uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3])
+                : (uint32_t{p[3]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0]);
+  };
+  uint64_t pos = 128;
+  while (pos < size) {
+    uint8_t tag[8];
+    ML_CHECK(size - pos >= 8, "load_svhn: '", path, "' is truncated: ", size - pos,
+             " stray bytes where a data element's 8-byte tag should be (at byte ", pos, ")");
+    ML_CHECK(std::fseek(f.get(), static_cast<long>(pos), SEEK_SET) == 0 && std::fread(tag, 1, 8, f.get()) == 8,
+             "load_svhn: cannot read '", path, "' at byte ", pos);
+    const uint32_t type = u32(tag), nbytes = u32(tag + 4);
+    // A small element packs type and size into 4 bytes; never at the top level, but harmless.
+    const uint64_t len = (type >> 16) != 0 ? 8 : 8 + uint64_t{nbytes};
+    ML_CHECK(pos + len <= size, "load_svhn: '", path, "' is truncated: the data element at byte ", pos, " announces ",
+             len, " bytes, the file ends after ", size - pos);
+    pos += len;
+  }
 }
 
 MatVar read_var(mat_t* mat, const char* var, const std::string& path) {
@@ -62,8 +101,10 @@ Dataset load_svhn_file(const std::string& path, const std::string& name) {
   g_matio_last.clear();
   MatFile mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
   ML_CHECK(mat != nullptr, "load_svhn: '", path, "' is not a readable MATLAB .mat file", matio_said());
+  if (Mat_GetVersion(mat.get()) == MAT_FT_MAT5) check_mat5_complete(path);  // v7.3 is HDF5, checked by HDF5
 
-  // X: uint8 32x32x3xN. (A file holding one image has rank 3: MATLAB drops trailing 1s.)
+  // X: uint8 32x32x3xN. Mat_VarRead holds all of it (225 MB for the training set) while
+  // it is reordered into our tensor: the peak is twice the set, briefly, at load time. (A file holding one image has rank 3: MATLAB drops trailing 1s.)
   MatVar X = read_var(mat.get(), "X", path);
   ML_CHECK(X->class_type == MAT_C_UINT8 && X->data_type == MAT_T_UINT8, "load_svhn: '", path,
            "' variable 'X' must be uint8, got matio class ", static_cast<int>(X->class_type));

@@ -127,7 +127,7 @@ void fill_i32<Device::CPU>(int32_t* y, int64_t n, int32_t value, Stream) {
 
 template <>
 void arange<Device::CPU>(float* y, int64_t n, float start, float step, Stream) {
-  for (int64_t i = 0; i < n; ++i) y[i] = start + static_cast<float>(i) * step;
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(static_cast<float>(i), step, start);  // as the CUDA kernel
 }
 
 template <>

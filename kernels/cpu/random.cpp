@@ -12,7 +12,9 @@ void uniform<Device::CPU>(float* y, int64_t n, float lo, float hi, uint64_t seed
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
   for (int64_t i = 0; i < n; ++i) {
     const float u = philox_uniform01(philox4x32(offset + static_cast<uint64_t>(i), seed).v[0]);
-    y[i] = lo + (hi - lo) * u;
+    // std::fma pins the rounding: the CUDA kernel computes the same fused multiply-add, so
+    // the two devices agree bit for bit whatever the compiler contracts.
+    y[i] = std::fma(hi - lo, u, lo);
   }
 }
 
@@ -25,7 +27,7 @@ void normal<Device::CPU>(float* y, int64_t n, float mean, float std, uint64_t se
     const float u1 = 1.0f - philox_uniform01(r.v[0]);
     const float u2 = philox_uniform01(r.v[1]);
     const float z = std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795864f * u2);
-    y[i] = mean + std * z;
+    y[i] = std::fma(std, z, mean);
   }
 }
 

@@ -33,26 +33,37 @@
 // times (once per column) and every B element BM times. Global traffic per step is
 // (BM + 128) * 8 floats for 2 * BM * 128 * 8 flops: 32 flops per byte for the 128 x 128
 // tile, far above the H100's ~20 flops/byte FP32 balance point, so the kernel is bound by
-// FFMA issue, as a GEMM should be. The tile is picked per problem: the widest whose rows are
-// mostly real (Kg or Cg > 64 for 128 rows, > 32 for 64) and that still gives at least one
-// block per SM; forward and backward-data stay without split, backward-weight fills the GPU
-// with split-K.
+// instruction issue, as a GEMM should be. The tile is picked per problem: the widest whose
+// rows are mostly real (Kg or Cg > 64 for 128 rows, > 32 for 64) and that still gives at least
+// one block per SM; forward and backward-data stay without split, backward-weight fills the
+// GPU with split-K.
 //
-// Gathers. Loads along the GEMM's contiguous direction are coalesced: for the forward, a warp
-// loads 32 consecutive output pixels of one tap, i.e. 32 consecutive x addresses at stride 1
-// (A, the weights, 8 consecutive taps of 4 filters, 32-byte sectors). Every padded or
-// out-of-range element is a predicated-off load that yields 0, so padding, stride, dilation
-// and ragged tile edges need no special cases. The im2col index (c, r, s) of a reduction step
-// is not divided out per load: each thread keeps it as a mixed-radix counter (c*H*W, r*dh,
-// s*dw) advanced by adds and compares (Counter below); divisions happen once per thread.
-// Backward-data at stride > 1 divides by the stride with a multiply-shift (FastDiv) and tests
-// divisibility; at stride 1 it does neither (a separate instantiation).
+// Gathers. The B tile is loaded row by row: warp w loads reduction rows w, w + warps, ...,
+// lane l the columns l, l + 32, l + 64, l + 96, so each load instruction covers 32
+// consecutive columns (for the forward: 32 consecutive output pixels of one tap, consecutive x
+// addresses at stride 1) and a thread's per-row index work serves its four loads. A (the
+// weights, or gy for backward-weight) is loaded as 8 consecutive reduction indices of 4 rows
+// per warp instruction (32-byte sectors). Every padded or out-of-range element is a
+// predicated-off load that yields 0, so padding, stride, dilation and ragged tile edges need
+// no special cases. The im2col index (c, r, s) of a reduction row is never divided out per
+// load: each thread keeps it as a mixed-radix counter (c*H*W, r*dh, s*dw) advanced by adds
+// and compares (Counter below); divisions happen once per thread. Backward-data at stride > 1
+// divides by the stride with a multiply-shift (FastDiv) and tests divisibility; at stride 1 it
+// does neither (a separate instantiation).
+//
+// What the compiler made of it (nvcc 13.0, sm_90, ptxas -v and the SASS of the main loop):
+// no register spills in any main loop (12 reloads per step in the strided backward-data of
+// the 128-row tile only); per BK step the 128-row tile issues ~740 instructions of which 512
+// are FFMA (~70%; 32 LDS.128, 8 STS, 8 LDG, the rest index arithmetic), the 64-row tile ~840
+// (61%), the 32-row tile ~1200 (42%: each gathered element feeds only 32 rows). That share
+// is the ceiling on the fraction of the FP32 peak each tile can reach.
 //
 // The envelope of the implicit-GEMM kernels (else the direct kernels below run):
 //   - 32-bit offsets: x, y and w each below 2^30 elements, padded extents below 2^30
 //     (the headroom keeps every intermediate index of the counters inside int32);
 //   - at least 8 GEMM rows (Kg for forward and backward-weight, Cg for backward-data):
-//     below that a 32-row tile is more than 3/4 idle and the direct kernel is faster;
+//     below that a 32-row tile is more than 3/4 idle and the direct kernel should win
+//     (a prediction for bench/cuda to confirm or move);
 //   - backward-data with stride_h * stride_w <= 4: the GEMM multiplies by every tap but
 //     only 1 in (sh*sw) of them meets an output pixel (e.g. AlexNet's first layer, stride 4:
 //     1/16), while the direct kernel visits only the taps that do;
@@ -198,30 +209,35 @@ constexpr int kInvalid = -(1 << 30);
 // ============================================================================================
 
 // Block tile: BM x BN, warps arranged WM x WN, each warp a 32 x 64 tile, each lane 8 x 8.
-template <int WM_, int WN_>
+// MIN_BLOCKS (launch bounds) caps the registers at 65536 / (MIN_BLOCKS * THREADS): 128 for
+// the 128-row tile, ~170 and ~200 for the smaller ones, whose threads each gather more B
+// elements (more column and counter state); ptxas then spills nothing inside the main loop
+// (it did at a 128 cap), and an SM still holds 8-12 warps of 64 accumulators each.
+template <int WM_, int WN_, int MIN_BLOCKS_>
 struct Tile {
   static constexpr int WM = WM_, WN = WN_;
   static constexpr int BM = 32 * WM, BN = 64 * WN, BK = 8;
   static constexpr int THREADS = 32 * WM * WN;
-  // Launch bounds: this many blocks per SM at least, i.e. at most 128 registers a thread.
-  static constexpr int MIN_BLOCKS = 65536 / (THREADS * 128);
+  static constexpr int MIN_BLOCKS = MIN_BLOCKS_;
   // A tile (BM x BK): thread t loads column kk = t % BK of rows t / BK + i * A_ROW_STEP.
   static constexpr int A_LOADS = BM * BK / THREADS;
   static constexpr int A_ROW_STEP = THREADS / BK;
-  // B tile (BK x BN): thread t loads columns t % BN + jp * THREADS (B_JP of them) of rows
-  // t / BN + i * B_KSTEP (B_KP of them). A warp's 32 lanes take 32 consecutive columns.
-  static constexpr int B_JP = BN > THREADS ? BN / THREADS : 1;
-  static constexpr int B_KSTEP = THREADS >= BN ? THREADS / BN : 1;
-  static constexpr int B_KP = BK / B_KSTEP;
+  // B tile (BK x BN): warp w loads whole rows w, w + WARPS, ... (B_KP of them), lane l the
+  // columns l + 32 * jp (B_JP of them). Every load instruction is 32 consecutive columns
+  // (coalesced), and a thread's reduction-index counter is shared by its B_JP loads of a row.
+  static constexpr int WARPS = WM * WN;
+  static constexpr int B_JP = BN / 32;
+  static constexpr int B_KSTEP = WARPS;
+  static constexpr int B_KP = BK / WARPS;
   // As is stored transposed (As[kk][m]); 4 floats of padding per row make the transposing
   // stores conflict-free (lanes kk = 0..7 land 4 banks apart) and keep rows 16-byte aligned.
   static constexpr int APAD = 4;
   static_assert(THREADS % BK == 0 && A_LOADS * THREADS == BM * BK, "A tile mapping");
-  static_assert(B_KP * B_KSTEP == BK && B_KP * B_JP * THREADS == BK * BN, "B tile mapping");
+  static_assert(BK % WARPS == 0 && B_KP * B_JP * THREADS == BK * BN, "B tile mapping");
 };
-using Tile128 = Tile<4, 2>;  // 128 x 128, 256 threads
-using Tile64 = Tile<2, 2>;   //  64 x 128, 128 threads
-using Tile32 = Tile<1, 2>;   //  32 x 128,  64 threads
+using Tile128 = Tile<4, 2, 2>;  // 128 x 128, 256 threads, <= 128 registers
+using Tile64 = Tile<2, 2, 3>;   //  64 x 128, 128 threads, <= 170 registers
+using Tile32 = Tile<1, 2, 5>;   //  32 x 128,  64 threads, <= 204 registers
 
 enum class Pass { Forward, DataUnitStride, DataStrided, Weight };
 
@@ -279,8 +295,8 @@ struct ALoader {
   __device__ __forceinline__ void next(const GemmArgs& a) { advance2(c, a.a_digits, a.a_step); }
 };
 
-// Gathers of the B operand: thread t owns columns t % BN + jp * THREADS and reduction rows
-// t / BN + i * B_KSTEP. Per column it keeps where the column's window starts (col_off,
+// Gathers of the B operand: thread t owns columns t % 32 + 32 * jp and reduction rows
+// t / 32 + i * B_KSTEP. Per column it keeps where the column's window starts (col_off,
 // col_h, col_w); per row the Counter gives the tap's (or pixel's) offsets.
 template <class T, Pass PASS>
 struct BLoader {
@@ -289,10 +305,10 @@ struct BLoader {
 
   __device__ __forceinline__ void init(const GemmArgs& a, int g, int j0, int k_begin) {
     const int t = static_cast<int>(threadIdx.x);
-    c = counter_at(a.b_radix, k_begin + t / T::BN);
+    c = counter_at(a.b_radix, k_begin + t / 32);
 #pragma unroll
     for (int jp = 0; jp < T::B_JP; ++jp) {
-      const int j = j0 + t % T::BN + jp * T::THREADS;
+      const int j = j0 + t % 32 + jp * 32;
       col_off[jp] = 0;
       col_h[jp] = kInvalid;
       col_w[jp] = 0;
@@ -324,7 +340,7 @@ struct BLoader {
 
   __device__ __forceinline__ void fetch(const GemmArgs& a, int rem, float (&v)[T::B_KP][T::B_JP]) const {
     Counter k = c;
-    const int row0 = static_cast<int>(threadIdx.x) / T::BN;
+    const int row0 = static_cast<int>(threadIdx.x) / 32;
 #pragma unroll
     for (int i = 0; i < T::B_KP; ++i) {
       if (i > 0) advance(k, a.b_digits, a.b_kstep);
@@ -383,7 +399,7 @@ __global__ void __launch_bounds__(T::THREADS, T::MIN_BLOCKS) conv_gemm_kernel(co
 #pragma unroll
     for (int i = 0; i < T::B_KP; ++i)
 #pragma unroll
-      for (int jp = 0; jp < T::B_JP; ++jp) Bs[buf][t / BN + i * T::B_KSTEP][t % BN + jp * T::THREADS] = rb[i][jp];
+      for (int jp = 0; jp < T::B_JP; ++jp) Bs[buf][t / 32 + i * T::B_KSTEP][t % 32 + jp * 32] = rb[i][jp];
   };
 
   // This thread's 8 x 8 of the block tile: rows wm*32 + {0,16} + lm*4 + 0..3,

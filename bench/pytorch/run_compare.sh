@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# bench/pytorch/run_compare.sh — CPU training throughput of vgg_small, ours against PyTorch, in
+# one run on one machine (issue 5, "Figures to reach"; PEERS.md): batch 256, 28x28x1 and 32x32x3,
+# the same architecture, step and thread count on both sides.
+#
+#   bench/pytorch/run_compare.sh [--runs K] [--threads N] [--out DIR]
+#
+# 1. Installs PyPI's torch (pinned below) into a virtual environment without the GPU wheels it
+#    normally pulls in (PEERS.md), unless that environment already has it; prints its version.
+# 2. Builds bench_cpu (bench/cpu/bench_train_step.cpp is in it) in BUILD_DIR if needed.
+# 3. For each shape, K times (default 3), alternately: ours (bench_cpu, BM_vgg_small_train_step,
+#    median of 17 steps after 3 warm-up) then PyTorch's (train_step.py, the same statistic), each
+#    its own process under /usr/bin/time -v for the peak resident set size. Alternating, rather
+#    than all of ours then all of theirs, spreads the other users' load over both sides.
+# 4. The same with Debian's python3-torch, when /usr/bin/python3 can import torch (a second
+#    reference, never the bar; skipped with a message when it is not installed).
+# 5. Prints a Markdown table (also DIR/summary.md): per shape the median images/s over the K
+#    runs of each (min–max in brackets), the ratio ours/PyTorch of those medians, and the
+#    largest peak RSS seen for each side. Raw outputs stay in DIR.
+#
+# Threads: OMP_NUM_THREADS=N for both processes, and torch.set_num_threads(N). Default N = 2.
+# Environment: BUILD_DIR (default <repo>/build-bench2), TORCH_VENV (default
+# $HOME/.cache/mirrorlab-torch-venv), PYTHON (the interpreter the venv is made from, default
+# python3; PyPI's torch 2.15 has wheels for CPython 3.10-3.14), TORCH_WHEELS (a folder to download
+# the ~540 MB wheel into; default a temporary folder under the venv, removed after the install),
+# BENCH_CPU (use this bench_cpu binary instead of building one).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/bench/pytorch"
+BUILD=${BUILD_DIR:-$ROOT/build-bench2}
+VENV=${TORCH_VENV:-$HOME/.cache/mirrorlab-torch-venv}
+RUNS=3
+THREADS=2
+OUT=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --runs) RUNS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    *) echo "run_compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "run_compare.sh: --runs wants a positive integer, got '$RUNS'" >&2; exit 2; }
+[[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || { echo "run_compare.sh: --threads wants a positive integer, got '$THREADS'" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "run_compare.sh: /usr/bin/time is missing (Debian package 'time'); it measures peak RSS" >&2; exit 2; }
+OUT=${OUT:-$BUILD/compare-results/$(date -u +%Y%m%d-%H%M%S)}
+SHAPES=(28x28x1 32x32x3)
+
+# ---- 1. PyTorch from PyPI, pinned ----------------------------------------------------------------
+# torch 2.15.0's own Requires-Dist pins for the CUDA libraries it links at import (the system's
+# CUDA 13 supplies cuDNN, cuBLAS and cudart); cufile's pin is the one cuda-toolkit 13.2.2, which
+# torch 2.15.0 requires, names. The pure-Python dependencies at torch's minimum versions or later.
+TORCH_VERSION=2.15.0
+TORCH_CUDA_PINS=(nvidia-cusparselt-cu13==0.8.1 nvidia-nvshmem-cu13==3.7.2 "nvidia-cufile==1.17.1.22.*"
+                 nvidia-nccl-cu13==2.30.7)
+TORCH_PY_DEPS=("typing-extensions>=4.13.0" "setuptools>=77.0.3" "sympy>=1.13.3" "networkx>=2.5.1" jinja2
+               "fsspec>=0.8.5" filelock numpy)
+venv_torch_version() { "$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true; }
+if [[ "$(venv_torch_version)" != "$TORCH_VERSION"* ]]; then
+  echo "== installing torch $TORCH_VERSION from PyPI into $VENV (CPU use; no GPU wheels)"
+  [[ -x "$VENV/bin/python" ]] || "${PYTHON:-python3}" -m venv "$VENV"
+  WHEELS=${TORCH_WHEELS:-$VENV/wheels-download}
+  mkdir -p "$WHEELS"
+  "$VENV/bin/pip" download --no-deps "torch==$TORCH_VERSION" -d "$WHEELS"
+  "$VENV/bin/pip" install --no-deps "$WHEELS"/torch-"$TORCH_VERSION"-*.whl
+  "$VENV/bin/pip" install "${TORCH_PY_DEPS[@]}" "${TORCH_CUDA_PINS[@]}"
+  [[ -n "${TORCH_WHEELS:-}" ]] || rm -rf "$WHEELS"
+fi
+TORCH_PYPI=$(venv_torch_version)
+[[ -n "$TORCH_PYPI" ]] || { echo "run_compare.sh: 'import torch' fails in $VENV" >&2; "$VENV/bin/python" -c 'import torch'; exit 1; }
+echo "PyPI torch: $TORCH_PYPI ($VENV)"
+
+DEBIAN_TORCH=$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || true)
+if [[ -z "$DEBIAN_TORCH" ]]; then
+  echo "Debian torch: not installed (apt-get install python3-torch), skipped"
+else
+  echo "Debian torch: $DEBIAN_TORCH (/usr/bin/python3)"
+fi
+
+# ---- 2. our benchmark ----------------------------------------------------------------------------
+if [[ -n "${BENCH_CPU:-}" ]]; then
+  BENCH=$BENCH_CPU
+else
+  if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
+    GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
+    cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
+      -DMIRRORLAB_CUDA=OFF -DMIRRORLAB_BENCH=ON -DMIRRORLAB_TESTS=OFF
+  fi
+  # -j2: these machines have 2 shared cores.
+  if ! cmake --build "$BUILD" -j2 --target bench_cpu; then
+    echo "run_compare.sh: building bench_cpu failed. If the link misses ml::models::make_model, bench/CMakeLists.txt" \
+         "needs: target_link_libraries(bench_cpu PRIVATE mirrorlab_models)" >&2
+    exit 1
+  fi
+  BENCH=$BUILD/bench/bench_cpu
+fi
+[[ -x "$BENCH" ]] || { echo "run_compare.sh: no benchmark binary at $BENCH" >&2; exit 1; }
+
+# ---- what ran where ------------------------------------------------------------------------------
+mkdir -p "$OUT"
+{
+  echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus"
+  echo "ours: $BENCH (source $(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown))"
+  echo "PyPI torch: $TORCH_PYPI"
+  echo "Debian torch: ${DEBIAN_TORCH:-not installed}"
+  echo "threads: OMP_NUM_THREADS=$THREADS, torch.set_num_threads($THREADS)"
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$OUT/machine.txt"
+
+# ---- 3./4. alternate the sides -------------------------------------------------------------------
+export OMP_NUM_THREADS=$THREADS
+SIDES=(ours pypi)
+[[ -n "$DEBIAN_TORCH" ]] && SIDES+=(debian)
+run_side() {  # side shape dir
+  local side=$1 shape=$2 dir=$3
+  mkdir -p "$dir"
+  cut -d' ' -f1 /proc/loadavg > "$dir/load_before.txt"
+  case "$side" in
+    ours)
+      /usr/bin/time -v -o "$dir/time.txt" "$BENCH" --benchmark_filter="^BM_vgg_small_train_step/$shape" \
+        --benchmark_out="$dir/result.json" --benchmark_out_format=json > "$dir/stdout.txt" ;;
+    pypi)
+      /usr/bin/time -v -o "$dir/time.txt" "$VENV/bin/python" "$HERE/train_step.py" --shape "$shape" \
+        --threads "$THREADS" > "$dir/result.json" ;;
+    debian)
+      /usr/bin/time -v -o "$dir/time.txt" /usr/bin/python3 "$HERE/train_step.py" --shape "$shape" \
+        --threads "$THREADS" > "$dir/result.json" ;;
+  esac
+  cut -d' ' -f1 /proc/loadavg > "$dir/load_after.txt"
+}
+for shape in "${SHAPES[@]}"; do
+  for ((i = 1; i <= RUNS; ++i)); do
+    for side in "${SIDES[@]}"; do
+      echo "== $shape run $i of $RUNS: $side (load $(cut -d' ' -f1 /proc/loadavg))"
+      run_side "$side" "$shape" "$OUT/$shape/$side/run$i"
+    done
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+
+# ---- 5. the table (standard library only) --------------------------------------------------------
+python3 - "$OUT" "$RUNS" "$THREADS" "${SIDES[@]}" <<'PY'
+import json, re, statistics, sys
+from pathlib import Path
+
+out, runs, threads, sides = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+names = {"ours": "ours", "pypi": "PyTorch (PyPI)", "debian": "PyTorch (Debian)"}
+
+def images_per_s(side, d):
+    r = json.loads((d / "result.json").read_text())
+    if side == "ours":
+        med = [b for b in r["benchmarks"] if b.get("aggregate_name") == "median"]
+        if not med:
+            raise SystemExit(f"{d}: no median in our benchmark's output (did it fail? see stdout.txt)")
+        return med[0]["images/s"]
+    return r["images_per_s"]
+
+def peak_rss_mib(d):
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", (d / "time.txt").read_text())
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+def fmt(v):
+    m = statistics.median(v)
+    return f"{m:.0f}" if len(v) == 1 else f"{m:.0f} ({min(v):.0f}–{max(v):.0f})"
+
+shapes = sorted(p.name for p in out.iterdir() if p.is_dir())
+head = "| shape |" + "".join(f" {names[s]} images/s |" for s in sides)
+head += "".join(f" ours / {names[s]} |" for s in sides[1:])
+head += "".join(f" {names[s]} peak RSS MiB |" for s in sides)
+lines = [head, "|---|" + "---:|" * (len(sides) * 2 + len(sides) - 1)]
+notes = []
+for shape in shapes:
+    rate, rss, pair = {}, {}, {}
+    for s in sides:
+        ds = [out / shape / s / f"run{i}" for i in range(1, runs + 1)]
+        rate[s] = [images_per_s(s, d) for d in ds]
+        rss[s] = max(peak_rss_mib(d) for d in ds)
+    row = f"| {shape} |" + "".join(f" {fmt(rate[s])} |" for s in sides)
+    for s in sides[1:]:
+        # The ratio of the medians; beside it, the range of the run-by-run ratios (run i of ours
+        # against run i of theirs, taken one after the other).
+        per_run = [a / b for a, b in zip(rate["ours"], rate[s])]
+        ratio = statistics.median(rate["ours"]) / statistics.median(rate[s])
+        row += f" {ratio:.2f}×" + (f" ({min(per_run):.2f}–{max(per_run):.2f})" if runs > 1 else "") + " |"
+    row += "".join(f" {rss[s]:.0f} |" for s in sides)
+    lines.append(row)
+    for s in sides:
+        loads = [(out / shape / s / f"run{i}" / "load_before.txt").read_text().strip() for i in range(1, runs + 1)]
+        notes.append(f"- {shape} {names[s]}: images/s per run {', '.join(f'{v:.0f}' for v in rate[s])}; "
+                     f"1-minute load average before each run {', '.join(loads)}")
+
+text = "\n".join(
+    [f"vgg_small training step (zero_grad, forward in train mode, cross-entropy, backward, SGD momentum 0.9), "
+     f"batch 256, {threads} threads; each side's figure is the median over {runs} runs of that run's median "
+     f"of 17 steps after 3 warm-up steps, min–max over the runs in brackets. Runs alternate between the sides. "
+     f"Peak RSS: the largest 'Maximum resident set size' (/usr/bin/time -v) over the runs, whole process.", ""]
+    + lines + [""] + notes + ["", "```", (out / "machine.txt").read_text().rstrip(), "```"]) + "\n"
+(out / "summary.md").write_text(text)
+print()
+print(text)
+print(f"(written to {out / 'summary.md'})")
+PY
