@@ -29,6 +29,7 @@
 #include "tests/testing.h"
 
 using namespace ml;
+using namespace ml::testing;
 
 namespace {
 
@@ -190,16 +191,6 @@ std::vector<float> random_ints(int64_t n, int lo, int hi, Generator& g) {
   std::vector<float> v(static_cast<size_t>(n));
   for (auto& e : v) e = static_cast<float>(lo + g.next_below(hi - lo + 1));
   return v;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no ml::Error thrown>";
 }
 
 constexpr double kConvRel = 1e-5;  // see the header comment

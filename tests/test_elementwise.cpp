@@ -21,18 +21,9 @@
 #include "tests/testing.h"
 
 using namespace ml;
+using namespace ml::testing;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no ml::Error thrown>";
-}
 
 // y against ref(x) element by element: exact, or within rtol relative.
 void check_unary_values(const Tensor& x, const Tensor& y, const std::function<double(double)>& ref, bool exact,

@@ -23,34 +23,15 @@
 #include "engine/io/safetensors.h"
 #include "engine/tensor.h"
 #include "tests/cuda_skip.h"
+#include "tests/testing.h"
 
 namespace fs = std::filesystem;
 using namespace ml;
+using namespace ml::testing;
 
 namespace {
 
 // A fresh folder under the system temp directory, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("mirrorlab_test_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    return names;
-  }
-};
-
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -114,18 +95,6 @@ std::string npy_file(const std::string& dict, const std::string& data, int major
 std::string st_file(const std::string& json, const std::string& buffer) {
   return le(json.size(), 8) + json + buffer;
 }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no ml::Error was thrown)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

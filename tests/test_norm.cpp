@@ -18,17 +18,8 @@ namespace {
 using ml::Generator;
 using ml::Shape;
 using ml::Tensor;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ml::Error& e) {
-    return e.what();
-  }
-  return "<no ml::Error thrown>";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using ml::testing::contains;
+using ml::testing::error_of;
 
 // PyTorch's LocalResponseNorm, step by step, in double: square, pad the channel axis with
 // size/2 zeros in front and (size-1)/2 behind, average `size` consecutive channels,

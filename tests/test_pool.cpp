@@ -19,6 +19,8 @@ namespace {
 using ml::Generator;
 using ml::Shape;
 using ml::Tensor;
+using ml::testing::contains;
+using ml::testing::error_of;
 
 // PyTorch's pooling output size, with floating division: floor or ceil of
 // (in + 2 pad - k) / s, plus one; with ceil_mode the last window must start inside the input
@@ -135,17 +137,6 @@ Tensor distinct(const Shape& s, Generator& g) {
   for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = 0.05f * static_cast<float>(perm[i] - n / 2);
   return Tensor::from_vector(s, v);
 }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ml::Error& e) {
-    return e.what();
-  }
-  return "<no ml::Error thrown>";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 struct Cfg {
   int64_t k, s, pad;

@@ -15,23 +15,9 @@
 #include "tests/testing.h"
 
 using namespace ml;
+using namespace ml::testing;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no ml::Error thrown>";
-}
-
-void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
-  for (const auto& p : parts)
-    CHECK_MESSAGE(msg.find(p) != std::string::npos, "message \"", msg, "\" lacks \"", p, "\"");
-}
 
 std::vector<int64_t> unravel(size_t i, const Shape& s) {
   std::vector<int64_t> idx(s.size());

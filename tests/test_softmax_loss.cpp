@@ -21,23 +21,9 @@
 #include "tests/testing.h"
 
 using namespace ml;
+using namespace ml::testing;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no ml::Error thrown>";
-}
-
-void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
-  for (const auto& p : parts)
-    CHECK_MESSAGE(msg.find(p) != std::string::npos, "message \"", msg, "\" lacks \"", p, "\"");
-}
 
 // testing::gradcheck marks its inputs requires_grad and accumulates into their .grad, so
 // every call gets its own copies.

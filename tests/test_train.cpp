@@ -8,6 +8,7 @@
 #include "tests/testing.h"
 
 using namespace ml;
+using namespace ml::testing;
 namespace fs = std::filesystem;
 
 namespace {
@@ -57,15 +58,6 @@ std::string log_without_seconds(const fs::path& dir) {
   return out.str();
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / name) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 experiments::TrainConfig tiny_config(const fs::path& data, const fs::path& out) {
   experiments::TrainConfig c;
   c.data_dir = data.string();
@@ -95,7 +87,7 @@ void check_same_weights(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 TEST_CASE("train: same seed, same log and weights; 1 epoch + resume = 2 epochs exactly") {
-  TempDir tmp("mirrorlab_test_train");
+  TempDir tmp("train");
   write_idx_set(tmp.path, "train", 320, 1);
   write_idx_set(tmp.path, "t10k", 64, 2);
   for (const char* variant : {"none", "asym"}) {
@@ -129,7 +121,7 @@ TEST_CASE("train: same seed, same log and weights; 1 epoch + resume = 2 epochs e
 }
 
 TEST_CASE("train: the tiny set is learnt, and bad options are named") {
-  TempDir tmp("mirrorlab_test_train_learn");
+  TempDir tmp("train_learn");
   write_idx_set(tmp.path, "train", 640, 3);
   write_idx_set(tmp.path, "t10k", 128, 4);
   auto c = tiny_config(tmp.path, tmp.path / "run");

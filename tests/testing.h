@@ -3,7 +3,10 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -129,5 +132,51 @@ inline void gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f
                   " points skipped as kinks");
   }
 }
+
+// ---- small helpers shared by the test files ----
+
+// The message of the ml::Error that f throws, or a marker when it throws none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no ml::Error thrown>";
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// Every part must appear in the message (errors name the op, the argument and the shapes).
+inline void expect_parts(const std::string& msg, const std::vector<std::string>& parts) {
+  for (const auto& p : parts)
+    CHECK_MESSAGE(msg.find(p) != std::string::npos, "message \"", msg, "\" lacks \"", p, "\"");
+}
+
+// A fresh, empty folder under the system's temporary directory, removed with everything in it
+// when the object goes (unique per process and object).
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag = "tmp") {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("mirrorlab_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
+    return names;
+  }
+};
 
 }  // namespace ml::testing
