@@ -4,6 +4,9 @@
 #
 #   bench/run_cpu.sh [--runs K] [--out DIR] [-- extra bench_cpu arguments]
 #
+# bench_cpu holds other benchmarks too (bench/cpu/bench_train_step.cpp, issue 5, which has its
+# own driver); without extra arguments only the convolutions run (--benchmark_filter=^conv2d_).
+#
 # Builds build-bench/ if needed (Release, no CUDA, no tests), then K times (default 1):
 #   peak_cpu  --json DIR/runI/peak_cpu.json                      (FP32 FMA peak, 1 and N threads)
 #   bench_cpu --benchmark_out=DIR/runI/bench_cpu.json ...        (Google Benchmark, console too)
@@ -26,12 +29,13 @@ while [[ $# -gt 0 ]]; do
     --runs) RUNS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run_cpu.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "run_cpu.sh: --runs wants a positive integer, got '$RUNS'" >&2; exit 2; }
 OUT=${OUT:-$BUILD/bench-results/$(date -u +%Y%m%d-%H%M%S)}
+[[ ${#EXTRA[@]} -gt 0 ]] || EXTRA=(--benchmark_filter=^conv2d_)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 
 # ---- build (configure once; -j2: these machines have 2 shared cores) -------------------------
@@ -114,6 +118,8 @@ for d in run_dirs:
     for b in bench["benchmarks"]:
         if b.get("run_type") != "aggregate" or b.get("aggregate_name") != "median":
             continue
+        if not b["run_name"].startswith("conv2d_"):
+            continue  # another family's benchmark (run with extra arguments): not this table's
         kernel, net, layer = b["run_name"].split("/")[:3]
         key = (net, layer, kernel)
         gflops.setdefault(key, []).append(b["GFLOP/s"])
