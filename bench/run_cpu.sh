@@ -26,8 +26,8 @@ OUT=""
 EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --runs) RUNS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
+    --runs) RUNS=${2:?"--runs needs a value"}; shift 2 ;;
+    --out) OUT=${2:?"--out needs a value"}; shift 2 ;;
     --) shift; EXTRA=("$@"); break ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run_cpu.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;

@@ -160,7 +160,7 @@ const bool kRegistered = [] {
       benchmark::RegisterBenchmark(name.c_str(), bm_conv, L, pass)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond)
-          // One call takes 5-150 ms here; 1 s gives 7-200 calls per repetition and keeps the
+          // One call takes 5-60 ms here; 1 s gives 17-200 calls per repetition and keeps the
           // whole program near 2 minutes on 2 cores. The warm-up takes the first call's page
           // faults and thread start-up out of the measurement.
           ->MinWarmUpTime(0.1)
