@@ -630,7 +630,7 @@ TEST_CASE("data: transforms — to_float, normalize, channels, resize, hflip") {
 
 // ---- mirrored variants -------------------------------------------------------------------------
 
-TEST_CASE("data: sym and asym variants (flip with probability 0.5, seeded; asym relabels c -> c + n)") {
+TEST_CASE("data: sym and asym variants (flip with probability 0.5, seeded, asym relabels c -> c + n)") {
   const int64_t N = 400;
   const Dataset ds = random_dataset(N, 3, 4, 5, 10, 30);
   const Tensor mirrored = hflip_pixels(ds.pixels);
@@ -837,7 +837,7 @@ TEST_CASE("data: loader's background thread survives restarts and early destruct
   CHECK(std::vector<int64_t>(full.begin(), full.end()) == restarted.epoch_order(0));
 }
 
-TEST_CASE("data: loader's batch transform runs on the worker; its exceptions reach next()") {
+TEST_CASE("data: the loader batch transform runs on the worker and its exceptions reach next()") {
   const Dataset ds = indexed_dataset(30);
   Loader loader(ds, 8, false, 0);
   int calls = 0;  // touched only by the worker; read after next() has synchronised with it

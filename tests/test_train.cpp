@@ -86,7 +86,7 @@ void check_same_weights(const fs::path& a, const fs::path& b) {
 
 }  // namespace
 
-TEST_CASE("train: same seed, same log and weights; 1 epoch + resume = 2 epochs exactly") {
+TEST_CASE("train: same seed gives the same log and weights, and 1 epoch + resume = 2 epochs exactly") {
   TempDir tmp("train");
   write_idx_set(tmp.path, "train", 320, 1);
   write_idx_set(tmp.path, "t10k", 64, 2);
