@@ -16,6 +16,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm.h"
@@ -32,6 +33,14 @@ bool is_pointwise(const Conv2dParams& p) {
   return p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
 }
 
+// The output columns q whose input column q*sw + w_off lies inside [0, W) (the others read
+// zero padding): [q_lo, q_hi).
+std::pair<int64_t, int64_t> valid_columns(const Conv2dParams& p, int64_t w_off) {
+  const int64_t q_lo = std::clamp<int64_t>((-w_off + p.stride_w - 1) / p.stride_w, 0, p.Q);
+  const int64_t q_hi = std::clamp<int64_t>((p.W - w_off + p.stride_w - 1) / p.stride_w, q_lo, p.Q);
+  return {q_lo, q_hi};
+}
+
 // x_g: (Cg, H, W) -> col: (Cg*R*S, P*Q)
 void im2col(float* col, const float* x_g, int64_t Cg, const Conv2dParams& p) {
   const int64_t PQ = p.P * p.Q;
@@ -41,9 +50,7 @@ void im2col(float* col, const float* x_g, int64_t Cg, const Conv2dParams& p) {
         float* row = col + ((c * p.R + r) * p.S + s) * PQ;
         const float* xc = x_g + c * p.H * p.W;
         const int64_t w_off = s * p.dil_w - p.pad_w;
-        // q range whose input column lies inside [0, W): q*sw + w_off in [0, W)
-        const int64_t q_lo = std::clamp<int64_t>((-w_off + p.stride_w - 1) / p.stride_w, 0, p.Q);
-        const int64_t q_hi = std::clamp<int64_t>((p.W - w_off + p.stride_w - 1) / p.stride_w, q_lo, p.Q);
+        const auto [q_lo, q_hi] = valid_columns(p, w_off);
         for (int64_t pp = 0; pp < p.P; ++pp) {
           float* out = row + pp * p.Q;
           const int64_t h = pp * p.stride_h - p.pad_h + r * p.dil_h;
@@ -71,8 +78,7 @@ void col2im(float* gx_g, const float* col, int64_t Cg, const Conv2dParams& p) {
         const float* row = col + ((c * p.R + r) * p.S + s) * PQ;
         float* gc = gx_g + c * p.H * p.W;
         const int64_t w_off = s * p.dil_w - p.pad_w;
-        const int64_t q_lo = std::clamp<int64_t>((-w_off + p.stride_w - 1) / p.stride_w, 0, p.Q);
-        const int64_t q_hi = std::clamp<int64_t>((p.W - w_off + p.stride_w - 1) / p.stride_w, q_lo, p.Q);
+        const auto [q_lo, q_hi] = valid_columns(p, w_off);
         for (int64_t pp = 0; pp < p.P; ++pp) {
           const int64_t h = pp * p.stride_h - p.pad_h + r * p.dil_h;
           if (h < 0 || h >= p.H) continue;
