@@ -102,7 +102,8 @@ fi
 mkdir -p "$OUT"
 {
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus"
-  echo "ours: $BENCH (source $(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown))"
+  echo "ours: $BENCH${BENCH_CPU:+ (from BENCH_CPU, built from whatever source it was built from)};" \
+       "repository at $(git -C "$ROOT" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)"
   echo "PyPI torch: $TORCH_PYPI"
   echo "Debian torch: ${DEBIAN_TORCH:-not installed}"
   echo "threads: OMP_NUM_THREADS=$THREADS, torch.set_num_threads($THREADS)"
@@ -162,6 +163,11 @@ def peak_rss_mib(d):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", (d / "time.txt").read_text())
     return int(m.group(1)) / 1024 if m else float("nan")
 
+def cpu_percent(d):
+    """user + system time over wall time, in percent (200 = both of 2 cores busy the whole run)"""
+    m = re.search(r"Percent of CPU this job got: (\d+)%", (d / "time.txt").read_text())
+    return m.group(1) if m else "?"
+
 def fmt(v):
     m = statistics.median(v)
     return f"{m:.0f}" if len(v) == 1 else f"{m:.0f} ({min(v):.0f}–{max(v):.0f})"
@@ -189,8 +195,10 @@ for shape in shapes:
     lines.append(row)
     for s in sides:
         loads = [(out / shape / s / f"run{i}" / "load_before.txt").read_text().strip() for i in range(1, runs + 1)]
+        cpu = [cpu_percent(out / shape / s / f"run{i}") for i in range(1, runs + 1)]
         notes.append(f"- {shape} {names[s]}: images/s per run {', '.join(f'{v:.0f}' for v in rate[s])}; "
-                     f"1-minute load average before each run {', '.join(loads)}")
+                     f"1-minute load average before each run {', '.join(loads)}; CPU % the process got "
+                     f"(user+sys over wall, {threads} threads at most {100 * int(threads)} %) {', '.join(cpu)}")
 
 text = "\n".join(
     [f"vgg_small training step (zero_grad, forward in train mode, cross-entropy, backward, SGD momentum 0.9), "
