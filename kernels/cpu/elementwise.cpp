@@ -52,19 +52,44 @@ inline float unary_derivative(UnaryOp op, float x, float y, float a) {
   }
   return 0.f;
 }
+
+// The op is a template parameter so the switch disappears from the loop and the loop
+// vectorises (chosen per element, ReLU's backward ran 4x slower than its forward).
+template <UnaryOp OP>
+void unary_forward_loop(float* y, const float* x, int64_t n, float alpha) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = unary_value(OP, x[i], alpha);
+}
+
+template <UnaryOp OP>
+void unary_backward_loop(float* gx, const float* gy, const float* x, const float* y, int64_t n, float alpha) {
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * unary_derivative(OP, x[i], y[i], alpha);
+}
+
+// Calls f.template operator()<OP>() for the runtime op.
+template <class F>
+void with_unary_op(UnaryOp op, F&& f) {
+  switch (op) {
+#define ML_UNARY_CASE(name) \
+  case UnaryOp::name: return f.template operator()<UnaryOp::name>();
+    ML_UNARY_CASE(Relu) ML_UNARY_CASE(Elu) ML_UNARY_CASE(Sigmoid) ML_UNARY_CASE(Tanh) ML_UNARY_CASE(Softplus)
+    ML_UNARY_CASE(Exp) ML_UNARY_CASE(Log) ML_UNARY_CASE(Log1p) ML_UNARY_CASE(Abs) ML_UNARY_CASE(Square)
+    ML_UNARY_CASE(Sqrt) ML_UNARY_CASE(Pow) ML_UNARY_CASE(Neg) ML_UNARY_CASE(Scale) ML_UNARY_CASE(AddScalar)
+#undef ML_UNARY_CASE
+  }
+}
 }  // namespace
 
 template <>
 void unary_forward<Device::CPU>(float* y, const float* x, int64_t n, UnaryOp op, float alpha, Stream) {
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) y[i] = unary_value(op, x[i], alpha);
+  with_unary_op(op, [&]<UnaryOp OP>() { unary_forward_loop<OP>(y, x, n, alpha); });
 }
 
 template <>
 void unary_backward<Device::CPU>(float* gx, const float* gy, const float* x, const float* y, int64_t n, UnaryOp op,
                                  float alpha, Stream) {
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * unary_derivative(op, x[i], y ? y[i] : 0.f, alpha);
+  with_unary_op(op, [&]<UnaryOp OP>() { unary_backward_loop<OP>(gx, gy, x, y, n, alpha); });
 }
 
 namespace {
