@@ -35,11 +35,6 @@ void copy_block(Tensor& dst, int64_t dst_start, const Tensor& src, int64_t src_s
   });
 }
 
-void fill_zero(Tensor& t) {
-  if (t.dtype() == DType::F32) t.fill_(0.f);
-  else t = Tensor::zeros(t.shape(), t.dtype(), t.device());
-}
-
 }  // namespace
 
 Tensor flatten(const Tensor& x, int64_t start_dim) {
@@ -94,8 +89,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   copy_block(y, 0, x, start, length, d);
   const Shape x_shape = x.shape();
   return record(y, "narrow", {x}, [x_shape, d, start, length](const Tensor& g) {
-    Tensor gx = Tensor::empty(x_shape, DType::F32, g.device());
-    fill_zero(gx);
+    Tensor gx = Tensor::zeros(x_shape, DType::F32, g.device());
     copy_block(gx, start, g, 0, length, d);
     return std::vector<Tensor>{gx};
   });
