@@ -10,78 +10,11 @@
 
 #include "engine/data/transforms.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/csv.h"
 
 namespace ml {
 
 namespace {
-
-struct CsvRow {
-  int64_t line;  // where the row starts in the file (1-based), for messages
-  std::vector<std::string> fields;
-};
-
-// RFC 4180: comma-separated, a field in double quotes may hold commas, newlines and ""
-// (one quote). Line ends \n or \r\n. Rows whose fields are all empty are dropped.
-std::vector<CsvRow> parse_csv(const std::string& text, const std::string& path) {
-  std::vector<CsvRow> rows;
-  CsvRow row{1, {}};
-  std::string field;
-  bool quoted = false, field_was_quoted = false;
-  int64_t line = 1;
-  size_t i = 0;
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // UTF-8 byte-order mark
-  auto end_row = [&] {
-    row.fields.push_back(std::move(field));
-    field.clear();
-    const bool blank = std::all_of(row.fields.begin(), row.fields.end(), [](const std::string& f) { return f.empty(); });
-    if (!blank || field_was_quoted) rows.push_back(std::move(row));
-    row = CsvRow{line, {}};
-    field_was_quoted = false;
-  };
-  for (; i < text.size(); ++i) {
-    const char ch = text[i];
-    if (quoted) {
-      if (ch == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        if (ch == '\n') ++line;
-        field += ch;
-      }
-      continue;
-    }
-    if (ch == '"') {
-      ML_CHECK(field.empty(), "load_image_folder: '", path, "' line ", line,
-               ": a quote inside an unquoted field (quote the whole field and double the quote)");
-      quoted = true;
-      field_was_quoted = true;
-    } else if (ch == ',') {
-      row.fields.push_back(std::move(field));
-      field.clear();
-    } else if (ch == '\n') {
-      ++line;
-      end_row();
-    } else if (ch == '\r') {
-      // part of \r\n; a lone \r is dropped as well
-    } else {
-      field += ch;
-    }
-  }
-  ML_CHECK(!quoted, "load_image_folder: '", path, "': a quoted field opened in row starting at line ", row.line,
-           " is never closed");
-  if (!field.empty() || !row.fields.empty() || field_was_quoted) end_row();
-  return rows;
-}
-
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t");
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(" \t") - a + 1);
-}
 
 struct StbFree {
   void operator()(unsigned char* p) const { stbi_image_free(p); }
@@ -118,7 +51,7 @@ Dataset load_image_folder(const std::string& manifest, int64_t channels, int64_t
   ML_CHECK(num_classes >= 0, "load_image_folder: num_classes must be >= 0 (0: max label + 1), got ", num_classes);
   ML_CHECK(std::filesystem::is_regular_file(manifest), "load_image_folder: missing manifest '", manifest, "'");
   const std::vector<uint8_t> bytes = read_file(manifest);
-  const std::vector<CsvRow> rows = parse_csv(std::string(bytes.begin(), bytes.end()), manifest);
+  const std::vector<CsvRow> rows = parse_csv(std::string(bytes.begin(), bytes.end()), manifest, "load_image_folder");
   ML_CHECK(!rows.empty(), "load_image_folder: '", manifest, "' is empty (expected a header row 'file,label')");
   const auto& header = rows[0].fields;
   auto column = [&](const char* name) {

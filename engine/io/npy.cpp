@@ -1,6 +1,9 @@
 #include "engine/io/npy.h"
 
+#include <unistd.h>
+
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -272,6 +275,52 @@ Tensor load_npy(const std::string& path) {
   Tensor t = Tensor::empty(h.shape, dtype, Device::CPU);
   if (expected) std::memcpy(t.raw(), file.data() + prefix + header_len, expected);
   return t;
+}
+
+NpyWriter::NpyWriter(const std::string& path, DType dtype, const Shape& shape)
+    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), dtype_(dtype), shape_(shape) {
+  ML_CHECK(!shape.empty(), "NpyWriter: ", path, ": an array written by rows needs at least one dimension");
+  file_ = std::fopen(tmp_.c_str(), "wb");
+  ML_CHECK(file_ != nullptr, "NpyWriter: cannot create '", tmp_, "' to write '", path, "': ", std::strerror(errno));
+  const std::string preamble = npy_preamble(dtype, shape);
+  ML_CHECK(std::fwrite(preamble.data(), 1, preamble.size(), file_) == preamble.size(), "NpyWriter: write to '", tmp_,
+           "' failed: ", std::strerror(errno));
+}
+
+NpyWriter::~NpyWriter() {
+  if (file_) {
+    std::fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+void NpyWriter::append(const Tensor& rows) {
+  ML_CHECK(file_ != nullptr, "NpyWriter: ", path_, ": append after finish");
+  ML_CHECK(rows.dtype() == dtype_ && rows.dim() == static_cast<int64_t>(shape_.size()), "NpyWriter: ", path_,
+           ": rows ", rows.str(), " do not match the array ", shape_str(shape_));
+  for (size_t d = 1; d < shape_.size(); ++d)
+    ML_CHECK(rows.size(static_cast<int64_t>(d)) == shape_[d], "NpyWriter: ", path_, ": rows ", rows.str(),
+             " do not match the array ", shape_str(shape_));
+  ML_CHECK(rows_written_ + rows.size(0) <= shape_[0], "NpyWriter: ", path_, ": more than the ", shape_[0],
+           " rows declared");
+  const Tensor host = rows.device() == Device::CPU ? rows : rows.detach().to(Device::CPU);
+  ML_CHECK(std::fwrite(host.raw(), 1, host.nbytes(), file_) == host.nbytes(), "NpyWriter: write to '", tmp_,
+           "' failed: ", std::strerror(errno));
+  rows_written_ += rows.size(0);
+}
+
+void NpyWriter::finish() {
+  ML_CHECK(file_ != nullptr, "NpyWriter: ", path_, ": finish called twice");
+  ML_CHECK(rows_written_ == shape_[0], "NpyWriter: ", path_, ": ", rows_written_, " of ", shape_[0],
+           " rows written");
+  const bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  const int err = errno;
+  std::fclose(file_);
+  file_ = nullptr;
+  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp_.c_str());
+    ML_CHECK(false, "NpyWriter: cannot complete '", path_, "': ", std::strerror(ok ? errno : err));
+  }
 }
 
 }  // namespace ml

@@ -7,6 +7,7 @@
 //     {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 // padded with spaces and ended by '\n' — then the raw array in C order.
 #pragma once
+#include <cstdio>
 #include <string>
 
 #include "engine/tensor.h"
@@ -22,5 +23,28 @@ void save_npy(const std::string& path, const Tensor& t);
 // format v1.0, v2.0 or v3.0 into a CPU tensor. Anything else is an ml::Error that names
 // the file and what is wrong with it.
 Tensor load_npy(const std::string& path);
+
+// Writes an array too large to hold in memory row block by row block: the shape is fixed up
+// front, append() adds rows along the first dimension, finish() checks that every row came
+// and renames the temporary "<path>.tmp.<pid>" onto `path`. Until finish() succeeds `path`
+// is untouched, and a writer destroyed before finish() (an exception on the way) removes its
+// temporary, so a half-written array never looks complete.
+class NpyWriter {
+ public:
+  NpyWriter(const std::string& path, DType dtype, const Shape& shape);
+  ~NpyWriter();
+  NpyWriter(const NpyWriter&) = delete;
+  NpyWriter& operator=(const NpyWriter&) = delete;
+  // rows: shape (k, shape[1:]...), same dtype; a GPU tensor is copied to the host.
+  void append(const Tensor& rows);
+  void finish();
+
+ private:
+  std::string path_, tmp_;
+  DType dtype_;
+  Shape shape_;
+  int64_t rows_written_ = 0;
+  std::FILE* file_ = nullptr;
+};
 
 }  // namespace ml

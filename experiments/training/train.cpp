@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "engine/autograd.h"
@@ -23,6 +24,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/layers.h"
 #include "engine/optim.h"
+#include "experiments/analysis/plot_script.h"
 #include "models/model.h"
 
 namespace ml::experiments {
@@ -248,6 +250,17 @@ TrainResult train(const TrainConfig& c) {
   if (c.lr_step > 0) sched = std::make_unique<optim::StepLR>(*opt, c.lr_step, c.lr_gamma);
 
   const json config = to_json(c);
+  // What an analysis program needs to rebuild the net and feed it images as in training
+  // (experiments/analysis/activations.h reads these from the weights file's metadata).
+  const json model_json = {{"name", c.model},
+                           {"in_channels", mo.in_channels},
+                           {"image_size", mo.image_size},
+                           {"num_classes", mo.num_classes},
+                           {"normalization", {{"mean", mean}, {"std", stdv}}}};
+  auto weights_metadata = [&](int64_t epoch) {
+    return std::map<std::string, std::string>{
+        {"epoch", std::to_string(epoch)}, {"config", config.dump()}, {"model", model_json.dump()}};
+  };
   json log = json::array();
   int64_t start_epoch = 0, best_epoch = -1, bad_epochs = 0;
   double best_val = INFINITY;
@@ -334,8 +347,7 @@ TrainResult train(const TrainConfig& c) {
       best_val = v.loss;
       best_epoch = epoch + 1;
       bad_epochs = 0;
-      save_safetensors((dir / "best.safetensors").string(), m.net->state_dict(),
-                       {{"epoch", std::to_string(epoch + 1)}, {"config", config.dump()}});
+      save_safetensors((dir / "best.safetensors").string(), m.net->state_dict(), weights_metadata(epoch + 1));
     } else {
       ++bad_epochs;
     }
@@ -359,6 +371,10 @@ TrainResult train(const TrainConfig& c) {
     }
   }
 
+  // The last epoch's weights: the study's Figure 4 analyses the final epoch, not the best one
+  // (farzmahdi2024-more.md, section 7).
+  save_safetensors((dir / "final.safetensors").string(), m.net->state_dict(), weights_metadata(epoch));
+
   // ---- test with the best weights ----
   TrainResult r;
   m.net->load_state_dict(load_safetensors((dir / "best.safetensors").string()).items);
@@ -380,16 +396,11 @@ TrainResult train(const TrainConfig& c) {
                      {"parameters", m.net->parameter_count()},
                      {"config", config},
                      {"seed", c.seed},
-                     {"source_revision", MIRRORLAB_REVISION}};
+                     {"source_revision", analysis::source_revision()}};
   write_text_atomic(dir / "final.json", final_json.dump(2) + "\n");
   std::fprintf(stderr, "test accuracy %.4f (loss %.4f) with the weights of epoch %lld -> %s\n", r.test_acc, r.test_loss,
                static_cast<long long>(r.best_epoch), (dir / "final.json").string().c_str());
-  // Debian's python3 has matplotlib (tools/setup.sh installs it); another python3 earlier on
-  // PATH (a virtual environment, pyenv) may not. MIRRORLAB_PYTHON overrides.
-  const char* py_env = std::getenv("MIRRORLAB_PYTHON");
-  const std::string py = py_env ? py_env : fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const std::string plot = py + " '" + MIRRORLAB_SOURCE_DIR + "/tools/plot_curves.py' '" + dir.string() + "'";
-  if (std::system(plot.c_str()) != 0) std::fprintf(stderr, "warning: could not draw curves.png (%s)\n", plot.c_str());
+  analysis::run_plot_script("plot_curves.py", "'" + dir.string() + "'");
   return r;
 }
 

@@ -5,6 +5,9 @@
 //   checkpoint.safetensors  model + optimizer + RNG state after every epoch (atomic write);
 //                           --resume continues exactly where it stopped
 //   best.safetensors        the weights with the lowest validation loss (PyTorch names)
+//   final.safetensors       the weights after the last epoch (the study analyses these)
+//                           Both carry metadata "model" (name, input, classes, the
+//                           training set's normalisation) for the analysis programs.
 //   final.json              test loss/accuracy of the best weights, full config, seed, revision
 //   curves.png              loss and accuracy per epoch (tools/plot_curves.py)
 #pragma once

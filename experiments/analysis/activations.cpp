@@ -1,0 +1,206 @@
+#include "experiments/analysis/activations.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/autograd.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "engine/data/image_folder.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/npy.h"
+#include "engine/io/safetensors.h"
+#include "engine/nn/module.h"
+#include "engine/ops.h"
+
+namespace ml::analysis {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// torchvision's ImageNet statistics, which AlexNet's and VGG16's exported weights expect.
+const Normalization kImageNet{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "imagenet"};
+
+json parse_json(const std::string& text, const std::string& what) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ML_CHECK(!j.is_discarded(), what, " is not valid JSON");
+  return j;
+}
+
+Normalization normalization_from_json(const json& j, const std::string& source) {
+  ML_CHECK(j.contains("mean") && j.contains("std") && j["mean"].is_array() && j["std"].is_array(), source,
+           ": the normalisation needs arrays 'mean' and 'std'");
+  Normalization n{j["mean"].get<std::vector<float>>(), j["std"].get<std::vector<float>>(), source};
+  ML_CHECK(!n.mean.empty() && n.mean.size() == n.std.size(), source, ": 'mean' and 'std' must have the same length");
+  for (float s : n.std) ML_CHECK(s > 0, source, ": every std must be > 0");
+  return n;
+}
+
+// --normalization FILE: a train final.json ("normalization": {...}) or a weights file whose
+// metadata "model" carries it.
+Normalization normalization_from_file(const std::string& path) {
+  ML_CHECK(fs::is_regular_file(path), "--normalization: missing file '", path, "'");
+  if (fs::path(path).extension() == ".json") {
+    const auto bytes = read_file(path);
+    const json j = parse_json(std::string(bytes.begin(), bytes.end()), "'" + path + "'");
+    ML_CHECK(j.contains("normalization"), "--normalization: '", path, "' has no 'normalization' entry");
+    return normalization_from_json(j["normalization"], path);
+  }
+  const SafetensorsFile f = load_safetensors(path);
+  const auto it = f.metadata.find("model");
+  ML_CHECK(it != f.metadata.end(), "--normalization: '", path, "' has no 'model' metadata with a normalisation");
+  const json m = parse_json(it->second, "'" + path + "' metadata 'model'");
+  ML_CHECK(m.contains("normalization"), "--normalization: '", path, "' metadata has no normalisation");
+  return normalization_from_json(m["normalization"], path);
+}
+
+}  // namespace
+
+AnalysisNet load_analysis_net(const NetSpec& spec) {
+  ML_CHECK(spec.untrained != !spec.weights.empty(), "give either --weights FILE or --untrained (exactly one)");
+  ML_CHECK(spec.device == "cpu" || spec.device == "cuda", "--device: '", spec.device, "' is neither cpu nor cuda");
+  AnalysisNet net;
+  net.device = spec.device == "cuda" ? Device::CUDA : Device::CPU;
+  if (net.device == Device::CUDA) ML_CHECK(cuda_available(), "--device cuda: ", cuda_unavailable_reason());
+
+  models::ModelOptions mo;
+  mo.seed = spec.seed;
+  mo.untrained = spec.untrained;
+  std::string name = spec.model;
+  json meta;  // the training run's "model" metadata, when the weights carry it
+  std::string epoch;
+  if (!spec.weights.empty()) {
+    const SafetensorsFile f = load_safetensors(spec.weights);
+    if (const auto it = f.metadata.find("model"); it != f.metadata.end())
+      meta = parse_json(it->second, "'" + spec.weights + "' metadata 'model'");
+    if (const auto it = f.metadata.find("epoch"); it != f.metadata.end()) epoch = it->second;
+  }
+  if (meta.is_object()) {
+    if (name.empty()) name = meta.value("name", "");
+    mo.num_classes = meta.value("num_classes", int64_t{0});
+    mo.in_channels = meta.value("in_channels", int64_t{0});
+    mo.image_size = meta.value("image_size", int64_t{0});
+  }
+  ML_CHECK(!name.empty(), "--model is required (", spec.weights.empty() ? "an untrained net" : "'" + spec.weights + "'",
+           " does not name its model)");
+  if (spec.num_classes) mo.num_classes = spec.num_classes;
+  if (spec.in_channels) mo.in_channels = spec.in_channels;
+  if (spec.image_size) mo.image_size = spec.image_size;
+  net.model = models::make_model(name, mo);
+  if (!spec.weights.empty()) models::load_weights(*net.model.net, spec.weights);
+  net.model.net->eval();
+  net.model.net->to(net.device);
+
+  // Normalisation: as the net was trained, unless told otherwise.
+  const std::string& nz = spec.normalization;
+  if (nz == "none") {
+    net.norm = {std::vector<float>(1, 0.f), std::vector<float>(1, 1.f), "none"};
+  } else if (nz == "imagenet") {
+    net.norm = kImageNet;
+  } else if (!nz.empty()) {
+    net.norm = normalization_from_file(nz);
+  } else if (meta.is_object() && meta.contains("normalization")) {
+    net.norm = normalization_from_json(meta["normalization"], spec.weights);
+  } else if (name.rfind("alexnet", 0) == 0 || name == "vgg16") {
+    net.norm = kImageNet;
+  } else {
+    net.norm = {std::vector<float>(1, 0.f), std::vector<float>(1, 1.f), "none"};
+  }
+  if (net.norm.mean.size() == 1 && net.model.in_channels > 1) {
+    net.norm.mean.assign(static_cast<size_t>(net.model.in_channels), net.norm.mean[0]);
+    net.norm.std.assign(static_cast<size_t>(net.model.in_channels), net.norm.std[0]);
+  }
+  ML_CHECK(static_cast<int64_t>(net.norm.mean.size()) == net.model.in_channels, "normalisation from ",
+           net.norm.source, " has ", net.norm.mean.size(), " channels, the model takes ", net.model.in_channels);
+
+  net.description = name + (spec.untrained ? " untrained (N(0, 1/fan_in), seed " + std::to_string(spec.seed) + ")"
+                                           : " from " + spec.weights + (epoch.empty() ? "" : " (epoch " + epoch + ")")) +
+                    ", normalisation " + net.norm.source;
+  return net;
+}
+
+std::vector<std::string> resolve_layers(const models::Model& m, const std::vector<std::string>& requested) {
+  if (requested.empty()) {
+    std::vector<std::string> all;
+    for (const auto& l : m.layers) all.push_back(l.name);
+    return all;
+  }
+  for (const auto& r : requested) m.layer(r);  // throws, listing the valid names
+  return requested;
+}
+
+std::vector<Tensor> layer_outputs(AnalysisNet& net, const Tensor& images, const std::vector<std::string>& layers) {
+  const models::Model& m = net.model;
+  ML_CHECK(images.dtype() == DType::F32 && images.dim() == 4 && images.size(1) == m.in_channels &&
+               images.size(2) == m.image_size && images.size(3) == m.image_size,
+           m.name, ": images must be float32 (B, ", m.in_channels, ", ", m.image_size, ", ", m.image_size, "), got ",
+           images.str());
+  NoGradGuard ng;
+  // (x - mean[c]) / std[c], broadcast over (B, C, H, W).
+  const int64_t C = m.in_channels;
+  const Tensor mean = Tensor::from_vector({1, C, 1, 1}, net.norm.mean, net.device);
+  const Tensor stdv = Tensor::from_vector({1, C, 1, 1}, net.norm.std, net.device);
+  const Tensor x = div(sub(images.to(net.device), mean), stdv);
+
+  std::vector<std::string> modules;
+  for (const auto& name : layers) modules.push_back(m.layer(name).module);
+  nn::ActivationCapture capture(*m.net, modules);
+  (*m.net)(x);
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Tensor a = capture[modules[i]];
+    if (m.layer(layers[i]).relu) a = relu(a);
+    out.push_back(a.to(Device::CPU).clone());
+  }
+  return out;
+}
+
+std::vector<Shape> layer_shapes(AnalysisNet& net, const std::vector<std::string>& layers) {
+  const int64_t S = net.model.image_size;
+  const auto outs = layer_outputs(net, Tensor::zeros({1, net.model.in_channels, S, S}), layers);
+  std::vector<Shape> shapes;
+  for (const Tensor& o : outs) shapes.emplace_back(o.shape().begin() + 1, o.shape().end());
+  return shapes;
+}
+
+void write_activations(AnalysisNet& net, const std::vector<std::string>& files, const std::vector<std::string>& layers,
+                       const std::string& dir, int64_t batch, bool progress) {
+  const auto N = static_cast<int64_t>(files.size());
+  ML_CHECK(N > 0, "extract_activations: no images");
+  ML_CHECK(batch > 0, "extract_activations: --batch must be > 0, got ", batch);
+  const std::vector<Shape> shapes = layer_shapes(net, layers);
+  fs::create_directories(dir);
+  std::vector<std::unique_ptr<NpyWriter>> writers;
+  json j;
+  j["network"] = net.description;
+  j["images"] = N;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const int64_t U = shape_numel(shapes[l]);
+    writers.push_back(std::make_unique<NpyWriter>((fs::path(dir) / (layers[l] + ".npy")).string(), DType::F32, Shape{N, U}));
+    j["layers"].push_back({{"name", layers[l]}, {"file", layers[l] + ".npy"}, {"shape", shapes[l]}, {"units", U}});
+  }
+  const int64_t C = net.model.in_channels, S = net.model.image_size;
+  for (int64_t i0 = 0; i0 < N; i0 += batch) {
+    const int64_t i1 = std::min(N, i0 + batch);
+    std::vector<Tensor> imgs;
+    for (int64_t i = i0; i < i1; ++i) imgs.push_back(load_image(files[static_cast<size_t>(i)], C, S, S));
+    const auto acts = layer_outputs(net, cat(imgs, 0), layers);
+    for (size_t l = 0; l < layers.size(); ++l) writers[l]->append(acts[l].reshape({i1 - i0, -1}));
+    if (progress) std::fprintf(stderr, "\rextract_activations: %lld/%lld images", static_cast<long long>(i1), static_cast<long long>(N));
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  for (auto& w : writers) w->finish();
+  const std::string text = j.dump(1) + "\n";
+  write_file_atomic((fs::path(dir) / "layers.json").string(), std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+Tensor noise_images(int64_t n, int64_t channels, int64_t size, Generator& gen) {
+  return Tensor::uniform({n, channels, size, size}, 0.f, 1.f, gen);
+}
+
+}  // namespace ml::analysis

@@ -1,0 +1,41 @@
+// experiments/net_options.h — the command-line options every analysis program shares to name
+// the network it reads out (experiments/analysis/activations.h, NetSpec).
+#pragma once
+#include <CLI/CLI.hpp>
+#include <omp.h>
+
+#include <string>
+#include <vector>
+
+#include "experiments/analysis/activations.h"
+
+namespace ml::experiments {
+
+struct NetOptions {
+  analysis::NetSpec spec;
+  std::vector<std::string> layers;
+  int threads = 0;
+  int64_t batch = 0;  // 0: the program's default
+};
+
+inline void add_net_options(CLI::App& app, NetOptions& o) {
+  app.add_option("--model", o.spec.model, "vgg_small | vgg_small_paper | alexnet | alexnet_lrn | vgg16 (default: the weights file's)");
+  app.add_option("--weights", o.spec.weights, "safetensors weights (train's final/best.safetensors, or exported torchvision)");
+  app.add_flag("--untrained", o.spec.untrained, "the study's untrained net: N(0, 1/fan_in) weights and biases");
+  app.add_option("--seed", o.spec.seed, "seed of the untrained net and of every random draw")->capture_default_str();
+  app.add_option("--num-classes", o.spec.num_classes, "untrained nets: outputs (default the model's)");
+  app.add_option("--in-channels", o.spec.in_channels, "untrained nets: input channels (1 for Fashion-MNIST nets)");
+  app.add_option("--image-size", o.spec.image_size, "untrained nets: input size (28 for Fashion-MNIST nets)");
+  app.add_option("--normalization", o.spec.normalization,
+                 "input normalisation: a train final.json or weights file, 'none' or 'imagenet' (default: the weights')");
+  app.add_option("--layers", o.layers, "analysis layers (default: all of the model's)")->delimiter(',');
+  app.add_option("--device", o.spec.device, "cpu | cuda")->capture_default_str();
+  app.add_option("--threads", o.threads, "OpenMP threads (0: all)");
+  app.add_option("--batch", o.batch, "images per forward pass");
+}
+
+inline void apply_threads(const NetOptions& o) {
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+}
+
+}  // namespace ml::experiments
