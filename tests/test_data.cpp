@@ -26,16 +26,7 @@
 #include <thread>
 #include <vector>
 
-#if __has_include(<stb_image_write.h>)
 #include <stb_image_write.h>
-#elif __has_include(<stb/stb_image_write.h>)
-#include <stb/stb_image_write.h>
-#else
-// The implementation is compiled into the engine (engine/data/stb_impl.cpp); where the
-// header is not on this target's include path, its two functions used here are declared.
-extern "C" int stbi_write_png(char const* filename, int w, int h, int comp, const void* data, int stride_in_bytes);
-extern "C" int stbi_write_jpg(char const* filename, int w, int h, int comp, const void* data, int quality);
-#endif
 
 #include "engine/data/cifar10.h"
 #include "engine/data/dataset.h"

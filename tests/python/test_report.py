@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Tests of tools/plot_msvt.py, tools/plot_equivariance.py and tools/demo_report.py.
+
+Builds a synthetic demo folder (4 nets, the 7 layers of vgg_small, 9 families) in a temporary
+directory, runs the three scripts as subprocesses and checks their outputs, their verdicts and
+their errors. Run from any folder: python3 tests/python/test_report.py
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+# The scripts need Debian's python3-numpy and python3-matplotlib. When the python3 first on PATH
+# lacks them (a pyenv shim, say) and Debian's interpreter exists, rerun this file with it.
+try:
+    import numpy as np
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+except ImportError:
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+TOOLS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+LAYERS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "fc1", "fc2", "fc3"]
+FAMILIES = [("face", "one_plane"), ("chair", "one_plane"), ("airplane", "one_plane"), ("animal", "one_plane"),
+            ("tool", "one_plane"), ("car", "two_planes"), ("boat", "two_planes"), ("fruit", "none"),
+            ("flower", "none")]
+NETS = ["untrained", "none", "sym", "asym"]
+VIEWS = [-90 + 22.5 * k for k in range(9)]
+LEVELS = [0.0, 0.25, 0.5]
+ACCURACY = {"none": 0.9012, "sym": 0.8987, "asym": 0.7634}
+FLOOR = -0.125  # the released definition's noise floor (SCIENCE.md)
+
+
+def write_csv(path, header, rows):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(",".join(header) + "\n")
+        for r in rows:
+            f.write(",".join(str(x) for x in r) + "\n")
+
+
+def fc_levels(swapped):
+    """The pooled index each net reaches at the FC layers; swapped exchanges sym and asym."""
+    level = {"untrained": 0.10, "none": 0.35, "sym": 0.70, "asym": 0.05}
+    if swapped:
+        level["sym"], level["asym"] = level["asym"], level["sym"]
+    return level
+
+
+def index_value(layer, family, fc_level, shift=0.0):
+    """Synthetic index shaped like the paper's Fig. 2C: conv layers 0.02-0.05 above the floor (two-plane
+    families higher), FC layers at the net's level (single families spread around it), families
+    without a mirror plane near the floor everywhere."""
+    i = LAYERS.index(layer)
+    symmetry = dict(FAMILIES).get(family, "pooled")
+    if symmetry == "none":
+        return FLOOR + 0.02 + 0.01 * i + shift
+    if not layer.startswith("fc"):
+        return FLOOR + 0.02 + 0.01 * i + (0.15 if symmetry == "two_planes" else 0.0) + shift
+    spread = 0.0 if family == "pooled" else 0.04 * ([f for f, _ in FAMILIES].index(family) - 3)
+    return fc_level + 0.05 * (i - 5) + spread + shift
+
+
+def write_msvt(folder, net, fc_level, with_rdms=True):
+    rows, floor, ex = [], [], []
+    for li, layer in enumerate(LAYERS):
+        for definition, shift in (("released", 0.0), ("no_diagonal", 0.125)):
+            for cat, sym in FAMILIES + [("pooled", "pooled")]:
+                v = index_value(layer, cat, fc_level, shift)
+                rows.append([f"vgg_small_{net}", layer, li, cat, sym, definition, f"{v:.4f}", "0.0200", 25])
+                for e in range(2):
+                    ex.append([f"vgg_small_{net}", layer, li, cat, e, definition, f"{v + 0.01 * e:.4f}"])
+            for null, sd in (("shuffled_views", 0.015), ("noise", 0.016)):
+                floor.append([f"vgg_small_{net}", layer, li, definition, null, f"{FLOOR + shift:.4f}", sd, 200])
+    write_csv(os.path.join(folder, "msvt.csv"), "model,layer,layer_index,category,symmetry,definition,mean,sem,n".split(","), rows)
+    write_csv(os.path.join(folder, "msvt_floor.csv"), "model,layer,layer_index,definition,null,mean,std,n".split(","), floor)
+    if not with_rdms:
+        return
+    write_csv(os.path.join(folder, "msvt_exemplars.csv"),
+              "model,layer,layer_index,category,exemplar,definition,index".split(","), ex)
+    # RDMs of representations that mix a part depending only on |view angle| (mirror-symmetric)
+    # with view-specific noise; the mix grows with depth so the grid shows a progression.
+    rng = np.random.default_rng(7)
+    objects = [{"category": c, "exemplar": e} for c, _ in FAMILIES for e in range(2)]
+    rdms = np.zeros((len(LAYERS), len(objects), 9, 9), np.float32)
+    for li in range(len(LAYERS)):
+        w = (li + 1) / len(LAYERS) * fc_level
+        for o in range(len(objects)):
+            sym_part = rng.standard_normal((5, 64))[[abs(j - 4) for j in range(9)]]
+            reps = w * sym_part + (1 - w) * rng.standard_normal((9, 64))
+            rdms[li, o] = 1 - np.corrcoef(reps)
+    np.save(os.path.join(folder, "rdms.npy"), rdms)
+    with open(os.path.join(folder, "rdms.json"), "w") as f:
+        json.dump({"model": f"vgg_small_{net}", "layers": LAYERS, "objects": objects, "views_deg": VIEWS}, f)
+
+
+def write_equivariance(folder, net):
+    rows = []
+    trained = net != "untrained"
+    for li, layer in enumerate(LAYERS):
+        kind = "fc" if layer.startswith("fc") else "conv"
+        for image_set in ("stimuli", "noise"):
+            scale = (1.0 if trained else 0.2) * (1.0 if image_set == "stimuli" else 0.5)
+            for g, strength in (("hflip", 1.0), ("vflip", 0.7), ("rot90", 0.4)):
+                base = (0.85 if kind == "fc" else 0.25) * strength * scale
+                rows.append([f"vgg_small_{net}", layer, li, kind, image_set, g, "invariance", f"{base:.4f}", 0.1, 300])
+                if kind == "conv":
+                    rows.append([f"vgg_small_{net}", layer, li, kind, image_set, g, "equivariance",
+                                 f"{base + 0.2:.4f}", 0.1, 300])
+    write_csv(os.path.join(folder, "equivariance.csv"),
+              "model,layer,layer_index,kind,image_set,transform,measure,mean,std,n".split(","), rows)
+
+
+def make_demo(root, swapped=False, optional=True):
+    """A complete synthetic out/demo folder; optional=False leaves out equivariance and asymmetry."""
+    level = fc_levels(swapped)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "demo.json"), "w") as f:
+        json.dump({"seed": 1, "epochs": 3, "image_size": 28, "revision": "abc1234", "date": "2025-01-01",
+                   "machine": "test machine", "threads": 2, "device": "cpu", "asymmetry_levels": LEVELS,
+                   "timings_s": {"build": 1, "render": 2, "train_none": 30, "train_sym": 31, "train_asym": 32,
+                                 "analysis": 5, "total": 101}}, f)
+    for run in ("none", "sym", "asym"):
+        d = os.path.join(root, "train", run)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "final.json"), "w") as f:
+            json.dump({"test_accuracy": ACCURACY[run], "test_loss": 0.3, "best_epoch": 3, "epochs_run": 3,
+                       "config": {"variant": run, "epochs": 3, "lr": 0.001, "optimizer": "adam", "seed": 1}}, f)
+        write_csv(os.path.join(d, "log.csv"), "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds".split(","),
+                  [[e, 0.5, 0.8, 0.5, 0.8, 0.001, 10] for e in (1, 2, 3)])
+        mpimg.imsave(os.path.join(d, "curves.png"), np.random.default_rng(0).random((40, 60)), cmap="gray")
+    for net in NETS:
+        write_msvt(os.path.join(root, "nets", net, "msvt"), net, level[net])
+        if optional:
+            write_equivariance(os.path.join(root, "nets", net, "equivariance"), net)
+            for a in LEVELS[1:]:  # A = 0 is the ordinary set, read from nets/NET/msvt
+                write_msvt(os.path.join(root, "nets", net, "asymmetry", f"A_{a}"), net, level[net] * (1 - 1.2 * a),
+                           with_rdms=False)
+    stim = os.path.join(root, "stimuli")
+    os.makedirs(os.path.join(stim, "png"), exist_ok=True)
+    yy, xx = np.mgrid[0:28, 0:28]
+    rows = []
+    for label, (cat, _) in enumerate(FAMILIES):
+        for k, v in enumerate(VIEWS):
+            # An ellipse whose width follows the view, so the sheet shows nine different images.
+            img = np.where(((xx - 14) / (4 + 6 * np.cos(np.radians(v)))) ** 2 + ((yy - 14) / (6 + label)) ** 2 < 1,
+                           0.15 + 0.08 * label + (0.1 if label >= 4 else 0.0), 0.5)  # never the background
+            name = f"png/{cat}_00_v{k}.png"
+            mpimg.imsave(os.path.join(stim, name), img, cmap="gray", vmin=0, vmax=1)
+            rows.append([name, label, cat, 0, v])
+    write_csv(os.path.join(stim, "manifest.csv"), "file,label,category,exemplar,view_deg".split(","), rows)
+    with open(os.path.join(stim, "stimuli.json"), "w") as f:
+        json.dump({"seed": 1, "size": 28, "asymmetry": 0.0,
+                   "families": [{"name": c, "symmetry": s} for c, s in FAMILIES]}, f)
+    return root
+
+
+def run(script, *args):
+    t = time.time()
+    p = subprocess.run([sys.executable, os.path.join(TOOLS, script), *args], capture_output=True, text=True)
+    print(f"  {script} {' '.join(os.path.basename(a) for a in args)}: rc {p.returncode}, {time.time() - t:.1f} s",
+          file=sys.stderr)
+    return p
+
+
+def verdicts(html_text):
+    return dict(re.findall(r'data-claim="(\w)" data-verdict="([^"]+)"', html_text))
+
+
+def check_png(test, path):
+    test.assertTrue(os.path.exists(path), path)
+    with open(path, "rb") as f:
+        test.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", path)
+    # A figure with axes, lines and labels compresses to well over 10 kB; a blank canvas to ~2 kB.
+    test.assertGreater(os.path.getsize(path), 10_000, path)
+    img = mpimg.imread(path)
+    test.assertGreater(min(img.shape[:2]), 200, path)
+    test.assertGreater(float(img[..., :3].std()), 0.02, f"{path} looks blank")
+
+
+class ReportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="test_report_")
+        cls.good = make_demo(os.path.join(cls.tmp, "good"))
+        nets = [os.path.join(cls.good, "nets", n) for n in NETS]
+        cls.p_msvt = run("plot_msvt.py", *[os.path.join(n, "msvt") for n in nets])
+        cls.p_equiv = run("plot_equivariance.py", *[os.path.join(n, "equivariance") for n in nets])
+        cls.p_report = run("demo_report.py", cls.good)
+        cls.html = ""
+        if cls.p_report.returncode == 0:
+            with open(os.path.join(cls.good, "report.html"), encoding="utf-8") as f:
+                cls.html = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_scripts_succeed(self):
+        for p in (self.p_msvt, self.p_equiv, self.p_report):
+            self.assertEqual(p.returncode, 0, p.stderr)
+        # Each script prints the paths it wrote.
+        self.assertEqual(len(self.p_msvt.stdout.split()), 8)
+        self.assertEqual(len(self.p_equiv.stdout.split()), 4)
+
+    def test_pngs(self):
+        for n in NETS:
+            for f in ("msvt/msvt.png", "msvt/rdm_grid.png", "equivariance/equivariance.png"):
+                check_png(self, os.path.join(self.good, "nets", n, f))
+        for f in ("pooled_index", "families", "equivariance", "asymmetry", "stimuli"):
+            check_png(self, os.path.join(self.good, "figures", f + ".png"))
+        # No temporary file is left beside the outputs.
+        leftovers = [f for _, _, fs in os.walk(self.good) for f in fs if f.endswith(".tmp")]
+        self.assertEqual(leftovers, [])
+
+    def test_html_content(self):
+        for n in NETS:
+            self.assertIn(f"<th>{n}</th>", self.html)
+        for acc in ACCURACY.values():
+            self.assertIn(f"{acc:.4f}", self.html)
+        self.assertIn("−1/8", self.html)
+        self.assertIn("abc1234", self.html)
+        # Every image the report references exists, relative to the report.
+        srcs = re.findall(r'<img src="([^"]+)"', self.html)
+        self.assertGreaterEqual(len(srcs), 5 + 3 + 12)
+        for s in srcs:
+            self.assertTrue(os.path.exists(os.path.join(self.good, s)), s)
+
+    def test_verdicts_when_sym_is_tuned(self):
+        # The synthetic data are built so that every claim holds.
+        self.assertEqual(verdicts(self.html), {"a": "agrees", "b": "agrees", "c": "agrees", "d": "agrees"})
+
+    def test_verdict_when_swapped_and_optional_parts_missing(self):
+        root = make_demo(os.path.join(self.tmp, "swapped"), swapped=True, optional=False)
+        p = run("demo_report.py", root)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(root, "report.html"), encoding="utf-8") as f:
+            text = f.read()
+        v = verdicts(text)
+        self.assertEqual(v["a"], "does not agree")
+        self.assertNotIn("c", v)  # no equivariance: skipped with a note, not a verdict
+        self.assertNotIn("d", v)
+        self.assertIn("Skipped: no equivariance folders", text)
+        self.assertIn("Skipped: no asymmetry folders", text)
+
+    def test_bad_inputs_exit_2_naming_the_file(self):
+        root = make_demo(os.path.join(self.tmp, "bad"), optional=False)
+        demo_json = os.path.join(root, "demo.json")
+        os.rename(demo_json, demo_json + ".away")
+        p = run("demo_report.py", root)
+        self.assertEqual((p.returncode, p.stderr.count("\n")), (2, 1), p.stderr)
+        self.assertIn(demo_json, p.stderr)
+        os.rename(demo_json + ".away", demo_json)
+        # msvt.csv without its sem column.
+        path = os.path.join(root, "nets", "sym", "msvt", "msvt.csv")
+        with open(path) as f:
+            lines = [line.rstrip("\n").split(",") for line in f]
+        drop = lines[0].index("sem")
+        write_csv(path, [c for i, c in enumerate(lines[0]) if i != drop],
+                  [[c for i, c in enumerate(r) if i != drop] for r in lines[1:]])
+        for p in (run("plot_msvt.py", os.path.dirname(path)), run("demo_report.py", root)):
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertEqual(p.stderr.count("\n"), 1, p.stderr)  # one line, no traceback
+            self.assertIn(path, p.stderr)
+            self.assertIn("sem", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(root, "report.html")))  # no partial output
+        self.assertFalse(os.path.exists(os.path.join(root, "nets", "sym", "msvt", "msvt.png")))
+
+
+if __name__ == "__main__":
+    t0 = time.time()
+    result = unittest.main(exit=False, verbosity=2).result
+    print(f"test_report: {time.time() - t0:.1f} s", file=sys.stderr)
+    sys.exit(0 if result.wasSuccessful() else 1)
