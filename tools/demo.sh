@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# tools/demo.sh — the main job (README command 1): the mirror-symmetry study (Farzmahdi et al.
+# 2024) on data that ships with Debian, from a fresh machine to out/demo/report.html.
+#
+#   1. installs what is missing (tools/setup.sh) and builds the programs it needs;
+#   2. renders the 9 procedural object families x 25 exemplars x 9 views at 28x28
+#      (tools/render_stimuli), plus copies whose objects' right side is deformed by A
+#      (the symmetry-breaking experiment the paper could not run);
+#   3. trains vgg_small on Fashion-MNIST three times -- labels as they are (none), mirrored
+#      images with the same label (sym), mirrored images with label + 10 (asym) -- same seed;
+#   4. runs mirror_symmetry and equivariance on the three trained nets and an untrained one;
+#   5. writes the report (tools/demo_report.py).
+#
+# Options (all optional):
+#   --epochs N            training epochs per net (default 3)
+#   --seed S              every random choice: stimuli, init, shuffling, nulls (default 0)
+#   --out DIR             results folder (default out/demo)
+#   --threads T           OpenMP threads (default: all cores)
+#   --asymmetry "A B .."  deformation levels of the symmetry-breaking experiment (default "0.1 0.25 0.5")
+#   --dataset D --data-dir DIR   train on cifar10 or svhn files instead (the paper's Figure 4;
+#                         32x32 RGB, the notebooks' recipe; use --epochs 250 for the full runs)
+#   --alexnet-weights F   also analyse AlexNet (torchvision names; tools/export_torchvision_weights.py)
+#                         and an untrained AlexNet on 224-px stimuli (the paper's Figures 2-3);
+#                         results in OUT/alexnet/
+#   --device cpu|cuda     default: cuda when a GPU answers, else cpu
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+epochs=3 seed=0 out=out/demo threads="$(nproc)" levels="0.1 0.25 0.5" dataset=fashion-mnist data_dir="" alexnet="" device=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --epochs) epochs="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --asymmetry) levels="$2"; shift 2 ;;
+    --dataset) dataset="$2"; shift 2 ;;
+    --data-dir) data_dir="$2"; shift 2 ;;
+    --alexnet-weights) alexnet="$2"; shift 2 ;;
+    --device) device="$2"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$dataset" in
+  fashion-mnist) size=28; recipe=() ;;
+  cifar10|svhn) size=32; recipe=(--recipe "$dataset")
+    [ -n "$data_dir" ] || { echo "demo: --dataset $dataset needs --data-dir DIR with its files" >&2; exit 2; } ;;
+  *) echo "demo: --dataset must be fashion-mnist, cifar10 or svhn, got '$dataset'" >&2; exit 2 ;;
+esac
+[ -z "$alexnet" ] || [ -f "$alexnet" ] || { echo "demo: --alexnet-weights: no file '$alexnet'" >&2; exit 2; }
+
+now() { date +%s%N; }  # nanoseconds
+secs() { local d=$((($2 - $1) / 100000000)); printf '%d.%d' $((d / 10)) $((d % 10)); }  # tenths of a second
+t_start=$(now)
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "set-up (tools/setup.sh)"
+bash tools/setup.sh
+
+# The GPU is used when one answers; CUDA is only compiled then (it costs minutes on 2 cores).
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="$PATH:/usr/local/cuda/bin"; fi
+if [ -z "$device" ]; then
+  device=cpu
+  if command -v nvcc >/dev/null && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then device=cuda; fi
+fi
+if [ "$device" = cuda ]; then cuda=ON build=build; else cuda=OFF build=build-cpu; fi
+
+step "build ($build, CUDA $cuda)"
+t0=$(now)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA="$cuda" >/dev/null
+cmake --build "$build" -j "$(nproc)" --target train render_stimuli mirror_symmetry equivariance extract_activations
+t_build=$(secs "$t0" "$(now)")
+bin="$root/$build"
+py="${MIRRORLAB_PYTHON:-/usr/bin/python3}"
+export OMP_NUM_THREADS="$threads"
+mkdir -p "$out"
+
+step "render stimuli (${size}x${size}, seed $seed)"
+t0=$(now)
+"$bin/tools/render_stimuli" --out "$out/stimuli" --size "$size" --seed "$seed"
+for a in $levels; do
+  "$bin/tools/render_stimuli" --out "$out/stimuli_asym/A_$a" --size "$size" --seed "$seed" --asymmetry "$a"
+done
+t_render=$(secs "$t0" "$(now)")
+
+declare -A t_train
+for variant in none sym asym; do
+  step "train vgg_small on $dataset, variant $variant ($epochs epochs)"
+  t0=$(now)
+  data_args=(--dataset "$dataset")
+  [ -n "$data_dir" ] && data_args+=(--data-dir "$data_dir")
+  if [ "$dataset" = fashion-mnist ]; then opt=(--optimizer adam --lr 1e-3); else opt=("${recipe[@]}"); fi
+  "$bin/experiments/train" --model vgg_small "${data_args[@]}" --variant "$variant" --epochs "$epochs" "${opt[@]}" \
+    --seed "$seed" --threads "$threads" --device "$device" --out "$out/train/$variant"
+  t_train[$variant]=$(secs "$t0" "$(now)")
+done
+
+step "analyses: mirror-symmetric viewpoint tuning, invariance and equivariance"
+t0=$(now)
+channels=$([ "$dataset" = fashion-mnist ] && echo 1 || echo 3)
+for net in untrained none sym asym; do
+  if [ "$net" = untrained ]; then
+    # Same architecture and input normalisation as the trained nets, N(0, 1/fan_in) weights.
+    netargs=(--model vgg_small --untrained --in-channels "$channels" --image-size "$size" --num-classes 10
+             --normalization "$out/train/none/final.json")
+  else
+    netargs=(--weights "$out/train/$net/final.safetensors")
+  fi
+  common=("${netargs[@]}" --seed "$seed" --device "$device" --threads "$threads" --label "$net" --quiet)
+  "$bin/experiments/mirror_symmetry" "${common[@]}" --stimuli "$out/stimuli/manifest.csv" --out "$out/nets/$net/msvt"
+  for a in $levels; do
+    "$bin/experiments/mirror_symmetry" "${common[@]}" --no-plot --stimuli "$out/stimuli_asym/A_$a/manifest.csv" \
+      --out "$out/nets/$net/asymmetry/A_$a"
+  done
+  "$bin/experiments/equivariance" "${common[@]}" --stimuli "$out/stimuli/manifest.csv" --noise 500 \
+    --out "$out/nets/$net/equivariance"
+done
+t_analysis=$(secs "$t0" "$(now)")
+
+if [ -n "$alexnet" ]; then
+  step "AlexNet (trained weights $alexnet, and untrained) on 224-px stimuli"
+  "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed"
+  for net in trained untrained; do
+    if [ "$net" = trained ]; then netargs=(--model alexnet --weights "$alexnet"); else netargs=(--model alexnet --untrained); fi
+    common=("${netargs[@]}" --seed "$seed" --device "$device" --threads "$threads" --label "alexnet_$net" --quiet)
+    "$bin/experiments/mirror_symmetry" "${common[@]}" --stimuli "$out/stimuli_224/manifest.csv" --out "$out/alexnet/$net/msvt"
+    "$bin/experiments/equivariance" "${common[@]}" --stimuli "$out/stimuli_224/manifest.csv" --noise 500 \
+      --out "$out/alexnet/$net/equivariance"
+  done
+fi
+
+t_total=$(secs "$t_start" "$(now)")
+levels_json=$(printf '%s\n' 0 $levels | paste -sd, -)
+cat > "$out/demo.json.tmp" <<JSON
+{"seed": $seed, "epochs": $epochs, "image_size": $size, "dataset": "$dataset",
+ "revision": "$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)",
+ "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+ "machine": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//;s/"//g'), $(nproc) cores",
+ "threads": $threads, "device": "$device", "asymmetry_levels": [$levels_json],
+ "command": "bash tools/demo.sh --epochs $epochs --seed $seed",
+ "timings_s": {"build": $t_build, "render": $t_render, "train_none": ${t_train[none]}, "train_sym": ${t_train[sym]},
+               "train_asym": ${t_train[asym]}, "analysis": $t_analysis, "total": $t_total}}
+JSON
+mv "$out/demo.json.tmp" "$out/demo.json"
+
+step "report"
+"$py" tools/demo_report.py "$out"
+echo "demo: done in ${t_total} s -> $out/report.html"

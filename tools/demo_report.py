@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+"""The demo study's report: OUTDIR/report.html and the cross-network figures in OUTDIR/figures/.
+
+Usage: demo_report.py OUTDIR
+
+Reads OUTDIR/demo.json, train/{none,sym,asym}/final.json (required), nets/{untrained,none,sym,
+asym}/msvt/ (required), and when present nets/*/equivariance/, nets/*/asymmetry/A_*/ and
+stimuli/; a missing optional part is skipped with a note. Every verdict is computed from the
+numbers by the rule printed beside it. Bad input exits with status 2 and one line naming the file.
+"""
+import argparse
+import html
+import math
+import os
+import sys
+
+try:
+    import mlplot as mp
+    from mlplot import fmt, np, plt
+    import matplotlib.image as mpimg
+except ImportError as e:  # e.g. a python3 without numpy/matplotlib earlier on PATH
+    print(f"demo_report: {e}; run it with Debian's python3 (python3-numpy, python3-matplotlib), "
+          "e.g. /usr/bin/python3", file=sys.stderr)
+    sys.exit(2)
+
+RUNS = ["none", "sym", "asym"]
+# SCIENCE.md's reference run (another framework, 3 epochs of Adam 1e-3, two seeds).
+REFERENCE_ACC = {"none": 0.90, "sym": 0.90, "asym": 0.76}
+ACC_TOL = 0.03  # seed-to-seed spread after 3 epochs is about 0.01; 0.03 flags a real difference
+CONV_NEAR = 0.10  # "near the floor": the paper calls conv-layer indices below 0.1 low (Fig. 2C)
+FLOOR_SENTENCE = (
+    "The released definition keeps the RDM's diagonal: D has 8 zeros on its diagonal and its mirror "
+    "D<sup>H</sup> 8 zeros on the anti-diagonal, never at the same places, so an unstructured "
+    "representation scores −1/8 = −0.125, not 0; a value near −0.12 means no mirror-symmetric "
+    "tuning, not anti-symmetry (the diagonal-free definition's floor is near 0).")
+
+
+def fc_mean(mean, sem, layers, which=mp.is_fc):
+    """Mean of a per-layer index over the chosen layers, and its SEM. The SEM is the mean of the
+    layers' SEMs: the layers share exemplars, so their errors correlate, and the mean of the SEMs
+    is the upper bound reached at perfect correlation (a conservative error bar)."""
+    pick = [i for i, name in enumerate(layers) if which(name)]
+    if not pick:
+        return math.nan, math.nan
+    return float(np.nanmean(mean[pick])), float(np.nanmean(sem[pick]))
+
+
+def floor_null(m):
+    """The null the verdicts compare with: shuffled views when present, else noise."""
+    nulls = {r["null"] for r in m.floor}
+    return "shuffled_views" if "shuffled_views" in nulls else "noise"
+
+
+# ---------------------------------------------------------------- loading
+
+def load(outdir):
+    d = {"out": outdir}
+    d["demo"] = mp.read_json(os.path.join(outdir, "demo.json"),
+                             ("seed", "epochs", "revision", "date", "machine", "threads", "device", "timings_s"))
+    number(d["demo"]["timings_s"], os.path.join(outdir, "demo.json"), "timings_s")
+    number(d["demo"].get("asymmetry_levels", []), os.path.join(outdir, "demo.json"), "asymmetry_levels")
+    d["train"] = {}
+    for r in RUNS:
+        path = os.path.join(outdir, "train", r, "final.json")
+        d["train"][r] = mp.read_json(path, ("test_accuracy",))
+        number({k: d["train"][r].get(k, 0) for k in ("test_accuracy", "test_loss")}, path, "")
+    d["msvt"] = {n: mp.Msvt(os.path.join(outdir, "nets", n, "msvt")) for n in mp.NETS}
+    for m in d["msvt"].values():  # the headline pools the families; without it there is no report
+        for definition in mp.DEFINITIONS:
+            if not any(r["category"] == "pooled" and r["definition"] == definition for r in m.rows):
+                raise mp.InputError(f"{m.path}: no rows with category pooled and definition {definition}")
+    d["layers"] = d["msvt"]["sym"].layers
+    d["equiv"], d["asym"], d["notes"] = {}, {}, []
+    for n in mp.NETS:
+        folder = os.path.join(outdir, "nets", n, "equivariance")
+        if os.path.exists(os.path.join(folder, "equivariance.csv")):
+            d["equiv"][n] = mp.Equivariance(folder)
+        else:
+            d["notes"].append(f"no {folder}/equivariance.csv: net {n} left out of the equivariance result")
+        levels = {}
+        root = os.path.join(outdir, "nets", n, "asymmetry")
+        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            try:
+                level = float(name[2:]) if name.startswith("A_") else None
+            except ValueError:
+                level = None
+            if level is not None and os.path.exists(os.path.join(root, name, "msvt.csv")):
+                levels[level] = mp.Msvt(os.path.join(root, name), need_floor=False)
+        if levels and 0.0 not in levels:
+            levels[0.0] = d["msvt"][n]  # A = 0 is the ordinary stimulus set
+        if len(levels) > 1:
+            d["asym"][n] = dict(sorted(levels.items()))
+        else:
+            d["notes"].append(f"no {root}/A_*/msvt.csv: net {n} left out of the asymmetry result")
+    man = os.path.join(outdir, "stimuli", "manifest.csv")
+    d["manifest"] = mp.read_csv(man, {"file": str, "category": str, "exemplar": int, "view_deg": float}) \
+        if os.path.exists(man) else None
+    sj = os.path.join(outdir, "stimuli", "stimuli.json")
+    d["stimuli"] = mp.read_json(sj, ("families",)) if os.path.exists(sj) else None
+    if d["manifest"] is None:
+        d["notes"].append(f"no {man}: the stimulus contact sheet is left out")
+    else:
+        d["sheet"] = contact_sheet(outdir, d["manifest"])
+    want = {float(a) for a in d["demo"].get("asymmetry_levels", [])}
+    found = set(d["asym"].get("sym", {}))
+    if d["asym"] and want != found:
+        d["notes"].append(f"demo.json lists asymmetry levels {sorted(want)}, the sym net's folders hold {sorted(found)}")
+    return d
+
+
+def number(obj, path, key):
+    """Every value of a JSON list or object must be a number (bool is not)."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else [("", obj)]
+    for k, v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            name = ".".join(str(x) for x in (key, k) if x != "")
+            raise mp.InputError(f"{path}: {name} = {v!r} is not a number")
+
+
+# ---------------------------------------------------------------- figures
+
+def fig_pooled(d, path):
+    """(1) pooled index vs layer, four nets, released and diagonal-free side by side."""
+    layers = d["layers"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for ax, definition in zip(axes, mp.DEFINITIONS):
+        mp.shade_fc(ax, layers)
+        floors = [d["msvt"][n].floor_of(definition, floor_null(d["msvt"][n]), layers) for n in mp.NETS]
+        lo = np.nanmin([m - s for m, s in floors], axis=0)
+        hi = np.nanmax([m + s for m, s in floors], axis=0)
+        # The band spans every net's floor mean ± sd, so one band serves all four lines.
+        mp.floor_band(ax, layers, (lo + hi) / 2, (hi - lo) / 2, "null floor, mean ± sd (all nets)")
+        for k, n in enumerate(mp.NETS):
+            mean, sem = d["msvt"][n].index("pooled", definition, layers)
+            mp.index_line(ax, layers, mean, sem, 0.06 * (k - 1.5), color=mp.NET_COLORS[n], ls=mp.NET_STYLES[n],
+                          lw=2, label=n)
+        ax.axhline(0, color="0.3", lw=0.6)
+        mp.layer_axis(ax, layers)
+        ax.set_title(f"pooled mirror-symmetric families, {definition} definition", fontsize=10)
+        ax.set_xlabel("layer (shaded: fully connected)")
+    axes[0].set_ylabel("index (mean ± SEM over exemplars)")
+    axes[0].legend(fontsize=8, loc="upper left", frameon=False)
+    fig.tight_layout()
+    return mp.save_fig(fig, path)
+
+
+def fig_families(d, path):
+    """(2) one panel per family, four nets per panel (released definition)."""
+    layers, ref = d["layers"], d["msvt"]["sym"]
+    cats = ref.categories
+    ncol = min(len(cats), 5)
+    nrow = math.ceil(len(cats) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.9 * ncol, 2.7 * nrow + 0.5), squeeze=False, sharey=True)
+    for ax in axes.flat[len(cats):]:
+        ax.set_visible(False)
+    for ax, cat in zip(axes.flat, cats):
+        mp.shade_fc(ax, layers)
+        floor = np.nanmean([d["msvt"][n].floor_of("released", floor_null(d["msvt"][n]), layers)[0] for n in mp.NETS], 0)
+        ax.plot(range(len(layers)), floor, color="0.5", lw=1, ls="--", label="null floor (mean)")
+        for k, n in enumerate(mp.NETS):
+            mean, sem = d["msvt"][n].index(cat, "released", layers)
+            mp.index_line(ax, layers, mean, sem, 0.06 * (k - 1.5), color=mp.NET_COLORS[n], ls=mp.NET_STYLES[n],
+                          lw=1.3, label=n)
+        ax.set_title(f"{cat} ({ref.symmetry[cat]})", fontsize=9)
+        mp.layer_axis(ax, layers, rotate=True)
+        ax.tick_params(labelsize=7)
+    for row in axes:
+        row[0].set_ylabel("index (released)", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return mp.save_fig(fig, path)
+
+
+def fig_equivariance(d, path):
+    """(3) rows = image sets, columns = nets: invariance (solid), equivariance (dashed)."""
+    nets = [n for n in mp.NETS if n in d["equiv"]]
+    sets = list(dict.fromkeys(s for n in nets for s in d["equiv"][n].image_sets))
+    fig, axes = plt.subplots(len(sets), len(nets), figsize=(3.6 * len(nets), 3.0 * len(sets) + 0.6),
+                             squeeze=False, sharey=True)
+    for i, s in enumerate(sets):
+        for j, n in enumerate(nets):
+            mp.equivariance_panel(axes[i, j], d["equiv"][n], s)
+            axes[i, j].set_title(f"{n} net, {s}", fontsize=9)
+            axes[i, j].tick_params(labelsize=7)
+        axes[i, 0].set_ylabel("Pearson r", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return mp.save_fig(fig, path)
+
+
+def asym_table(d):
+    """{net: (levels, FC means, FC SEMs)} of the pooled released index."""
+    out = {}
+    for n, levels in d["asym"].items():
+        a = np.array(list(levels))
+        vals = [fc_mean(*m.index("pooled", "released", d["layers"]), d["layers"]) for m in levels.values()]
+        out[n] = (a, np.array([v[0] for v in vals]), np.array([v[1] for v in vals]))
+    return out
+
+
+def fig_asymmetry(d, table, path):
+    """(4) FC index vs asymmetry level A, one line per net."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fl = [fc_mean(*d["msvt"][n].floor_of("released", floor_null(d["msvt"][n])), d["layers"]) for n in table]
+    f_mean, f_sd = np.nanmean([f[0] for f in fl]), np.nanmean([f[1] for f in fl])
+    ax.axhspan(f_mean - f_sd, f_mean + f_sd, color="0.6", alpha=0.35, lw=0, label="null floor at A = 0, mean ± sd")
+    for n, (a, mean, sem) in table.items():
+        ax.errorbar(a, mean, yerr=sem, marker="o", capsize=3, color=mp.NET_COLORS[n], ls=mp.NET_STYLES[n], lw=2, label=n)
+    ax.set_xlabel("asymmetry A (deformation of the objects' right side)")
+    ax.set_ylabel("pooled index, mean over FC layers (released)")
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return mp.save_fig(fig, path)
+
+
+def contact_sheet(outdir, rows):
+    """{(family, view_deg): image} of each family's lowest exemplar, read up front so that an
+    unreadable stimulus stops the report before any figure is written."""
+    base = os.path.join(outdir, "stimuli")
+    first = {}
+    for r in rows:
+        first[r["category"]] = min(first.get(r["category"], r["exemplar"]), r["exemplar"])
+    images = {}
+    for r in rows:
+        if r["exemplar"] == first[r["category"]]:
+            # The manifest's paths are relative to stimuli/ (or to OUTDIR, or absolute).
+            f = next((p for p in (os.path.join(base, r["file"]), os.path.join(outdir, r["file"]))
+                      if os.path.exists(p)), os.path.join(base, r["file"]))
+            try:
+                images[(r["category"], r["view_deg"])] = mpimg.imread(f)
+            except (OSError, ValueError, SyntaxError) as e:
+                raise mp.InputError(f"{f}: cannot read the stimulus image ({e})") from None
+    return images
+
+
+def fig_stimuli(d, path):
+    """(5) contact sheet: the lowest exemplar of every family at its 9 views."""
+    images = d["sheet"]
+    fams = list(dict.fromkeys(c for c, _ in images))
+    views = sorted({v for _, v in images})
+    sym = {f["name"]: f.get("symmetry", "") for f in (d["stimuli"] or {}).get("families", [])
+           if isinstance(f, dict) and "name" in f}
+    fig, axes = plt.subplots(len(fams), len(views), figsize=(0.95 * len(views) + 1.2, 0.95 * len(fams) + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for (c, v), img in images.items():
+        # imread gives PNGs as floats in [0, 1]; grey levels are shown as they are, not stretched.
+        axes[fams.index(c), views.index(v)].imshow(img, cmap="gray", vmin=0, vmax=1)
+    for i, c in enumerate(fams):
+        axes[i, 0].set_ylabel(f"{c}\n{sym.get(c, '')}", fontsize=7, rotation=0, ha="right", va="center")
+    for j, v in enumerate(views):
+        axes[-1, j].set_xlabel(f"{v:g}°", fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return mp.save_fig(fig, path)
+
+
+# ---------------------------------------------------------------- claims (each returns verdict, text)
+
+def claim_a(d):
+    """(a) sym gains mirror-symmetric viewpoint tuning at the FC layers, asym much less."""
+    layers, fc = d["layers"], [name for name in d["layers"] if mp.is_fc(name)]
+    if not fc:
+        return "inconclusive", "No layer's name starts with \"fc\", so there are no fully connected layers to test."
+    s = {n: fc_mean(*d["msvt"][n].index("pooled", "released", layers), layers) for n in mp.NETS}
+    nd = {n: fc_mean(*d["msvt"][n].index("pooled", "no_diagonal", layers), layers) for n in mp.NETS}
+    f_mean, f_sd = fc_mean(*d["msvt"]["sym"].floor_of("released", floor_null(d["msvt"]["sym"])), layers)
+    diff, se = s["sym"][0] - s["asym"][0], math.hypot(s["sym"][1], s["asym"][1])
+    above = s["sym"][0] > f_mean + 2 * f_sd
+    if not all(map(math.isfinite, (diff, se, f_mean, f_sd))):
+        verdict = "inconclusive"
+    elif diff > 2 * se and above:
+        verdict = "agrees"
+    elif diff < -2 * se or not above:
+        verdict = "does not agree"
+    else:
+        verdict = "inconclusive"
+    text = (f"Pooled over the mirror-symmetric families and averaged over the fully connected layers "
+            f"({', '.join(fc)}), the sym-trained net's index is {fmt(s['sym'][0])} ± {fmt(s['sym'][1])} (SEM) and the "
+            f"asym-trained net's {fmt(s['asym'][0])} ± {fmt(s['asym'][1])}: a difference of {fmt(diff)}, "
+            f"{fmt(diff / se, 1) if se > 0 else '–'} combined SEMs. The sym net's "
+            f"{floor_null(d['msvt']['sym']).replace('_views', '-view')} floor "
+            f"there is {fmt(f_mean)} ± {fmt(f_sd)} (sd), so sym is {'above' if above else 'not above'} floor + 2 sd. "
+            f"The none-trained net scores {fmt(s['none'][0])} and the untrained one {fmt(s['untrained'][0])}. "
+            f"With the diagonal-free definition sym scores {fmt(nd['sym'][0])} and asym {fmt(nd['asym'][0])}. "
+            f"Rule: the paper's claim (Fig. 4: reflection-invariant training gives mirror-symmetric viewpoint "
+            f"tuning at fc1–fc2, reflection-sensitive training does not) agrees when sym exceeds asym by more than "
+            f"2 combined SEMs and exceeds its floor's mean + 2 sd; it does not agree when asym exceeds sym by "
+            f"that margin or sym is not above the floor; otherwise inconclusive.")
+    return verdict, text
+
+
+def claim_b(d):
+    """(b) the conv layers sit near the floor for every net."""
+    layers = d["layers"]
+    conv = [i for i, name in enumerate(layers) if not mp.is_fc(name)]
+    if not conv:
+        return "inconclusive", "There are no convolutional layers to test.", []
+    rows, far = [], []
+    for n in mp.NETS:
+        m = d["msvt"][n]
+        mean, sem = m.index("pooled", "released", layers)
+        floor, _ = m.floor_of("released", floor_null(m), layers)
+        for i in conv:
+            gap = mean[i] - floor[i]
+            near = abs(gap) <= CONV_NEAR + 2 * sem[i]
+            rows.append((n, layers[i], mean[i], sem[i], floor[i], gap, near))
+            if not near:
+                far.append(f"{n} {layers[i]} ({gap:+.3f})")
+    gaps = np.array([r[5] for r in rows])
+    if not np.isfinite(gaps).all():
+        return "inconclusive", "Some conv-layer index or floor values are missing (NaN).", rows
+    verdict = "agrees" if not far else "does not agree"
+    text = (f"In the convolutional layers ({', '.join(layers[i] for i in conv)}) the pooled index minus the null "
+            f"floor ranges from {gaps.min():+.3f} to {gaps.max():+.3f} over the four nets (mean {gaps.mean():+.3f}). "
+            + (f"Exceptions: {', '.join(far[:6])}{' …' if len(far) > 6 else ''}. " if far else
+               "Every net and conv layer lies within the tolerance. ")
+            + f"Rule: a layer is near the floor when |index − floor| ≤ {CONV_NEAR} + 2 SEM ({CONV_NEAR} is the level "
+            f"below which the paper calls conv-layer indices low, Fig. 2C); the claim agrees when every net's every "
+            f"conv layer is near the floor, otherwise it does not agree.")
+    return verdict, text, rows
+
+
+def invariance_at(eq, image_set, g, kind):
+    """Mean invariance over the layers of one kind, and its SEM (mean of std/sqrt(n), conservative)."""
+    mean, std, n = eq.values(image_set, g, "invariance")
+    pick = [i for i, layer in enumerate(eq.layers) if eq.kind[layer] == kind and np.isfinite(mean[i])]
+    if not pick:
+        return math.nan, math.nan
+    return float(np.mean(mean[pick])), float(np.mean(std[pick] / np.sqrt(np.maximum(n[pick], 1))))
+
+
+def compare(a, b):
+    """True if a > b by more than 2 combined SEMs, False if b > a by that margin, None otherwise."""
+    diff, se = a[0] - b[0], math.hypot(a[1], b[1])
+    if not (math.isfinite(diff) and math.isfinite(se)):
+        return None
+    return True if diff > 2 * se else False if diff < -2 * se else None
+
+
+def claim_c(d):
+    """(c) trained nets: invariance hflip > vflip > rot90 at the FC layers, and it rises at the FC layers."""
+    trained = [n for n in RUNS if n in d["equiv"]]
+    if not trained:
+        return "inconclusive", "No trained net has an equivariance folder.", []
+    parts, results, rows = [], [], []
+    for n in trained:
+        eq = d["equiv"][n]
+        s = "stimuli" if "stimuli" in eq.image_sets else eq.image_sets[0]
+        fc = {g: invariance_at(eq, s, g, "fc") for g in mp.TRANSFORMS}
+        conv_h = invariance_at(eq, s, "hflip", "conv")
+        tests = [compare(fc["hflip"], fc["vflip"]), compare(fc["vflip"], fc["rot90"]), compare(fc["hflip"], conv_h)]
+        results += tests
+        word = {True: "yes", False: "no", None: "unresolved"}
+        parts.append(f"{n} ({s}): FC invariance hflip {fmt(fc['hflip'][0])}, vflip {fmt(fc['vflip'][0])}, rot90 "
+                     f"{fmt(fc['rot90'][0])}, conv hflip {fmt(conv_h[0])} (order h > v: {word[tests[0]]}, v > r: "
+                     f"{word[tests[1]]}, rise at FC: {word[tests[2]]})")
+    for n in d["equiv"]:
+        eq = d["equiv"][n]
+        for s in eq.image_sets:
+            rows.append([n, s] + [invariance_at(eq, s, g, "fc")[0] for g in mp.TRANSFORMS] +
+                        [invariance_at(eq, s, "hflip", "conv")[0]])
+    verdict = "does not agree" if False in results else "agrees" if all(results) else "inconclusive"
+    text = ("; ".join(parts) + ". Rule: each comparison counts when the difference of the layer-averaged means "
+            "exceeds 2 combined SEMs (SEM = std/√n over images, averaged over layers); the claim (paper Fig. 3A: "
+            "invariance highest for horizontal reflection, lower for vertical, lowest for rotation, and jumping "
+            "at the FC layers) agrees when every comparison holds for every trained net, does not agree when any "
+            "is reversed, and is otherwise inconclusive.")
+    return verdict, text, rows
+
+
+def claim_d(d, table):
+    """(d) breaking the objects' mirror symmetry (A > 0) lowers the index (a prediction the paper did not test)."""
+    if "sym" not in table:
+        return "inconclusive", "The sym net has no asymmetry folders."
+    parts = []
+    for n, (a, mean, sem) in table.items():
+        slope = np.polyfit(a, mean, 1)[0] if np.isfinite(mean).all() else math.nan
+        parts.append(f"{n}: {fmt(mean[0])} at A = {a[0]:g} to {fmt(mean[-1])} at A = {a[-1]:g} "
+                     f"(slope {fmt(slope)} per unit A)")
+    a, mean, sem = table["sym"]
+    drop = compare((mean[0], sem[0]), (mean[-1], sem[-1]))
+    m = d["msvt"]["sym"]
+    f_mean, f_sd = fc_mean(*m.floor_of("released", floor_null(m)), d["layers"])
+    tuned = mean[0] > f_mean + 2 * f_sd
+    verdict = "inconclusive" if not tuned or drop is None else "agrees" if drop else "does not agree"
+    change, se = mean[-1] - mean[0], math.hypot(sem[0], sem[-1])
+    return verdict, ("Pooled index averaged over the FC layers, from the lowest to the highest asymmetry: "
+                     + "; ".join(parts) + f". The sym net's index changes by {fmt(change)} "
+                     f"({fmt(change / se, 1) if se > 0 else '–'} combined SEMs) between A = {a[0]:g} and A = {a[-1]:g}, "
+                     f"and at A = 0 it is {'above' if tuned else 'not above'} its "
+                     "floor + 2 sd. Rule: the prediction agrees when the sym net's FC index at the largest A is "
+                     "lower than at A = 0 by more than 2 combined SEMs, does not agree when it is higher by that "
+                     "margin, and is inconclusive when the change is smaller or the sym net had no tuning to lose.")
+
+
+# ---------------------------------------------------------------- HTML
+
+def esc(x):
+    return html.escape(str(x))
+
+
+def table(header, rows):
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def figure(src, caption):
+    return f'<figure><a href="{esc(src)}"><img src="{esc(src)}" alt="{esc(caption)}"></a><figcaption>{caption}</figcaption></figure>'
+
+
+def verdict(claim, word, text):
+    # data-* attributes let a test (or a script) read the verdict without parsing prose.
+    return (f'<p class="verdict" data-claim="{claim}" data-verdict="{word}"><strong>Claim ({claim}): {word}.</strong> '
+            f"{esc(text)}</p>")
+
+
+def pm(mean, sem):
+    return f"{fmt(mean)} ± {fmt(sem)}"
+
+
+def training_section(d):
+    rows, parts = [], []
+    for r in RUNS:
+        f = d["train"][r]
+        acc, ref, cfg = float(f["test_accuracy"]), REFERENCE_ACC[r], f.get("config", {})
+        rows.append([r, cfg.get("variant", r), f.get("epochs_run", "–"), f.get("best_epoch", "–"), f"{acc:.4f}",
+                     fmt(float(f.get("test_loss", math.nan)), 4), f"{ref:.2f}", f"{acc - ref:+.4f}"])
+        parts.append(f"{r} {acc:.4f} ({'within' if abs(acc - ref) <= ACC_TOL else 'outside'} {ACC_TOL} of {ref:.2f})")
+    epochs = d["demo"]["epochs"]
+    text = (f"Test accuracy after {epochs} epoch(s): " + ", ".join(parts) + ". The reference run (SCIENCE.md, "
+            "another framework, 3 epochs) reached about 0.90 for none and sym and 0.76 for asym; asym is lower "
+            "because many garments are themselves mirror-symmetric, so whether such an image was flipped (which "
+            "decides its asym label) cannot be told."
+            + ("" if epochs == 3 else f" This run trained {epochs} epochs, not 3, so the comparison is approximate."))
+    out = [table(["run", "variant", "epochs run", "best epoch", "test accuracy", "test loss", "reference", "difference"],
+                 rows), f"<p>{esc(text)}</p>"]
+    for r in RUNS:
+        src = f"train/{r}/curves.png"
+        out.append(figure(src, f"Learning curves of the {r} run.") if os.path.exists(os.path.join(d["out"], src))
+                   else f"<p class='note'>No {esc(src)}.</p>")
+    return "".join(out)
+
+
+def summary(d):
+    demo, m = d["demo"], d["msvt"]["sym"]
+    models = list(dict.fromkeys(d["msvt"][n].model for n in mp.NETS))
+    times = ", ".join(f"{k.replace('_', ' ')} {float(v):.0f} s" for k, v in demo["timings_s"].items())
+    levels = demo.get("asymmetry_levels", [])
+    return (f"This report describes one run of the offline demo study of mirror-symmetric viewpoint tuning "
+            f"(Farzmahdi et al. 2024) on the small VGG-like net ({', '.join(models)}): seed {demo['seed']}, revision "
+            f"{demo['revision']}, {demo['date']}, on {demo['machine']} ({demo['device']}, {demo['threads']} threads). "
+            f"Four copies of the net were compared: untrained (random weights), none (trained on Fashion-MNIST at "
+            f"{demo.get('image_size', 28)}×{demo.get('image_size', 28)}), sym (each training image flipped "
+            f"horizontally with probability 0.5, label kept) and asym (flipped images get label + 10), "
+            f"{demo['epochs']} epoch(s) each. Each net saw rendered objects of {len(m.categories)} families "
+            f"({', '.join(m.categories)}) from 9 yaw angles (−90° … +90°); for each layer we computed every exemplar's "
+            f"9×9 view RDM and the mirror-symmetric viewpoint tuning index (the paper's eq. 1), the invariance and "
+            f"equivariance under horizontal flip, vertical flip and 90° rotation, and the index for objects whose "
+            f"right side was deformed by A ∈ {{{', '.join(f'{a:g}' for a in levels)}}}. Timings: {times}.")
+
+
+def build(d):
+    fig = os.path.join(d["out"], "figures")
+    layers, h = d["layers"], []
+    h.append(f"<h1>Mirror-symmetric viewpoint tuning: the demo study</h1><p>{esc(summary(d))}</p>")
+    h.append("<h2>Training</h2>" + training_section(d))
+    if d["manifest"] is not None:
+        fig_stimuli(d, os.path.join(fig, "stimuli.png"))
+        h.append("<h2>Stimuli</h2>" + figure("figures/stimuli.png", "One exemplar of every family at its nine views "
+                                             "(−90° = left profile); the family's mirror planes under its name."))
+    # Result 1: pooled index, claim (a).
+    fig_pooled(d, os.path.join(fig, "pooled_index.png"))
+    h.append("<h2>Result 1: mirror-symmetric viewpoint tuning per layer</h2>" + figure(
+        "figures/pooled_index.png", "Index pooled over the mirror-symmetric families (mean ± SEM over exemplars) for "
+        "the four nets; grey band: the null floor (mean ± sd, spanning all nets). Left: released definition; right: "
+        "diagonal-free."))
+    for definition in mp.DEFINITIONS:
+        rows = []
+        for i, layer in enumerate(layers):
+            row = [layer]
+            for n in mp.NETS:
+                mean, sem = d["msvt"][n].index("pooled", definition, layers)
+                fm, fs = d["msvt"][n].floor_of(definition, floor_null(d["msvt"][n]), layers)
+                row.append(f"{pm(mean[i], sem[i])} (floor {pm(fm[i], fs[i])})")
+            rows.append(row)
+        h.append(f"<p class='cap'>Pooled index, {definition} definition: mean ± SEM (null floor mean ± sd)</p>"
+                 + table(["layer"] + mp.NETS, rows))
+    h.append(f"<p>{FLOOR_SENTENCE}</p>" + verdict("a", *claim_a(d)))
+    # Result 2: conv layers near the floor, claim (b).
+    word, text, rows = claim_b(d)
+    h.append("<h2>Result 2: the convolutional layers</h2><p>See Result 1's figure, left of the shaded region.</p>"
+             + table(["net", "layer", "index", "SEM", "floor", "index − floor", "near"],
+                     [[r[0], r[1], fmt(r[2]), fmt(r[3]), fmt(r[4]), fmt(r[5]), "yes" if r[6] else "no"] for r in rows])
+             + verdict("b", word, text))
+    # Result 3: single families.
+    fig_families(d, os.path.join(fig, "families.png"))
+    h.append("<h2>Result 3: single families</h2>" + figure(
+        "figures/families.png", "Index per family (released definition, mean ± SEM over exemplars), four nets per "
+        "panel; dashed: null floor."))
+    h.append(families_section(d))
+    # Result 4: equivariance, claim (c).
+    if d["equiv"]:
+        fig_equivariance(d, os.path.join(fig, "equivariance.png"))
+        word, text, rows = claim_c(d)
+        h.append("<h2>Result 4: invariance and equivariance</h2>" + figure(
+            "figures/equivariance.png", "Invariance r(f(x), f(gx)) (solid) and equivariance r(f(gx), g f(x)) (dashed, "
+            "conv layers) per layer, mean ± sd over images.")
+            + table(["net", "image set", "FC inv. hflip", "FC inv. vflip", "FC inv. rot90", "conv inv. hflip"],
+                    [r[:2] + [fmt(x) for x in r[2:]] for r in rows]) + verdict("c", word, text))
+    else:
+        h.append("<h2>Result 4: invariance and equivariance</h2><p class='note'>Skipped: no equivariance folders.</p>")
+    # Result 5: asymmetric objects, claim (d).
+    if d["asym"]:
+        t = asym_table(d)
+        fig_asymmetry(d, t, os.path.join(fig, "asymmetry.png"))
+        word, text = claim_d(d, t)
+        levels = sorted({float(x) for n in t for x in t[n][0]})
+        rows = []
+        for n, (a, mean, sem) in t.items():
+            cell = {float(x): pm(m, s) for x, m, s in zip(a, mean, sem)}
+            rows.append([n] + [cell.get(x, "–") for x in levels])
+        h.append("<h2>Result 5: breaking the objects' symmetry</h2>" + figure(
+            "figures/asymmetry.png", "Pooled index averaged over the FC layers (released, mean ± SEM) against the "
+            "deformation A of the objects' right side.") + table(["net"] + [f"A = {a:g}" for a in levels], rows)
+            + verdict("d", word, text))
+    else:
+        h.append("<h2>Result 5: breaking the objects' symmetry</h2><p class='note'>Skipped: no asymmetry folders.</p>")
+    h.append(gallery(d))
+    if d["notes"]:
+        h.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in d["notes"]) + "</ul>")
+    h.append(files_section(d))
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
+             "table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}td,th{border:1px solid #bbb;"
+             "padding:2px 6px;text-align:right}img{max-width:100%}figure{margin:1em 0}.note{color:#777}"
+             ".verdict{background:#f3f3f3;padding:0.6em}.cap{font-size:0.9em;margin-bottom:0}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Demo study report</title><style>{style}</style>"
+            f"</head><body>\n" + "\n".join(h) + "\n</body></html>\n")
+
+
+def families_section(d):
+    """Table of FC index per family and net, and a paragraph on the family ordering."""
+    layers, ref = d["layers"], d["msvt"]["sym"]
+    fc = {n: {c: fc_mean(*d["msvt"][n].index(c, "released", layers), layers) for c in ref.categories} for n in mp.NETS}
+    rows = [[c, ref.symmetry[c]] + [pm(*fc[n][c]) for n in mp.NETS] for c in ref.categories]
+    s = fc["sym"]
+    lo, hi = min(s, key=lambda c: s[c][0]), max(s, key=lambda c: s[c][0])
+    groups = {}
+    for c in ref.categories:
+        groups.setdefault("none" if ref.symmetry[c] == "none" else "mirror", []).append(s[c])
+    text = (f"At the FC layers of the sym net the single families range from {fmt(s[lo][0])} ({lo}) to "
+            f"{fmt(s[hi][0])} ({hi}), a spread the pooled mean hides.")
+    if "none" in groups and "mirror" in groups:
+        g = {k: (float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for k, vs in groups.items()}
+        order = {True: "consistent with that", False: "not consistent with that",
+                 None: "inconclusive on that (difference within 2 SEMs)"}[compare(g["mirror"], g["none"])]
+        text += (f" Families without a mirror plane average {fmt(g['none'][0])}, families with one or two planes "
+                 f"{fmt(g['mirror'][0])}; the paper (Fig. 2C) finds objects without symmetry planes low everywhere, "
+                 f"and this run is {order}.")
+    return table(["family", "symmetry"] + [f"{n} (FC mean ± SEM)" for n in mp.NETS], rows) + f"<p>{esc(text)}</p>"
+
+
+def gallery(d):
+    """Each net's own figures (written by plot_msvt.py and plot_equivariance.py), linked when present."""
+    h = ["<h2>Per-network figures</h2>"]
+    for n in mp.NETS:
+        for src, cap, tool in ((f"nets/{n}/msvt/msvt.png", "index per family", "plot_msvt.py"),
+                               (f"nets/{n}/msvt/rdm_grid.png", "view RDMs", "plot_msvt.py"),
+                               (f"nets/{n}/equivariance/equivariance.png", "invariance and equivariance",
+                                "plot_equivariance.py")):
+            if os.path.exists(os.path.join(d["out"], src)):
+                h.append(figure(src, f"{n} net: {cap}."))
+            else:
+                h.append(f"<p class='note'>{n} net: no {esc(src)} (tools/{tool} writes it).</p>")
+    return "".join(h)
+
+
+def files_section(d):
+    csvs = []
+    for root, _, files in os.walk(d["out"]):
+        csvs += [os.path.relpath(os.path.join(root, f), d["out"]) for f in files
+                 if f.endswith(".csv") or f in ("demo.json", "final.json", "stimuli.json")]
+    demo = d["demo"]
+    cmd = demo.get("command") or "bash tools/demo.sh"
+    links = "".join(f'<li><a href="{esc(c)}">{esc(c)}</a></li>' for c in sorted(csvs))
+    return (f"<h2>How to reproduce</h2><p><code>{esc(cmd)}</code> at revision {esc(demo['revision'])} (seed "
+            f"{esc(demo['seed'])}, {esc(demo['epochs'])} epochs), then <code>/usr/bin/python3 tools/demo_report.py "
+            f"{esc(d['out'])}</code>.</p><h2>Data files</h2><ul>{links}</ul>")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir")
+    a = ap.parse_args()
+    if not os.path.isdir(a.outdir):
+        raise mp.InputError(f"{a.outdir}: not a folder")
+    d = load(a.outdir)
+    print(mp.write_text(os.path.join(a.outdir, "report.html"), build(d)))
+
+
+if __name__ == "__main__":
+    mp.run_main("demo_report", main)
