@@ -96,7 +96,9 @@ def load(outdir):
     d["manifest"] = mp.read_csv(man, {"file": str, "category": str, "exemplar": int, "view_deg": float}) \
         if os.path.exists(man) else None
     sj = os.path.join(outdir, "stimuli", "stimuli.json")
-    d["stimuli"] = mp.read_json(sj, ("families",)) if os.path.exists(sj) else None
+    d["stimuli"] = mp.read_json(sj) if os.path.exists(sj) else None
+    if d["stimuli"] is not None:  # render_stimuli lists them under "categories"
+        d["stimuli"].setdefault("families", d["stimuli"].get("categories", []))
     if d["manifest"] is None:
         d["notes"].append(f"no {man}: the stimulus contact sheet is left out")
     else:

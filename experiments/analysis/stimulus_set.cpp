@@ -32,7 +32,8 @@ T parse_number(const std::string& field, const std::string& manifest, int64_t li
   return v;
 }
 
-// stimuli.json (tools/render_stimuli) names each family's symmetry class.
+// stimuli.json (tools/render_stimuli) names each category's symmetry class under "categories"
+// (or "families").
 std::map<std::string, std::string> symmetry_classes(const fs::path& folder) {
   std::map<std::string, std::string> out;
   const fs::path path = folder / "stimuli.json";
@@ -40,9 +41,11 @@ std::map<std::string, std::string> symmetry_classes(const fs::path& folder) {
   const std::vector<uint8_t> bytes = read_file(path.string());
   const auto j = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
   ML_CHECK(!j.is_discarded(), kWho, ": '", path.string(), "' is not valid JSON");
-  if (j.contains("families") && j["families"].is_array())
-    for (const auto& f : j["families"])
-      if (f.contains("name") && f.contains("symmetry")) out[f["name"].get<std::string>()] = f["symmetry"].get<std::string>();
+  for (const char* key : {"categories", "families"})
+    if (j.contains(key) && j[key].is_array())
+      for (const auto& f : j[key])
+        if (f.contains("name") && f.contains("symmetry") && f["name"].is_string() && f["symmetry"].is_string())
+          out[f["name"].get<std::string>()] = f["symmetry"].get<std::string>();
   return out;
 }
 

@@ -159,7 +159,7 @@ def make_demo(root, swapped=False, optional=True):
     write_csv(os.path.join(stim, "manifest.csv"), "file,label,category,exemplar,view_deg".split(","), rows)
     with open(os.path.join(stim, "stimuli.json"), "w") as f:
         json.dump({"seed": 1, "size": 28, "asymmetry": 0.0,
-                   "families": [{"name": c, "symmetry": s} for c, s in FAMILIES]}, f)
+                   "categories": [{"name": c, "symmetry": s} for c, s in FAMILIES]}, f)
     return root
 
 
