@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
       }, "uniform [0, 1], seed " + std::to_string(seed));
     }
     fs::create_directories(out);
-    write_file_atomic((fs::path(out) / "equivariance.csv").string(), std::span(reinterpret_cast<const uint8_t*>(csv.data()), csv.size()));
+    write_text_atomic((fs::path(out) / "equivariance.csv").string(), csv);
     const nlohmann::json summary = {{"model", label},
                                     {"network", net.description},
                                     {"image_sets", sets},
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
                                     {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
                                     {"source_revision", analysis::source_revision()}};
     const std::string text = summary.dump(1) + "\n";
-    write_file_atomic((fs::path(out) / "equivariance.json").string(), std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    write_text_atomic((fs::path(out) / "equivariance.json").string(), text);
     if (!no_plot) analysis::run_plot_script("plot_equivariance.py", "'" + out + "'");
     std::fprintf(stderr, "equivariance: wrote %s/equivariance.csv\n", out.c_str());
   } catch (const std::exception& e) {

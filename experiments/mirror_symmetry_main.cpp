@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
         {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
         {"source_revision", analysis::source_revision()}};
     const std::string text = summary.dump(1) + "\n";
-    write_file_atomic((fs::path(out) / "msvt.json").string(), std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    write_text_atomic((fs::path(out) / "msvt.json").string(), text);
     if (!no_plot) analysis::run_plot_script("plot_msvt.py", "'" + out + "'");
     std::fprintf(stderr, "mirror_symmetry: wrote %s/msvt.csv\n", out.c_str());
   } catch (const std::exception& e) {

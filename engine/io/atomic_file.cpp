@@ -82,6 +82,10 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   write_file_atomic(path, std::vector<std::span<const uint8_t>>{bytes});
 }
 
+void write_text_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
 std::vector<uint8_t> read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

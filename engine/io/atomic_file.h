@@ -21,6 +21,8 @@ namespace ml {
 // copying them into one allocation.
 void write_file_atomic(const std::string& path, const std::vector<std::span<const uint8_t>>& parts);
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
+// The same for text (CSV, JSON, reports).
+void write_text_atomic(const std::string& path, const std::string& text);
 
 // The whole file; an ml::Error names `path` and the errno text if it cannot be read.
 std::vector<uint8_t> read_file(const std::string& path);

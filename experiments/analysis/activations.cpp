@@ -196,7 +196,7 @@ void write_activations(AnalysisNet& net, const std::vector<std::string>& files, 
   if (progress) std::fprintf(stderr, "\n");
   for (auto& w : writers) w->finish();
   const std::string text = j.dump(1) + "\n";
-  write_file_atomic((fs::path(dir) / "layers.json").string(), std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  write_text_atomic((fs::path(dir) / "layers.json").string(), text);
 }
 
 Tensor noise_images(int64_t n, int64_t channels, int64_t size, Generator& gen) {

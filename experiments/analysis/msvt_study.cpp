@@ -64,9 +64,6 @@ double std_of(const std::vector<double>& v) {
   return std::sqrt(ss / static_cast<double>(v.size() - 1));
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  write_file_atomic(path.string(), std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-}
 
 }  // namespace
 
@@ -192,9 +189,9 @@ void write_msvt(const MsvtResult& r, const StimulusSet& set, const std::string& 
             << L.noise[d].size() << "\n";
     }
   }
-  write_text(dir / "msvt.csv", msvt.str());
-  write_text(dir / "msvt_floor.csv", floor.str());
-  write_text(dir / "msvt_exemplars.csv", ex.str());
+  write_text_atomic((dir / "msvt.csv").string(), msvt.str());
+  write_text_atomic((dir / "msvt_floor.csv").string(), floor.str());
+  write_text_atomic((dir / "msvt_exemplars.csv").string(), ex.str());
 
   // rdms.npy: (L, objects, n, n); a layer with fewer than two informative units is NaN.
   const auto L = static_cast<int64_t>(r.layers.size());
@@ -211,7 +208,7 @@ void write_msvt(const MsvtResult& r, const StimulusSet& set, const std::string& 
   for (const MsvtLayer& layer : r.layers)
     j["layers"].push_back(layer.name), j["units"].push_back(layer.units), j["informative_units"].push_back(layer.informative_units);
   for (const StimulusObject& o : set.objects) j["objects"].push_back({{"category", o.category}, {"exemplar", o.exemplar}});
-  write_text(dir / "rdms.json", j.dump(1) + "\n");
+  write_text_atomic((dir / "rdms.json").string(), j.dump(1) + "\n");
 }
 
 }  // namespace ml::analysis

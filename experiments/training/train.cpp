@@ -164,9 +164,6 @@ std::string format_duration(double s) {
   return buf;
 }
 
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  write_file_atomic(path.string(), std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-}
 
 void write_log(const fs::path& dir, const json& rows) {
   std::ostringstream os;
@@ -176,7 +173,7 @@ void write_log(const fs::path& dir, const json& rows) {
     os << r["epoch"].get<int64_t>() << ',' << r["train_loss"].get<double>() << ',' << r["train_acc"].get<double>()
        << ',' << r["val_loss"].get<double>() << ',' << r["val_acc"].get<double>() << ',' << r["lr"].get<double>()
        << ',' << r["seconds"].get<double>() << '\n';
-  write_text_atomic(dir / "log.csv", os.str());
+  write_text_atomic((dir / "log.csv").string(), os.str());
 }
 
 // Dropout masks come from each Dropout module's own Generator: their offsets are part of
@@ -397,7 +394,7 @@ TrainResult train(const TrainConfig& c) {
                      {"config", config},
                      {"seed", c.seed},
                      {"source_revision", analysis::source_revision()}};
-  write_text_atomic(dir / "final.json", final_json.dump(2) + "\n");
+  write_text_atomic((dir / "final.json").string(), final_json.dump(2) + "\n");
   std::fprintf(stderr, "test accuracy %.4f (loss %.4f) with the weights of epoch %lld -> %s\n", r.test_acc, r.test_loss,
                static_cast<long long>(r.best_epoch), (dir / "final.json").string().c_str());
   analysis::run_plot_script("plot_curves.py", "'" + dir.string() + "'");
