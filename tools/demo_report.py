@@ -45,6 +45,17 @@ def fc_mean(mean, sem, layers, which=mp.is_fc):
     return float(np.nanmean(mean[pick])), float(np.nanmean(sem[pick]))
 
 
+def floor_for_mean(m, definition, layers):
+    """The null floor as the verdicts need it: its mean over the FC layers, and the standard
+    error that a mean over the pooled exemplars would have under the null (one null draw's sd
+    over sqrt(n exemplars)): the pooled index is a mean over n objects, so it must be compared
+    with the spread of such means, not with the spread of single objects' indices."""
+    f_mean, f_sd = fc_mean(*m.floor_of(definition, floor_null(m)), layers)
+    n = mp.series(m.rows, layers, "n", category="pooled", definition=definition)
+    n_fc = float(np.nanmean([n[i] for i, name in enumerate(layers) if mp.is_fc(name)] or [math.nan]))
+    return f_mean, f_sd, f_sd / math.sqrt(n_fc) if n_fc > 0 else math.nan
+
+
 def floor_null(m):
     """The null the verdicts compare with: shuffled views when present, else noise."""
     nulls = {r["null"] for r in m.floor}
@@ -270,10 +281,10 @@ def claim_a(d):
         return "inconclusive", "No layer's name starts with \"fc\", so there are no fully connected layers to test."
     s = {n: fc_mean(*d["msvt"][n].index("pooled", "released", layers), layers) for n in mp.NETS}
     nd = {n: fc_mean(*d["msvt"][n].index("pooled", "no_diagonal", layers), layers) for n in mp.NETS}
-    f_mean, f_sd = fc_mean(*d["msvt"]["sym"].floor_of("released", floor_null(d["msvt"]["sym"])), layers)
+    f_mean, f_sd, f_se = floor_for_mean(d["msvt"]["sym"], "released", layers)
     diff, se = s["sym"][0] - s["asym"][0], math.hypot(s["sym"][1], s["asym"][1])
-    above = s["sym"][0] > f_mean + 2 * f_sd
-    if not all(map(math.isfinite, (diff, se, f_mean, f_sd))):
+    above = s["sym"][0] - f_mean > 2 * math.hypot(s["sym"][1], f_se)
+    if not all(map(math.isfinite, (diff, se, f_mean, f_se))):
         verdict = "inconclusive"
     elif diff > 2 * se and above:
         verdict = "agrees"
@@ -286,12 +297,15 @@ def claim_a(d):
             f"asym-trained net's {fmt(s['asym'][0])} ± {fmt(s['asym'][1])}: a difference of {fmt(diff)}, "
             f"{fmt(diff / se, 1) if se > 0 else '–'} combined SEMs. The sym net's "
             f"{floor_null(d['msvt']['sym']).replace('_views', '-view')} floor "
-            f"there is {fmt(f_mean)} ± {fmt(f_sd)} (sd), so sym is {'above' if above else 'not above'} floor + 2 sd. "
+            f"there is {fmt(f_mean)} (sd {fmt(f_sd)} for one object, standard error {fmt(f_se)} for a mean over "
+            f"the pooled objects), so sym is {'above' if above else 'not above'} the floor by more than 2 combined "
+            f"standard errors. "
             f"The none-trained net scores {fmt(s['none'][0])} and the untrained one {fmt(s['untrained'][0])}. "
             f"With the diagonal-free definition sym scores {fmt(nd['sym'][0])} and asym {fmt(nd['asym'][0])}. "
             f"Rule: the paper's claim (Fig. 4: reflection-invariant training gives mirror-symmetric viewpoint "
             f"tuning at fc1–fc2, reflection-sensitive training does not) agrees when sym exceeds asym by more than "
-            f"2 combined SEMs and exceeds its floor's mean + 2 sd; it does not agree when asym exceeds sym by "
+            f"2 combined SEMs and exceeds its floor's mean by more than 2 combined standard errors; it does not "
+            f"agree when asym exceeds sym by "
             f"that margin or sym is not above the floor; otherwise inconclusive.")
     return verdict, text
 
@@ -387,15 +401,15 @@ def claim_d(d, table):
     a, mean, sem = table["sym"]
     drop = compare((mean[0], sem[0]), (mean[-1], sem[-1]))
     m = d["msvt"]["sym"]
-    f_mean, f_sd = fc_mean(*m.floor_of("released", floor_null(m)), d["layers"])
-    tuned = mean[0] > f_mean + 2 * f_sd
+    f_mean, f_sd, f_se = floor_for_mean(m, "released", d["layers"])
+    tuned = mean[0] - f_mean > 2 * math.hypot(sem[0], f_se)
     verdict = "inconclusive" if not tuned or drop is None else "agrees" if drop else "does not agree"
     change, se = mean[-1] - mean[0], math.hypot(sem[0], sem[-1])
     return verdict, ("Pooled index averaged over the FC layers, from the lowest to the highest asymmetry: "
                      + "; ".join(parts) + f". The sym net's index changes by {fmt(change)} "
                      f"({fmt(change / se, 1) if se > 0 else '–'} combined SEMs) between A = {a[0]:g} and A = {a[-1]:g}, "
                      f"and at A = 0 it is {'above' if tuned else 'not above'} its "
-                     "floor + 2 sd. Rule: the prediction agrees when the sym net's FC index at the largest A is "
+                     "floor by more than 2 combined standard errors. Rule: the prediction agrees when the sym net's FC index at the largest A is "
                      "lower than at A = 0 by more than 2 combined SEMs, does not agree when it is higher by that "
                      "margin, and is inconclusive when the change is smaller or the sym net had no tuning to lose.")
 
