@@ -95,9 +95,7 @@ int main(int argc, char** argv) {
     if (!images_dir.empty()) {
       const auto files = folder_images(images_dir);
       run(fs::path(images_dir).filename().string(), static_cast<int64_t>(files.size()), [&](int64_t a, int64_t b) {
-        std::vector<Tensor> imgs;
-        for (int64_t i = a; i < b; ++i) imgs.push_back(load_image(files[static_cast<size_t>(i)], C, S, S));
-        return cat(imgs, 0);
+        return load_images({files.begin() + a, files.begin() + b}, C, S, S);
       }, images_dir);
     }
     if (noise > 0) {

@@ -17,6 +17,7 @@
 #include "engine/io/npy.h"
 #include "experiments/analysis/msvt_study.h"
 #include "experiments/analysis/plot_script.h"
+#include "experiments/analysis/unit_stats.h"
 #include "experiments/net_options.h"
 
 namespace fs = std::filesystem;
@@ -43,12 +44,7 @@ analysis::ActivationFn npy_activations(const std::string& dir, const analysis::S
   }
   return [arrays](const std::vector<int64_t>& rows) {
     std::vector<Tensor> out;
-    for (const Tensor& a : *arrays) {
-      const int64_t U = a.size(1);
-      Tensor y = Tensor::empty({static_cast<int64_t>(rows.size()), U});
-      for (size_t i = 0; i < rows.size(); ++i) std::copy_n(a.data() + rows[i] * U, U, y.data() + static_cast<int64_t>(i) * U);
-      out.push_back(y);
-    }
+    for (const Tensor& a : *arrays) out.push_back(analysis::gather_rows(a, rows));
     return out;
   };
 }

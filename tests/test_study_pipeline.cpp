@@ -27,6 +27,14 @@ namespace {
 
 void write_text(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
 
+// A PNG of uniformly random pixels, size x size with `comp` channels (1 gray, 3 RGB).
+void write_random_png(const std::string& path, int size, int comp, Generator& g) {
+  const Tensor px = Tensor::uniform({int64_t{size} * size * comp}, 0.f, 255.f, g);
+  std::vector<uint8_t> bytes(static_cast<size_t>(px.numel()));
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(px.data()[i]);
+  REQUIRE(stbi_write_png(path.c_str(), size, size, comp, bytes.data(), size * comp) != 0);
+}
+
 // A manifest of `objects` objects x 9 views, in shuffled row order (the reader must sort), with
 // gray PNGs of the given size whose pixels are random.
 StimulusSet make_set(const TempDir& dir, int64_t objects, int64_t size, Generator& g) {
@@ -36,11 +44,7 @@ StimulusSet make_set(const TempDir& dir, int64_t objects, int64_t size, Generato
     for (int v = 8; v >= 0; --v) {  // views written last to first
       const std::string cat = o % 2 ? "face" : "fruit";
       const std::string file = cat + std::to_string(o) + "_" + std::to_string(v) + ".png";
-      const Tensor px = Tensor::uniform({size * size}, 0.f, 255.f, g);
-      std::vector<uint8_t> bytes(static_cast<size_t>(size * size));
-      for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(px.data()[i]);
-      stbi_write_png((fs::path(dir.path) / file).c_str(), static_cast<int>(size), static_cast<int>(size), 1, bytes.data(),
-                     static_cast<int>(size));
+      write_random_png((fs::path(dir.path) / file).string(), static_cast<int>(size), 1, g);
       rows.push_back(file + "," + std::to_string(o % 2) + "," + cat + "," + std::to_string(o / 2) + "," +
                      std::to_string(-90.0 + 22.5 * v));
     }
@@ -211,10 +215,7 @@ TEST_CASE("extract_activations on a random-weight AlexNet reproduces the engine'
   std::vector<std::string> files;
   for (int i = 0; i < 3; ++i) {
     const std::string f = (fs::path(dir.path) / ("img" + std::to_string(i) + ".png")).string();
-    const Tensor px = Tensor::uniform({224 * 224 * 3}, 0.f, 255.f, g);
-    std::vector<uint8_t> bytes(px.numel());
-    for (size_t k = 0; k < bytes.size(); ++k) bytes[k] = static_cast<uint8_t>(px.data()[k]);
-    stbi_write_png(f.c_str(), 224, 224, 3, bytes.data(), 224 * 3);
+    write_random_png(f, 224, 3, g);
     files.push_back(f);
   }
   NetSpec spec;
@@ -227,10 +228,11 @@ TEST_CASE("extract_activations on a random-weight AlexNet reproduces the engine'
   write_activations(net, files, layers, (fs::path(dir.path) / "acts").string(), /*batch=*/2, false);
 
   // The engine directly: the same images, ImageNet normalisation, one forward, ReLU.
-  std::vector<Tensor> imgs;
-  for (const auto& f : files) imgs.push_back(load_image(f, 3, 224, 224));
   const Tensor mean = Tensor::from_vector({1, 3, 1, 1}, {0.485f, 0.456f, 0.406f});
   const Tensor stdv = Tensor::from_vector({1, 3, 1, 1}, {0.229f, 0.224f, 0.225f});
+  // Read file by file, independently of load_images, which the program uses.
+  std::vector<Tensor> imgs;
+  for (const auto& f : files) imgs.push_back(load_image(f, 3, 224, 224));
   const Tensor x = div(sub(cat(imgs, 0), mean), stdv);
   std::vector<std::string> modules;
   for (const auto& l : layers) modules.push_back(net.model.layer(l).module);

@@ -47,6 +47,15 @@ Tensor load_image(const std::string& path, int64_t channels, int64_t H, int64_t 
   return img;
 }
 
+Tensor load_images(const std::vector<std::string>& paths, int64_t channels, int64_t H, int64_t W) {
+  ML_CHECK(!paths.empty(), "load_images: no files");
+  Tensor batch = Tensor::empty({static_cast<int64_t>(paths.size()), channels, H, W}, DType::F32);
+  const int64_t per_image = channels * H * W;
+  for (size_t i = 0; i < paths.size(); ++i)
+    std::copy_n(load_image(paths[i], channels, H, W).data(), per_image, batch.data() + static_cast<int64_t>(i) * per_image);
+  return batch;
+}
+
 Dataset load_image_folder(const std::string& manifest, int64_t channels, int64_t H, int64_t W, int64_t num_classes) {
   ML_CHECK(num_classes >= 0, "load_image_folder: num_classes must be >= 0 (0: max label + 1), got ", num_classes);
   ML_CHECK(std::filesystem::is_regular_file(manifest), "load_image_folder: missing manifest '", manifest, "'");

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/data/dataset.h"
 
@@ -20,6 +21,9 @@ namespace ml {
 // One image file as float32 (1, channels, H, W) in [0, 1]. channels is 1 or 3; H, W > 0.
 // An ml::Error names the file and stb_image's reason when it cannot be decoded.
 Tensor load_image(const std::string& path, int64_t channels, int64_t H, int64_t W);
+
+// Several files as one float32 batch (N, channels, H, W), each read with load_image.
+Tensor load_images(const std::vector<std::string>& paths, int64_t channels, int64_t H, int64_t W);
 
 // Every image of the manifest, as uint8 (N, channels, H, W): the float result of load_image
 // rounded to the nearest of 0..255 (exact when no resize happens). num_classes = 0 takes

@@ -187,9 +187,8 @@ void write_activations(AnalysisNet& net, const std::vector<std::string>& files, 
   const int64_t C = net.model.in_channels, S = net.model.image_size;
   for (int64_t i0 = 0; i0 < N; i0 += batch) {
     const int64_t i1 = std::min(N, i0 + batch);
-    std::vector<Tensor> imgs;
-    for (int64_t i = i0; i < i1; ++i) imgs.push_back(load_image(files[static_cast<size_t>(i)], C, S, S));
-    const auto acts = layer_outputs(net, cat(imgs, 0), layers);
+    const std::vector<std::string> batch_files(files.begin() + i0, files.begin() + i1);
+    const auto acts = layer_outputs(net, load_images(batch_files, C, S, S), layers);
     for (size_t l = 0; l < layers.size(); ++l) writers[l]->append(acts[l].reshape({i1 - i0, -1}));
     if (progress) std::fprintf(stderr, "\rextract_activations: %lld/%lld images", static_cast<long long>(i1), static_cast<long long>(N));
   }

@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "engine/error.h"
+#include "experiments/analysis/msvt.h"
+#include "experiments/analysis/pearson.h"
 #include "experiments/analysis/unit_stats.h"
 
 namespace ml::analysis {
@@ -114,9 +116,8 @@ std::vector<EquivarianceRow> run_equivariance(AnalysisNet& net, const std::vecto
           const Tensor z1 = zscore_units(cond(b, t, l, cm.c1).reshape({B, -1}), lt[t][l].stats[cm.c1], cm.keep);
           const Tensor z2 = zscore_units(cond(b, t, l, cm.c2).reshape({B, -1}), lt[t][l].stats[cm.c2], cm.keep);
           const int64_t K = z1.size(1);
-          const std::vector<bool> every(static_cast<size_t>(K), true);
           for (int64_t i = 0; i < B; ++i)
-            rows[cm.row].per_image.push_back(K >= 2 ? pearson(z1.data() + i * K, z2.data() + i * K, every) : NAN);
+            rows[cm.row].per_image.push_back(K >= 2 ? pearson(z1.data() + i * K, z2.data() + i * K, K) : NAN);
         }
     if (o.progress) std::fprintf(stderr, "\requivariance: correlations %lld/%lld images  ", static_cast<long long>(i1), static_cast<long long>(n_images));
   }
@@ -127,20 +128,16 @@ std::vector<EquivarianceRow> run_equivariance(AnalysisNet& net, const std::vecto
 void append_equivariance_csv(std::string& csv, const std::vector<EquivarianceRow>& rows, const std::string& model,
                              const std::string& image_set, bool rot90_legacy) {
   for (const EquivarianceRow& r : rows) {
-    double sum = 0, n = 0;
+    std::vector<double> defined;
     for (double v : r.per_image)
-      if (!std::isnan(v)) sum += v, n += 1;
-    const double mean = n > 0 ? sum / n : NAN;
-    double ss = 0;
-    for (double v : r.per_image)
-      if (!std::isnan(v)) ss += (v - mean) * (v - mean);
-    const double sd = n > 1 ? std::sqrt(ss / (n - 1)) : NAN;
+      if (!std::isnan(v)) defined.push_back(v);
+    const MeanSem m = mean_sem(defined);
     char buf[512];
     const std::string transform =
         std::string(transform_name(r.transform)) + (rot90_legacy && r.transform == Transform::Rot90 ? "_legacy" : "");
     std::snprintf(buf, sizeof buf, "%s,%s,%lld,%s,%s,%s,%s,%.6g,%.6g,%lld\n", model.c_str(), r.layer.c_str(),
                   static_cast<long long>(r.layer_index), r.conv ? "conv" : "fc", image_set.c_str(), transform.c_str(),
-                  r.measure.c_str(), mean, sd, static_cast<long long>(n));
+                  r.measure.c_str(), m.mean, m.sd, static_cast<long long>(m.n));
     csv += buf;
   }
 }

@@ -4,28 +4,9 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "experiments/analysis/pearson.h"
 
 namespace ml::analysis {
-
-namespace {
-double pearson(const std::vector<double>& x, const std::vector<double>& y) {
-  const double n = static_cast<double>(x.size());
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) * (x[i] - mx);
-    syy += (y[i] - my) * (y[i] - my);
-  }
-  return sxy / std::sqrt(sxx * syy);  // NaN for a constant matrix, as numpy's corrcoef
-}
-}  // namespace
 
 double msvt_index(const Tensor& D, MsvtDefinition def) {
   ML_CHECK(D.dtype() == DType::F32 && D.dim() == 2 && D.size(0) == D.size(1), "msvt_index: D must be a square float32 RDM, got ",
@@ -42,7 +23,7 @@ double msvt_index(const Tensor& D, MsvtDefinition def) {
       x.push_back(d[static_cast<size_t>(j * n + k)]);
       y.push_back(d[static_cast<size_t>(j * n + (n - 1 - k))]);  // D^H[j,k] = D[j, n-1-k]
     }
-  return pearson(x, y);
+  return pearson(x.data(), y.data(), static_cast<int64_t>(x.size()));
 }
 
 Tensor exemplar_rdm(const Tensor& acts) {
@@ -84,12 +65,14 @@ MeanSem mean_sem(const std::vector<double>& values) {
   MeanSem r;
   r.n = static_cast<int64_t>(values.size());
   if (values.empty()) return r;
+  r.mean = 0;
   for (double v : values) r.mean += v;
   r.mean /= static_cast<double>(r.n);
   if (r.n > 1) {
     double ss = 0;
     for (double v : values) ss += (v - r.mean) * (v - r.mean);
-    r.sem = std::sqrt(ss / static_cast<double>(r.n - 1)) / std::sqrt(static_cast<double>(r.n));
+    r.sd = std::sqrt(ss / static_cast<double>(r.n - 1));
+    r.sem = r.sd / std::sqrt(static_cast<double>(r.n));
   }
   return r;
 }

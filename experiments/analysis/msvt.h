@@ -12,6 +12,7 @@
 //   no_diagonal: leaves out every entry that is diagonal in D or in D^H (56 remain); its
 //     noise floor is close to 0.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -35,10 +36,11 @@ std::vector<bool> informative_units(const Tensor& acts);
 Tensor select_units(const Tensor& acts, const std::vector<bool>& keep);
 
 struct MeanSem {
-  double mean = 0, sem = 0;
+  double mean = NAN, sd = NAN, sem = 0;
   int64_t n = 0;
 };
-// Mean and standard error of the mean (sample std with n-1, over sqrt(n)).
+// Mean, sample standard deviation (n-1) and standard error of the mean (sd over sqrt(n)).
+// With no values the mean is NaN; with fewer than two the sd is NaN and the sem 0.
 MeanSem mean_sem(const std::vector<double>& values);
 
 }  // namespace ml::analysis

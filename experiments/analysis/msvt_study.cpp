@@ -38,13 +38,6 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
   return p;
 }
 
-Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
-  const int64_t U = x.size(1);
-  Tensor y = Tensor::empty({static_cast<int64_t>(rows.size()), U});
-  for (size_t i = 0; i < rows.size(); ++i)
-    std::copy_n(x.data() + rows[i] * U, U, y.data() + static_cast<int64_t>(i) * U);
-  return y;
-}
 
 std::string fmt(double v) {
   if (std::isnan(v)) return "nan";
@@ -52,18 +45,6 @@ std::string fmt(double v) {
   std::snprintf(buf, sizeof buf, "%.6g", v);
   return buf;
 }
-
-double mean_of(const std::vector<double>& v) {
-  return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-}
-double std_of(const std::vector<double>& v) {
-  if (v.size() < 2) return NAN;
-  const double m = mean_of(v);
-  double ss = 0;
-  for (double x : v) ss += (x - m) * (x - m);
-  return std::sqrt(ss / static_cast<double>(v.size() - 1));
-}
-
 
 }  // namespace
 
@@ -183,10 +164,10 @@ void write_msvt(const MsvtResult& r, const StimulusSet& set, const std::string& 
         const MeanSem ms = mean_sem(pooled);
         msvt << head << "pooled,pooled," << def << "," << fmt(ms.mean) << "," << fmt(ms.sem) << "," << ms.n << "\n";
       }
-      floor << head << def << ",shuffled_views," << fmt(mean_of(L.shuffled[d])) << "," << fmt(std_of(L.shuffled[d]))
-            << "," << L.shuffled[d].size() << "\n";
-      floor << head << def << ",noise," << fmt(mean_of(L.noise[d])) << "," << fmt(std_of(L.noise[d])) << ","
-            << L.noise[d].size() << "\n";
+      for (const auto& [null, draws] : {std::pair{"shuffled_views", &L.shuffled[d]}, std::pair{"noise", &L.noise[d]}}) {
+        const MeanSem f = mean_sem(*draws);
+        floor << head << def << "," << null << "," << fmt(f.mean) << "," << fmt(f.sd) << "," << f.n << "\n";
+      }
     }
   }
   write_text_atomic((dir / "msvt.csv").string(), msvt.str());

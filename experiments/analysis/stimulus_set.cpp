@@ -12,7 +12,6 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/csv.h"
-#include "engine/ops.h"
 
 namespace ml::analysis {
 
@@ -121,13 +120,12 @@ StimulusSet read_stimulus_set(const std::string& manifest) {
 }
 
 Tensor load_stimuli(const StimulusSet& set, const std::vector<int64_t>& rows, int64_t channels, int64_t size) {
-  std::vector<Tensor> images;
-  images.reserve(rows.size());
+  std::vector<std::string> paths;
   for (int64_t r : rows) {
     ML_CHECK(r >= 0 && r < set.size(), "load_stimuli: row ", r, " outside the set '", set.manifest, "' of ", set.size());
-    images.push_back(load_image(set.files[static_cast<size_t>(r)], channels, size, size));
+    paths.push_back(set.files[static_cast<size_t>(r)]);
   }
-  return cat(images, 0);
+  return load_images(paths, channels, size, size);
 }
 
 }  // namespace ml::analysis

@@ -49,6 +49,16 @@ double UnitStats::std(int64_t u) const {
   return count_ > 0 ? std::sqrt(m2_[static_cast<size_t>(u)] / static_cast<double>(count_)) : 0.0;
 }
 
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
+  ML_CHECK(x.dim() == 2 && x.dtype() == DType::F32 && x.device() == Device::CPU, "gather_rows: expected a float32 (N, U) CPU matrix, got ", x.str());
+  for (int64_t r : rows) ML_CHECK(r >= 0 && r < x.size(0), "gather_rows: row ", r, " outside ", x.str());
+  const int64_t U = x.size(1);
+  Tensor y = Tensor::empty({static_cast<int64_t>(rows.size()), U});
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(x.data() + rows[i] * U, U, y.data() + static_cast<int64_t>(i) * U);
+  return y;
+}
+
 Tensor zscore_units(const Tensor& rows, const UnitStats& stats, const std::vector<bool>& keep) {
   const int64_t B = rows.size(0), U = rows.numel() / std::max<int64_t>(B, 1);
   ML_CHECK(U == stats.units() && static_cast<int64_t>(keep.size()) == U, "zscore_units: rows of ", U,
@@ -71,27 +81,6 @@ Tensor zscore_units(const Tensor& rows, const UnitStats& stats, const std::vecto
     for (int64_t k = 0; k < K; ++k)
       y[i * K + k] = (x[i * U + kept[static_cast<size_t>(k)]] - mean[static_cast<size_t>(k)]) * inv_std[static_cast<size_t>(k)];
   return z;
-}
-
-double pearson(const float* a, const float* b, const std::vector<bool>& keep) {
-  double n = 0, ma = 0, mb = 0;
-  for (size_t u = 0; u < keep.size(); ++u)
-    if (keep[u]) {
-      ma += a[u];
-      mb += b[u];
-      ++n;
-    }
-  ma /= n;
-  mb /= n;
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t u = 0; u < keep.size(); ++u)
-    if (keep[u]) {
-      const double da = a[u] - ma, db = b[u] - mb;
-      sab += da * db;
-      saa += da * da;
-      sbb += db * db;
-    }
-  return sab / std::sqrt(saa * sbb);  // NaN when either side is constant, as numpy's corrcoef
 }
 
 }  // namespace ml::analysis

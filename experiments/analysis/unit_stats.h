@@ -32,11 +32,11 @@ class UnitStats {
   std::vector<float> min_, max_;
 };
 
+// The rows `rows` of a (N, U) CPU matrix, in that order (repeats allowed): (rows.size(), U).
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
+
 // z[i, k] = (x[i, u_k] - mean(u_k)) / std(u_k) over the units u_k where keep[u] is true, in
 // order: (B, kept). keep must only hold informative units.
 Tensor zscore_units(const Tensor& rows, const UnitStats& stats, const std::vector<bool>& keep);
-
-// Pearson r between a and b over the entries where keep is true (double accumulation).
-double pearson(const float* a, const float* b, const std::vector<bool>& keep);
 
 }  // namespace ml::analysis
