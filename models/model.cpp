@@ -67,8 +67,9 @@ void init_untrained(nn::Module& net, Generator& gen) {
   }
 }
 
-void load_weights(nn::Module& net, const std::string& path) {
-  const auto file = load_safetensors(path);
+void load_weights(nn::Module& net, const std::string& path) { load_weights(net, load_safetensors(path), path); }
+
+void load_weights(nn::Module& net, const SafetensorsFile& file, const std::string& path) {
   try {
     net.load_state_dict(file.items);
   } catch (const Error& e) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/generator.h"
+#include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 
 namespace ml::models {
@@ -44,5 +45,7 @@ void init_untrained(nn::Module& net, Generator& gen);
 // Loads a safetensors state dict (PyTorch names) into the model; every missing, unexpected
 // or mis-shaped name is reported at once, naming the file.
 void load_weights(nn::Module& net, const std::string& path);
+// The same for a file already read (its metadata was needed first); `path` names it in errors.
+void load_weights(nn::Module& net, const SafetensorsFile& file, const std::string& path);
 
 }  // namespace ml::models

@@ -74,11 +74,12 @@ AnalysisNet load_analysis_net(const NetSpec& spec) {
   std::string name = spec.model;
   json meta;  // the training run's "model" metadata, when the weights carry it
   std::string epoch;
+  SafetensorsFile weights;  // read once: its metadata says which net to build
   if (!spec.weights.empty()) {
-    const SafetensorsFile f = load_safetensors(spec.weights);
-    if (const auto it = f.metadata.find("model"); it != f.metadata.end())
+    weights = load_safetensors(spec.weights);
+    if (const auto it = weights.metadata.find("model"); it != weights.metadata.end())
       meta = parse_json(it->second, "'" + spec.weights + "' metadata 'model'");
-    if (const auto it = f.metadata.find("epoch"); it != f.metadata.end()) epoch = it->second;
+    if (const auto it = weights.metadata.find("epoch"); it != weights.metadata.end()) epoch = it->second;
   }
   if (meta.is_object()) {
     if (name.empty()) name = meta.value("name", "");
@@ -92,7 +93,7 @@ AnalysisNet load_analysis_net(const NetSpec& spec) {
   if (spec.in_channels) mo.in_channels = spec.in_channels;
   if (spec.image_size) mo.image_size = spec.image_size;
   net.model = models::make_model(name, mo);
-  if (!spec.weights.empty()) models::load_weights(*net.model.net, spec.weights);
+  if (!spec.weights.empty()) models::load_weights(*net.model.net, weights, spec.weights);
   net.model.net->eval();
   net.model.net->to(net.device);
 
