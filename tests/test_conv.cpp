@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv2d.h"
+#include "kernels/cpu/winograd.h"
 #include "tests/cuda_skip.h"
 #include "tests/testing.h"
 
@@ -449,6 +451,167 @@ TEST_CASE("conv2d backward-data and backward-weight on larger shapes: references
       CHECK_MESSAGE(std::fabs(lhs_b - rhs_b) <= 1e-4 * std::fabs(lhs_b) + 1e-7 * scale_b, "bias probe: ", lhs_b,
                     " vs ", rhs_b);
     }
+  }
+}
+
+// Winograd's error scale. Its intermediate values (B^T d B over a 4x4 input tile, G g G^T,
+// A dY A^T over a 2x2 gradient tile, their products) mix every pixel of a tile, so an output's
+// rounding error scales with the tile's magnitudes, not with that output's own terms: with one
+// output pixel, a weight gradient is a single product gy*x, computed as G^T[(A dY A^T) ⊙ (B^T d B)]G
+// from sums of up to 16 inputs. Every intermediate is a sum of products with coefficients of
+// magnitude <= 1, so its size is at most
+//   forward          M(y[n,k,p,q])  = sum_c |w[k,c]|_1 * |x[n,c,tile(p,q)]|_1 (+ |b[k]|)
+//   backward-data    M(gx[n,c,h,w]) = sum_k sum_{tiles reading (h,w)} |gy[n,k,tile]|_1 * |w[k,c]|_1
+//   backward-weight  M(gw[k,c,.,.]) = sum_n sum_tiles |gy[n,k,tile]|_1 * |x[n,c,tile]|_1
+// (|.|_1 summing absolute values over the 3x3 filter, the 4x4 input tile or the 2x2 output tile).
+// A chain of m roundings errs by at most about m * 2^-24 * M, in practice sqrt(m) * 2^-24 * M;
+// m = the reduction length (C or K <= 64 here, N * tiles <= 324 for the weight gradient) + 32
+// for the transforms. The tolerance 1e-5 * M is ~170 ulps of M: above the sqrt(m) estimate by
+// a wide margin, while one misplaced term, |x * w| ~ M / (16 * 9 * C), is still far above it.
+struct TileScale {
+  Ref y, gx, gw;  // .bound = M above; .v = the 7-loop reference values
+};
+TileScale winograd_scale(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& b,
+                         const std::vector<float>& g, const Cfg& c) {
+  const int64_t P = c.P(), Q = c.Q(), th = (P + 1) / 2, tw = (Q + 1) / 2;
+  auto idx = [](int64_t a, int64_t b2, int64_t i, int64_t j, int64_t B, int64_t I, int64_t J) {
+    return static_cast<size_t>(((a * B + b2) * I + i) * J + j);
+  };
+  std::vector<double> wabs(static_cast<size_t>(c.K * c.C), 0.0);  // |w[k,c]|_1
+  for (int64_t i = 0; i < c.K * c.C * 9; ++i) wabs[static_cast<size_t>(i / 9)] += std::fabs(w[static_cast<size_t>(i)]);
+  std::vector<double> xt(static_cast<size_t>(c.N * c.C * th * tw), 0.0), gt(static_cast<size_t>(c.N * c.K * th * tw), 0.0);
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t i = 0; i < th; ++i)
+      for (int64_t j = 0; j < tw; ++j) {
+        for (int64_t ch = 0; ch < c.C; ++ch)
+          for (int64_t r = 0; r < 4; ++r)
+            for (int64_t s2 = 0; s2 < 4; ++s2) {
+              const int64_t h = 2 * i - c.ph + r, ww = 2 * j - c.pw + s2;
+              if (h >= 0 && h < c.H && ww >= 0 && ww < c.W)
+                xt[idx(n, ch, i, j, c.C, th, tw)] += std::fabs(x[at4(n, ch, h, ww, c.C, c.H, c.W)]);
+            }
+        for (int64_t k = 0; k < c.K; ++k)
+          for (int64_t u = 0; u < 2; ++u)
+            for (int64_t v = 0; v < 2; ++v)
+              if (2 * i + u < P && 2 * j + v < Q)
+                gt[idx(n, k, i, j, c.K, th, tw)] += std::fabs(g[at4(n, k, 2 * i + u, 2 * j + v, c.K, P, Q)]);
+      }
+  TileScale t;
+  t.y = conv_ref(x, w, b, c);
+  const RefGrad d = conv_ref_backward(x, w, g, c);
+  t.gx = d.gx;
+  t.gw = d.gw;
+  std::fill(t.y.bound.begin(), t.y.bound.end(), 0.0);
+  std::fill(t.gx.bound.begin(), t.gx.bound.end(), 0.0);
+  std::fill(t.gw.bound.begin(), t.gw.bound.end(), 0.0);
+  for (int64_t n = 0; n < c.N; ++n)
+    for (int64_t i = 0; i < th; ++i)
+      for (int64_t j = 0; j < tw; ++j)
+        for (int64_t k = 0; k < c.K; ++k)
+          for (int64_t ch = 0; ch < c.C; ++ch) {
+            const double wk = wabs[static_cast<size_t>(k * c.C + ch)];
+            const double xs = xt[idx(n, ch, i, j, c.C, th, tw)], gs = gt[idx(n, k, i, j, c.K, th, tw)];
+            for (int64_t u = 0; u < 2; ++u)
+              for (int64_t v = 0; v < 2; ++v)
+                if (2 * i + u < P && 2 * j + v < Q) t.y.bound[at4(n, k, 2 * i + u, 2 * j + v, c.K, P, Q)] += wk * xs;
+            for (int64_t r = 0; r < 4; ++r)
+              for (int64_t s2 = 0; s2 < 4; ++s2) {
+                const int64_t h = 2 * i - c.ph + r, ww = 2 * j - c.pw + s2;
+                if (h >= 0 && h < c.H && ww >= 0 && ww < c.W) t.gx.bound[at4(n, ch, h, ww, c.C, c.H, c.W)] += gs * wk;
+              }
+            for (int64_t e = 0; e < 9; ++e) t.gw.bound[static_cast<size_t>((k * c.C + ch) * 9 + e)] += gs * xs;
+          }
+  if (!b.empty())
+    for (int64_t n = 0; n < c.N; ++n)
+      for (int64_t k = 0; k < c.K; ++k)
+        for (int64_t i = 0; i < P * Q; ++i)
+          t.y.bound[static_cast<size_t>((n * c.K + k) * P * Q + i)] += std::fabs(b[static_cast<size_t>(k)]);
+  return t;
+}
+
+TEST_CASE("conv2d by Winograd F(2x2, 3x3): forward and both gradients against the 7-loop definition") {
+  // 3x3, stride 1, >= 16 channels in and out take kernels/cpu/winograd.cpp instead of im2col.
+  // Shapes: odd and even output sizes (tiles hanging over the right and bottom edges), padding
+  // 0, 1 and 2, a single tile, more images than threads (several chunks), a vgg_small layer.
+  // Tolerance: 1e-5 * the tile scale M of winograd_scale (above); the bias gradient is the
+  // im2col path's sum, checked against its own terms as elsewhere in this file.
+  Generator gen(21);
+  std::vector<Cfg> cfgs;
+  Cfg c;
+  c.N = 3, c.C = 16, c.H = 9, c.W = 12, c.K = 16, c.R = c.S = 3, c.bias = true;  // P 7 (odd), Q 10
+  cfgs.push_back(c);
+  c = Cfg{};
+  c.N = 2, c.C = 17, c.H = 8, c.W = 7, c.K = 20, c.R = c.S = 3, c.ph = c.pw = 1;  // P 8, Q 7 (odd)
+  cfgs.push_back(c);
+  c = Cfg{};
+  c.N = 1, c.C = 16, c.H = 3, c.W = 3, c.K = 16, c.R = c.S = 3, c.bias = true;  // one output pixel
+  cfgs.push_back(c);
+  c = Cfg{};
+  c.N = 2, c.C = 16, c.H = 5, c.W = 4, c.K = 18, c.R = c.S = 3, c.ph = c.pw = 2;  // wide zero border
+  cfgs.push_back(c);
+  c = Cfg{};
+  c.N = 9, c.C = 32, c.H = 14, c.W = 14, c.K = 64, c.R = c.S = 3, c.bias = true;  // vgg_small conv2_1
+  cfgs.push_back(c);
+  for (const Cfg& cf : cfgs) {
+    INFO(cf.str());
+    kernels::Conv2dParams kp{cf.N, cf.C, cf.H, cf.W, cf.K, cf.R, cf.S, cf.sh, cf.sw, cf.ph, cf.pw, cf.dh, cf.dw,
+                             cf.groups, 0, 0};
+    REQUIRE(kernels::conv2d_output_size(kp));
+    REQUIRE(kernels::winograd::preferred(kp));  // the shape really takes the Winograd path
+    Tensor x = testing::rand(cf.x_shape(), gen), w = testing::rand(cf.w_shape(), gen);
+    Tensor b = cf.bias ? testing::rand({cf.K}, gen) : Tensor();
+    const Tensor g = testing::rand(cf.y_shape(), gen);
+    x.requires_grad_(true);
+    w.requires_grad_(true);
+    if (cf.bias) b.requires_grad_(true);
+    const Tensor y = conv2d(x, w, b, cf.opts());
+    y.backward(g);
+    const auto bv = cf.bias ? b.to_vector() : std::vector<float>{};
+    const TileScale t = winograd_scale(x.to_vector(), w.to_vector(), bv, g.to_vector(), cf);
+    std::string why = within(y.to_vector(), t.y, kConvRel);
+    CHECK_MESSAGE(why.empty(), "forward: ", why);
+    why = within(x.grad().to_vector(), t.gx, kConvRel);
+    CHECK_MESSAGE(why.empty(), "grad x: ", why);
+    why = within(w.grad().to_vector(), t.gw, kConvRel);
+    CHECK_MESSAGE(why.empty(), "grad w: ", why);
+    if (cf.bias) {
+      const RefGrad d = conv_ref_backward(x.to_vector(), w.to_vector(), g.to_vector(), cf);
+      why = within(b.grad().to_vector(), d.gb, kConvRel);
+      CHECK_MESSAGE(why.empty(), "grad b: ", why);
+    }
+  }
+  // Small integers stay exact (the transforms only add and halve): forward and both gradients.
+  {
+    Cfg e;
+    e.N = 3, e.C = 16, e.H = 7, e.W = 8, e.K = 16, e.R = e.S = 3, e.ph = e.pw = 1, e.bias = true;
+    INFO("exact: " << e.str());
+    const auto xv = random_ints(shape_numel(e.x_shape()), -4, 4, gen);
+    const auto wv = random_ints(shape_numel(e.w_shape()), -3, 3, gen);
+    const auto bv = random_ints(e.K, -5, 5, gen);
+    const auto gv = random_ints(shape_numel(e.y_shape()), -5, 5, gen);
+    Tensor x = Tensor::from_vector(e.x_shape(), xv), w = Tensor::from_vector(e.w_shape(), wv);
+    Tensor b = Tensor::from_vector({e.K}, bv);
+    x.requires_grad_(true);
+    w.requires_grad_(true);
+    const Tensor y = conv2d(x, w, b, e.opts());
+    std::string why = exactly(y.to_vector(), conv_ref(xv, wv, bv, e).v);
+    CHECK_MESSAGE(why.empty(), "forward: ", why);
+    y.backward(Tensor::from_vector(e.y_shape(), gv));
+    const RefGrad d = conv_ref_backward(xv, wv, gv, e);
+    why = exactly(x.grad().to_vector(), d.gx.v);
+    CHECK_MESSAGE(why.empty(), "grad x: ", why);
+    why = exactly(w.grad().to_vector(), d.gw.v);
+    CHECK_MESSAGE(why.empty(), "grad w: ", why);
+  }
+  // Central finite differences through the Winograd path (conv is linear: exact up to rounding).
+  {
+    Cfg f;
+    f.N = 1, f.C = 16, f.H = 5, f.W = 6, f.K = 16, f.R = f.S = 3, f.ph = f.pw = 1, f.bias = true;
+    INFO("gradcheck: " << f.str());
+    const Tensor x = testing::rand(f.x_shape(), gen), w = testing::rand(f.w_shape(), gen);
+    const Tensor b = testing::rand({f.K}, gen);
+    const Conv2dOptions o = f.opts();
+    testing::gradcheck([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], o); }, {x, w, b});
   }
 }
 

@@ -10,6 +10,8 @@
 // Each thread owns its col buffer (allocated once per call, reused for every image), so the
 // hot loop allocates nothing. With fewer images than threads, the images run one after
 // another and Eigen parallelises each product instead.
+// 3x3 stride-1 convolutions with enough channels go to Winograd's F(2x2, 3x3) instead
+// (kernels/cpu/winograd.h: 4 multiplications an output where im2col needs 9).
 #include "kernels/conv2d.h"
 
 #include <omp.h>
@@ -19,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/winograd.h"
 #include "kernels/gemm.h"
 
 namespace ml::kernels {
@@ -103,11 +106,26 @@ void for_each_image(int64_t N, F&& body) {
   }
 }
 
+// gb[k] = sum over images and pixels of gy[n, k] (in double: a sum of N*P*Q terms).
+void bias_gradient(float* gb, const float* gy, const Conv2dParams& p) {
+  const int64_t PQ = p.P * p.Q;
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < p.K; ++k) {
+    double s = 0.0;
+    for (int64_t n = 0; n < p.N; ++n) {
+      const float* row = gy + (n * p.K + k) * PQ;
+      for (int64_t i = 0; i < PQ; ++i) s += row[i];
+    }
+    gb[k] = static_cast<float>(s);
+  }
+}
+
 }  // namespace
 
 template <>
 void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
                                  Stream) {
+  if (winograd::preferred(p)) return winograd::forward(y, x, w, b, p);
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
   std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
@@ -129,6 +147,7 @@ void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const
 
 template <>
 void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* w, const Conv2dParams& p, Stream) {
+  if (winograd::preferred(p)) return winograd::backward_data(gx, gy, w, p);
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
   std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
@@ -154,6 +173,8 @@ void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* 
 template <>
 void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
                                          Stream) {
+  if (gb) bias_gradient(gb, gy, p);
+  if (winograd::preferred(p)) return winograd::backward_weight(gw, gy, x, p);
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const int64_t wsize = p.K * CRS;
   const bool direct = is_pointwise(p);
@@ -179,17 +200,6 @@ void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, 
   for (const auto& acc : partial)
     if (!acc.empty())
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
-  if (gb) {
-#pragma omp parallel for schedule(static)
-    for (int64_t k = 0; k < p.K; ++k) {
-      double s = 0.0;
-      for (int64_t n = 0; n < p.N; ++n) {
-        const float* row = gy + (n * p.K + k) * PQ;
-        for (int64_t i = 0; i < PQ; ++i) s += row[i];
-      }
-      gb[k] = static_cast<float>(s);
-    }
-  }
 }
 
 }  // namespace ml::kernels

@@ -1,0 +1,402 @@
+// kernels/cpu/winograd.cpp — F(2x2, 3x3) Winograd convolution on the CPU (see winograd.h for
+// the algebra).
+//
+// The transform matrices (Lavin & Gray 2016):
+//   B^T = [1  0 -1  0]     G = [1    0    0 ]     A^T = [1  1  1  0]
+//         [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+//         [0 -1  1  0]         [1/2 -1/2  1/2]
+//         [0  1  0 -1]         [0    0    1 ]
+// Every entry is 0, ±1 or ±1/2, so the transforms are additions (and halvings, exact in binary):
+// a convolution of small integers stays exact, as the im2col path is.
+//
+// Work is split into chunks of whole images; a chunk's tiles are the T columns of the 16
+// products, so small feature maps (conv2_2 of vgg_small has 25 tiles an image) still give
+// products wide enough to run near the GEMM's speed. Chunks go to OpenMP threads with a static
+// schedule, and each thread sums its own weight gradient, added up in thread order at the end:
+// for a given thread count the result is reproducible, as the im2col path's is.
+//
+// Layouts: U[xi] (K x C), V[xi] / dV[xi] (C x T), M[xi] / dM[xi] (K x T), row-major, xi = 4a + b
+// the position in the 4x4 transformed tile; column t = (image in chunk) * tiles + i * tw + j for
+// tile row i, tile column j. The transforms run along a row of tiles at a time (over j), so their
+// inner loops are plain element-wise loops the compiler vectorises.
+#include "kernels/cpu/winograd.h"
+
+#include <omp.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <vector>
+
+namespace ml::kernels::winograd {
+
+namespace {
+
+constexpr int64_t kXi = 16;         // positions in a 4x4 transformed tile
+constexpr int64_t kColumns = 192;   // aim for at least this many tiles per chunk (product width)
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Map = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+using CMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
+
+struct Plan {
+  int64_t th, tw, tiles;  // tile rows and columns of one image (2x2 outputs each), th * tw
+  int64_t wpad;           // a tile row's input span, 2 * tw + 2 columns
+  int64_t nb, chunks;     // images per chunk, number of chunks
+  int64_t T;              // columns of the products for a full chunk, nb * tiles
+};
+
+Plan make_plan(const Conv2dParams& p) {
+  Plan L{};
+  L.th = (p.P + 1) / 2;
+  L.tw = (p.Q + 1) / 2;
+  L.tiles = L.th * L.tw;
+  L.wpad = 2 * L.tw + 2;
+  const int64_t threads = std::max(1, omp_get_max_threads());
+  const int64_t per_thread = (p.N + threads - 1) / threads;  // keep every thread busy first
+  L.nb = std::clamp<int64_t>((kColumns + L.tiles - 1) / L.tiles, 1, per_thread);
+  L.chunks = (p.N + L.nb - 1) / L.nb;
+  L.T = L.nb * L.tiles;
+  return L;
+}
+
+// Runs body(chunk, thread) for every chunk: across threads when there are at least two chunks,
+// else on this thread (where Eigen may parallelise each product itself).
+template <class F>
+void for_each_chunk(const Plan& L, F&& body) {
+  if (L.chunks > 1 && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < L.chunks; ++c) body(c, omp_get_thread_num());
+  } else {
+    for (int64_t c = 0; c < L.chunks; ++c) body(c, 0);
+  }
+}
+
+// One thread's buffers, allocated on its first chunk and reused.
+struct Scratch {
+  std::vector<float> a, b, rows;
+  void ensure(size_t na, size_t nb, size_t nrows) {
+    if (a.size() < na) a.resize(na);
+    if (b.size() < nb) b.resize(nb);
+    if (rows.size() < nrows) rows.resize(nrows);
+  }
+};
+size_t rows_size(const Plan& L) { return static_cast<size_t>(4 * L.wpad + 16 * L.tw); }
+
+// ---- weights --------------------------------------------------------------------------------
+// U[xi][k][c] = (G g G^T)[xi] for the filter g = w[k, c] (3x3).
+void transform_weights(float* U, const float* w, int64_t K, int64_t C) {
+  const int64_t KC = K * C;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* g = w + (k * C + c) * 9;
+      float h[4][3];  // G g: rows of the filter combined
+      for (int s = 0; s < 3; ++s) {
+        h[0][s] = g[s];
+        h[1][s] = 0.5f * (g[s] + g[3 + s] + g[6 + s]);
+        h[2][s] = 0.5f * (g[s] - g[3 + s] + g[6 + s]);
+        h[3][s] = g[6 + s];
+      }
+      for (int a = 0; a < 4; ++a) {
+        float* u = U + (4 * a) * KC + k * C + c;
+        u[0] = h[a][0];
+        u[KC] = 0.5f * (h[a][0] + h[a][1] + h[a][2]);
+        u[2 * KC] = 0.5f * (h[a][0] - h[a][1] + h[a][2]);
+        u[3 * KC] = h[a][2];
+      }
+    }
+}
+
+// gw[k, c] = G^T dU[.][k][c] G (3x3): the adjoint of transform_weights.
+void weight_gradient(float* gw, const float* dU, int64_t K, int64_t C) {
+  const int64_t KC = K * C;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      float du[4][4];
+      for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = dU[xi * KC + k * C + c];
+      float f[3][4];  // G^T dU: columns of G weight the rows a
+      for (int b = 0; b < 4; ++b) {
+        f[0][b] = du[0][b] + 0.5f * (du[1][b] + du[2][b]);
+        f[1][b] = 0.5f * (du[1][b] - du[2][b]);
+        f[2][b] = 0.5f * (du[1][b] + du[2][b]) + du[3][b];
+      }
+      float* g = gw + (k * C + c) * 9;
+      for (int r = 0; r < 3; ++r) {
+        g[3 * r + 0] = f[r][0] + 0.5f * (f[r][1] + f[r][2]);
+        g[3 * r + 1] = 0.5f * (f[r][1] - f[r][2]);
+        g[3 * r + 2] = 0.5f * (f[r][1] + f[r][2]) + f[r][3];
+      }
+    }
+}
+
+// ---- input tiles ----------------------------------------------------------------------------
+// Row h of the image plane xc (H, W) as a tile row reads it: r[u] = input column u - pw for u in
+// [0, wpad), zero outside the image. Points into the image when that span lies inside it (no
+// padding, no overhang), else into buf, filled with the row and its zeros.
+const float* tile_row(const float* xc, int64_t h, const Conv2dParams& p, int64_t wpad, float* buf) {
+  const bool inside = h >= 0 && h < p.H;
+  if (inside && p.pad_w == 0 && wpad <= p.W) return xc + h * p.W;
+  std::fill(buf, buf + wpad, 0.f);
+  if (inside) {
+    const int64_t lo = std::min(p.pad_w, wpad), hi = std::min(p.pad_w + p.W, wpad);
+    std::copy(xc + h * p.W + (lo - p.pad_w), xc + h * p.W + (hi - p.pad_w), buf + lo);
+  }
+  return buf;
+}
+
+// V[xi][c][t0 + i*tw + j] = (B^T d B)[xi] for the 4x4 input tile d at rows 2i - ph.., columns
+// 2j - pw.. of image x_n (C, H, W); ldv = the products' column count T. One vectorised loop over
+// the tiles of a tile row computes all 16 values of each.
+void transform_input(float* V, int64_t ldv, int64_t t0, const float* x_n, int64_t C, const Conv2dParams& p,
+                     const Plan& L, float* scratch) {
+  const int64_t tw = L.tw, CT = C * ldv;
+  for (int64_t c = 0; c < C; ++c) {
+    const float* xc = x_n + c * p.H * p.W;
+    for (int64_t i = 0; i < L.th; ++i) {
+      const int64_t h = 2 * i - p.pad_h;
+      const float* __restrict r0 = tile_row(xc, h, p, L.wpad, scratch);
+      const float* __restrict r1 = tile_row(xc, h + 1, p, L.wpad, scratch + L.wpad);
+      const float* __restrict r2 = tile_row(xc, h + 2, p, L.wpad, scratch + 2 * L.wpad);
+      const float* __restrict r3 = tile_row(xc, h + 3, p, L.wpad, scratch + 3 * L.wpad);
+      float* __restrict out = V + c * ldv + t0 + i * tw;
+#pragma omp simd
+      for (int64_t j = 0; j < tw; ++j) {
+        const float* rows[4] = {r0 + 2 * j, r1 + 2 * j, r2 + 2 * j, r3 + 2 * j};
+        float cb[4][4];  // d B: each input row's four column combinations
+        for (int r = 0; r < 4; ++r) {
+          const float d0 = rows[r][0], d1 = rows[r][1], d2 = rows[r][2], d3 = rows[r][3];
+          cb[r][0] = d0 - d2;
+          cb[r][1] = d1 + d2;
+          cb[r][2] = d2 - d1;
+          cb[r][3] = d1 - d3;
+        }
+        for (int b = 0; b < 4; ++b) {  // B^T (d B)
+          out[b * CT + j] = cb[0][b] - cb[2][b];
+          out[(4 + b) * CT + j] = cb[1][b] + cb[2][b];
+          out[(8 + b) * CT + j] = cb[2][b] - cb[1][b];
+          out[(12 + b) * CT + j] = cb[1][b] - cb[3][b];
+        }
+      }
+    }
+  }
+}
+
+// gx_n (C, H, W) += B dV B^T of every tile: the adjoint of transform_input (tiles overlap by
+// two rows and two columns, so their contributions add up).
+void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0, int64_t C, const Conv2dParams& p,
+                          const Plan& L, float* scratch) {
+  const int64_t tw = L.tw, CT = C * ldv;
+  float* __restrict dd = scratch;          // [r][s][j]: B dV B^T, 16 x tw
+  float* __restrict pr = scratch + 16 * tw;  // one input row's span, wpad
+  const int64_t lo = std::min(p.pad_w, L.wpad), hi = std::min(p.pad_w + p.W, L.wpad);
+  for (int64_t c = 0; c < C; ++c) {
+    float* gc = gx_n + c * p.H * p.W;
+    for (int64_t i = 0; i < L.th; ++i) {
+      const float* __restrict in = dV + c * ldv + t0 + i * tw;
+#pragma omp simd
+      for (int64_t j = 0; j < tw; ++j) {
+        float u[4][4];  // B dV: rows a of dV combined by the columns of B^T
+        for (int b = 0; b < 4; ++b) {
+          const float v0 = in[b * CT + j], v1 = in[(4 + b) * CT + j], v2 = in[(8 + b) * CT + j],
+                      v3 = in[(12 + b) * CT + j];
+          u[0][b] = v0;
+          u[1][b] = v1 - v2 + v3;
+          u[2][b] = v1 + v2 - v0;
+          u[3][b] = -v3;
+        }
+        for (int r = 0; r < 4; ++r) {  // (B dV) B^T
+          dd[(4 * r) * tw + j] = u[r][0];
+          dd[(4 * r + 1) * tw + j] = u[r][1] - u[r][2] + u[r][3];
+          dd[(4 * r + 2) * tw + j] = u[r][1] + u[r][2] - u[r][0];
+          dd[(4 * r + 3) * tw + j] = -u[r][3];
+        }
+      }
+      for (int r = 0; r < 4; ++r) {
+        const int64_t h = 2 * i + r - p.pad_h;
+        if (h < 0 || h >= p.H) continue;
+        const float *d0 = dd + (4 * r) * tw, *d1 = d0 + tw, *d2 = d0 + 2 * tw, *d3 = d0 + 3 * tw;
+        // Tile j covers span columns 2j..2j+3; its last two overlap tile j+1's first two.
+        pr[0] = d0[0];
+        pr[1] = d1[0];
+#pragma omp simd
+        for (int64_t j = 1; j < tw; ++j) {
+          pr[2 * j] = d0[j] + d2[j - 1];
+          pr[2 * j + 1] = d1[j] + d3[j - 1];
+        }
+        pr[2 * tw] = d2[tw - 1];
+        pr[2 * tw + 1] = d3[tw - 1];
+        float* gr = gc + h * p.W - p.pad_w;
+#pragma omp simd
+        for (int64_t s = lo; s < hi; ++s) gr[s] += pr[s];
+      }
+    }
+  }
+}
+
+// ---- output tiles ---------------------------------------------------------------------------
+// y_n[k, 2i.., 2j..] = A^T M A (+ b[k]) for every tile, the parts inside P x Q. Both output rows
+// of a tile row are written straight into y when they exist and are exactly 2 tw wide.
+void transform_output(float* y_n, const float* M, int64_t ldm, int64_t t0, int64_t K, const float* bias,
+                      const Conv2dParams& p, const Plan& L, float* scratch) {
+  const int64_t tw = L.tw, KT = K * ldm;
+  for (int64_t k = 0; k < K; ++k) {
+    const float bk = bias ? bias[k] : 0.f;
+    for (int64_t i = 0; i < L.th; ++i) {
+      const int64_t p0 = 2 * i;
+      const bool direct = p0 + 1 < p.P && 2 * tw == p.Q;
+      float* __restrict o0 = direct ? y_n + (k * p.P + p0) * p.Q : scratch;
+      float* __restrict o1 = direct ? o0 + p.Q : scratch + 2 * tw;
+      const float* __restrict m = M + k * ldm + t0 + i * tw;
+#pragma omp simd
+      for (int64_t j = 0; j < tw; ++j) {
+        float s0[4], s1[4];  // A^T M
+        for (int b = 0; b < 4; ++b) {
+          const float m0 = m[b * KT + j], m1 = m[(4 + b) * KT + j], m2 = m[(8 + b) * KT + j],
+                      m3 = m[(12 + b) * KT + j];
+          s0[b] = m0 + m1 + m2;
+          s1[b] = m1 - m2 - m3;
+        }
+        o0[2 * j] = s0[0] + s0[1] + s0[2] + bk;  // (A^T M) A
+        o0[2 * j + 1] = s0[1] - s0[2] - s0[3] + bk;
+        o1[2 * j] = s1[0] + s1[1] + s1[2] + bk;
+        o1[2 * j + 1] = s1[1] - s1[2] - s1[3] + bk;
+      }
+      if (!direct) {
+        std::copy(o0, o0 + p.Q, y_n + (k * p.P + p0) * p.Q);
+        if (p0 + 1 < p.P) std::copy(o1, o1 + p.Q, y_n + (k * p.P + p0 + 1) * p.Q);
+      }
+    }
+  }
+}
+
+// dM[xi][k][t] = (A dY A^T)[xi] for the 2x2 gradient tile dY of gy_n (K, P, Q) (zero outside
+// P x Q): the adjoint of transform_output.
+void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n, int64_t K, const Conv2dParams& p,
+                           const Plan& L, float* scratch) {
+  const int64_t tw = L.tw, KT = K * ldm;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t i = 0; i < L.th; ++i) {
+      const int64_t p0 = 2 * i;
+      const float* g0 = gy_n + (k * p.P + p0) * p.Q;
+      const float* g1 = g0 + p.Q;
+      if (!(p0 + 1 < p.P && 2 * tw == p.Q)) {  // copy the rows, zero past Q and P
+        float* b0 = scratch;
+        float* b1 = scratch + 2 * tw;
+        std::fill(b0, b0 + 4 * tw, 0.f);
+        std::copy(g0, g0 + p.Q, b0);
+        if (p0 + 1 < p.P) std::copy(g1, g1 + p.Q, b1);
+        g0 = b0;
+        g1 = b1;
+      }
+      const float* __restrict y0 = g0;
+      const float* __restrict y1 = g1;
+      float* __restrict out = dM + k * ldm + t0 + i * tw;
+#pragma omp simd
+      for (int64_t j = 0; j < tw; ++j) {
+        float e[2][4];  // dY A^T
+        const float yy[2][2] = {{y0[2 * j], y0[2 * j + 1]}, {y1[2 * j], y1[2 * j + 1]}};
+        for (int uu = 0; uu < 2; ++uu) {
+          e[uu][0] = yy[uu][0];
+          e[uu][1] = yy[uu][0] + yy[uu][1];
+          e[uu][2] = yy[uu][0] - yy[uu][1];
+          e[uu][3] = -yy[uu][1];
+        }
+        for (int b = 0; b < 4; ++b) {  // A (dY A^T)
+          out[b * KT + j] = e[0][b];
+          out[(4 + b) * KT + j] = e[0][b] + e[1][b];
+          out[(8 + b) * KT + j] = e[0][b] - e[1][b];
+          out[(12 + b) * KT + j] = -e[1][b];
+        }
+      }
+    }
+}
+
+}  // namespace
+
+bool supported(const Conv2dParams& p) {
+  return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1 &&
+         p.groups == 1 && p.P > 0 && p.Q > 0;
+}
+
+bool preferred(const Conv2dParams& p) { return supported(p) && p.C >= 16 && p.K >= 16; }
+
+void forward(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
+  const Plan L = make_plan(p);
+  const int64_t C = p.C, K = p.K;
+  std::vector<float> U(static_cast<size_t>(kXi * K * C));
+  transform_weights(U.data(), w, K, C);
+  std::vector<Scratch> scratch(static_cast<size_t>(omp_get_max_threads()));
+  for_each_chunk(L, [&](int64_t chunk, int t) {
+    Scratch& S = scratch[static_cast<size_t>(t)];
+    S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
+    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
+    for (int64_t n = n0; n < n1; ++n)
+      transform_input(S.a.data(), L.T, (n - n0) * L.tiles, x + n * C * p.H * p.W, C, p, L, S.rows.data());
+    for (int64_t xi = 0; xi < kXi; ++xi) {
+      CMap u(U.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
+      CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
+      Map m(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
+      m.noalias() = u * v;
+    }
+    for (int64_t n = n0; n < n1; ++n)
+      transform_output(y + n * K * p.P * p.Q, S.b.data(), L.T, (n - n0) * L.tiles, K, b, p, L, S.rows.data());
+  });
+}
+
+void backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
+  const Plan L = make_plan(p);
+  const int64_t C = p.C, K = p.K;
+  std::vector<float> U(static_cast<size_t>(kXi * K * C));
+  transform_weights(U.data(), w, K, C);
+  std::vector<Scratch> scratch(static_cast<size_t>(omp_get_max_threads()));
+  for_each_chunk(L, [&](int64_t chunk, int t) {
+    Scratch& S = scratch[static_cast<size_t>(t)];
+    S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
+    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
+    for (int64_t n = n0; n < n1; ++n)
+      transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
+    for (int64_t xi = 0; xi < kXi; ++xi) {
+      CMap u(U.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
+      CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
+      Map dv(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
+      dv.noalias() = u.transpose() * dm;
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      float* gx_n = gx + n * C * p.H * p.W;
+      std::fill(gx_n, gx_n + C * p.H * p.W, 0.f);
+      transform_input_grad(gx_n, S.a.data(), L.T, (n - n0) * L.tiles, C, p, L, S.rows.data());
+    }
+  });
+}
+
+void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
+  const Plan L = make_plan(p);
+  const int64_t C = p.C, K = p.K, usize = kXi * K * C;
+  const int threads = omp_get_max_threads();
+  std::vector<Scratch> scratch(static_cast<size_t>(threads));
+  std::vector<std::vector<float>> partial(static_cast<size_t>(threads));  // dU per thread
+  for_each_chunk(L, [&](int64_t chunk, int t) {
+    Scratch& S = scratch[static_cast<size_t>(t)];
+    S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
+    auto& dU = partial[static_cast<size_t>(t)];
+    if (dU.empty()) dU.assign(static_cast<size_t>(usize), 0.f);
+    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
+    for (int64_t n = n0; n < n1; ++n) {
+      const int64_t t0 = (n - n0) * L.tiles;
+      transform_input(S.a.data(), L.T, t0, x + n * C * p.H * p.W, C, p, L, S.rows.data());
+      transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
+    }
+    for (int64_t xi = 0; xi < kXi; ++xi) {
+      CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
+      CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
+      Map du(dU.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
+      du.noalias() += dm * v.transpose();
+    }
+  });
+  std::vector<float> dU(static_cast<size_t>(usize), 0.f);
+  for (const auto& part : partial)
+    if (!part.empty())
+      for (int64_t i = 0; i < usize; ++i) dU[static_cast<size_t>(i)] += part[static_cast<size_t>(i)];
+  weight_gradient(gw, dU.data(), K, C);
+}
+
+}  // namespace ml::kernels::winograd
