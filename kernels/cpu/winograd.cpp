@@ -17,8 +17,8 @@
 //
 // Layouts: U[xi] (K x C), V[xi] / dV[xi] (C x T), M[xi] / dM[xi] (K x T), row-major, xi = 4a + b
 // the position in the 4x4 transformed tile; column t = (image in chunk) * tiles + i * tw + j for
-// tile row i, tile column j. The transforms run along a row of tiles at a time (over j), so their
-// inner loops are plain element-wise loops the compiler vectorises.
+// tile row i, tile column j. The transforms run along a row of tiles, 16 tiles to a vector
+// (kernels/cpu/lanes.h), all 16 values of a tile at once.
 #include "kernels/cpu/winograd.h"
 
 #include <omp.h>
@@ -27,12 +27,20 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/lanes.h"
+
 namespace ml::kernels::winograd {
 
 namespace {
 
+using lanes::vf;
+
 constexpr int64_t kXi = 16;         // positions in a 4x4 transformed tile
-constexpr int64_t kColumns = 192;   // aim for at least this many tiles per chunk (product width)
+// A chunk's transformed tiles, 16 (C + K) floats a tile, should stay in the core's L2 cache
+// (1 MiB on the machines here) between their transform and their product: at most this many bytes,
+// and at least one image. Measured on vgg_small's layers (bench_cpu, 2 threads): 512 KiB beat
+// a fixed product width of 64 to 384 columns, which overflowed L2 for conv2_2 (K = 128).
+constexpr int64_t kChunkBytes = 512 * 1024;
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Map = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
@@ -53,7 +61,8 @@ Plan make_plan(const Conv2dParams& p) {
   L.wpad = 2 * L.tw + 2;
   const int64_t threads = std::max(1, omp_get_max_threads());
   const int64_t per_thread = (p.N + threads - 1) / threads;  // keep every thread busy first
-  L.nb = std::clamp<int64_t>((kColumns + L.tiles - 1) / L.tiles, 1, per_thread);
+  const int64_t bytes_per_image = L.tiles * kXi * (p.C + p.K) * static_cast<int64_t>(sizeof(float));
+  L.nb = std::clamp<int64_t>(kChunkBytes / bytes_per_image, 1, per_thread);
   L.chunks = (p.N + L.nb - 1) / L.nb;
   L.T = L.nb * L.tiles;
   return L;
@@ -80,7 +89,7 @@ struct Scratch {
     if (rows.size() < nrows) rows.resize(nrows);
   }
 };
-size_t rows_size(const Plan& L) { return static_cast<size_t>(4 * L.wpad + 16 * L.tw); }
+size_t rows_size(const Plan& L) { return static_cast<size_t>(4 * L.wpad); }
 
 // ---- weights --------------------------------------------------------------------------------
 // U[xi][k][c] = (G g G^T)[xi] for the filter g = w[k, c] (3x3).
@@ -144,86 +153,76 @@ const float* tile_row(const float* xc, int64_t h, const Conv2dParams& p, int64_t
 }
 
 // V[xi][c][t0 + i*tw + j] = (B^T d B)[xi] for the 4x4 input tile d at rows 2i - ph.., columns
-// 2j - pw.. of image x_n (C, H, W); ldv = the products' column count T. One vectorised loop over
-// the tiles of a tile row computes all 16 values of each.
+// 2j - pw.. of image x_n (C, H, W); ldv = the products' column count T. The tiles of a tile row
+// go 16 at a time, one vector lane each (lanes.h).
 void transform_input(float* V, int64_t ldv, int64_t t0, const float* x_n, int64_t C, const Conv2dParams& p,
                      const Plan& L, float* scratch) {
   const int64_t tw = L.tw, CT = C * ldv;
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x_n + c * p.H * p.W;
     for (int64_t i = 0; i < L.th; ++i) {
-      const int64_t h = 2 * i - p.pad_h;
-      const float* __restrict r0 = tile_row(xc, h, p, L.wpad, scratch);
-      const float* __restrict r1 = tile_row(xc, h + 1, p, L.wpad, scratch + L.wpad);
-      const float* __restrict r2 = tile_row(xc, h + 2, p, L.wpad, scratch + 2 * L.wpad);
-      const float* __restrict r3 = tile_row(xc, h + 3, p, L.wpad, scratch + 3 * L.wpad);
-      float* __restrict out = V + c * ldv + t0 + i * tw;
-#pragma omp simd
-      for (int64_t j = 0; j < tw; ++j) {
-        const float* rows[4] = {r0 + 2 * j, r1 + 2 * j, r2 + 2 * j, r3 + 2 * j};
-        float cb[4][4];  // d B: each input row's four column combinations
+      const float* rows[4];
+      for (int r = 0; r < 4; ++r) rows[r] = tile_row(xc, 2 * i - p.pad_h + r, p, L.wpad, scratch + r * L.wpad);
+      float* out = V + c * ldv + t0 + i * tw;
+      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
+        vf cb[4][4];  // d B: each input row's four column combinations
         for (int r = 0; r < 4; ++r) {
-          const float d0 = rows[r][0], d1 = rows[r][1], d2 = rows[r][2], d3 = rows[r][3];
+          vf d0, d1, d2, d3;
+          lanes::load_pairs(rows[r] + 2 * jb, 2 * n, d0, d1);
+          lanes::load_pairs(rows[r] + 2 * jb + 2, 2 * n, d2, d3);
           cb[r][0] = d0 - d2;
           cb[r][1] = d1 + d2;
           cb[r][2] = d2 - d1;
           cb[r][3] = d1 - d3;
         }
         for (int b = 0; b < 4; ++b) {  // B^T (d B)
-          out[b * CT + j] = cb[0][b] - cb[2][b];
-          out[(4 + b) * CT + j] = cb[1][b] + cb[2][b];
-          out[(8 + b) * CT + j] = cb[2][b] - cb[1][b];
-          out[(12 + b) * CT + j] = cb[1][b] - cb[3][b];
+          lanes::store(out + b * CT + jb, cb[0][b] - cb[2][b], n);
+          lanes::store(out + (4 + b) * CT + jb, cb[1][b] + cb[2][b], n);
+          lanes::store(out + (8 + b) * CT + jb, cb[2][b] - cb[1][b], n);
+          lanes::store(out + (12 + b) * CT + jb, cb[1][b] - cb[3][b], n);
         }
       }
     }
   }
 }
 
-// gx_n (C, H, W) += B dV B^T of every tile: the adjoint of transform_input (tiles overlap by
-// two rows and two columns, so their contributions add up).
+// gx_n (C, H, W) += B dV B^T of every tile: the adjoint of transform_input. Tiles overlap by two
+// rows and two columns, so each tile row is first summed into four row buffers (span columns
+// 2j..2j+3 for tile j), which are then added into the image.
 void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0, int64_t C, const Conv2dParams& p,
                           const Plan& L, float* scratch) {
   const int64_t tw = L.tw, CT = C * ldv;
-  float* __restrict dd = scratch;          // [r][s][j]: B dV B^T, 16 x tw
-  float* __restrict pr = scratch + 16 * tw;  // one input row's span, wpad
   const int64_t lo = std::min(p.pad_w, L.wpad), hi = std::min(p.pad_w + p.W, L.wpad);
   for (int64_t c = 0; c < C; ++c) {
     float* gc = gx_n + c * p.H * p.W;
     for (int64_t i = 0; i < L.th; ++i) {
-      const float* __restrict in = dV + c * ldv + t0 + i * tw;
-#pragma omp simd
-      for (int64_t j = 0; j < tw; ++j) {
-        float u[4][4];  // B dV: rows a of dV combined by the columns of B^T
+      std::fill(scratch, scratch + 4 * L.wpad, 0.f);
+      const float* in = dV + c * ldv + t0 + i * tw;
+      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
+        vf u[4][4];  // B dV: the rows a of dV combined by the columns of B^T
         for (int b = 0; b < 4; ++b) {
-          const float v0 = in[b * CT + j], v1 = in[(4 + b) * CT + j], v2 = in[(8 + b) * CT + j],
-                      v3 = in[(12 + b) * CT + j];
+          const vf v0 = lanes::load(in + b * CT + jb, n), v1 = lanes::load(in + (4 + b) * CT + jb, n),
+                   v2 = lanes::load(in + (8 + b) * CT + jb, n), v3 = lanes::load(in + (12 + b) * CT + jb, n);
           u[0][b] = v0;
           u[1][b] = v1 - v2 + v3;
           u[2][b] = v1 + v2 - v0;
           u[3][b] = -v3;
         }
-        for (int r = 0; r < 4; ++r) {  // (B dV) B^T
-          dd[(4 * r) * tw + j] = u[r][0];
-          dd[(4 * r + 1) * tw + j] = u[r][1] - u[r][2] + u[r][3];
-          dd[(4 * r + 2) * tw + j] = u[r][1] + u[r][2] - u[r][0];
-          dd[(4 * r + 3) * tw + j] = -u[r][3];
+        for (int r = 0; r < 4; ++r) {  // (B dV) B^T, added at span columns 2j.. and 2j+2..
+          float* pr = scratch + r * L.wpad + 2 * jb;
+          vf e, o;
+          lanes::load_pairs(pr, 2 * n, e, o);
+          lanes::store_pairs(pr, e + u[r][0], o + (u[r][1] - u[r][2] + u[r][3]), 2 * n);
+          lanes::load_pairs(pr + 2, 2 * n, e, o);
+          lanes::store_pairs(pr + 2, e + (u[r][1] + u[r][2] - u[r][0]), o - u[r][3], 2 * n);
         }
       }
       for (int r = 0; r < 4; ++r) {
         const int64_t h = 2 * i + r - p.pad_h;
         if (h < 0 || h >= p.H) continue;
-        const float *d0 = dd + (4 * r) * tw, *d1 = d0 + tw, *d2 = d0 + 2 * tw, *d3 = d0 + 3 * tw;
-        // Tile j covers span columns 2j..2j+3; its last two overlap tile j+1's first two.
-        pr[0] = d0[0];
-        pr[1] = d1[0];
-#pragma omp simd
-        for (int64_t j = 1; j < tw; ++j) {
-          pr[2 * j] = d0[j] + d2[j - 1];
-          pr[2 * j + 1] = d1[j] + d3[j - 1];
-        }
-        pr[2 * tw] = d2[tw - 1];
-        pr[2 * tw + 1] = d3[tw - 1];
+        const float* pr = scratch + r * L.wpad;
         float* gr = gc + h * p.W - p.pad_w;
 #pragma omp simd
         for (int64_t s = lo; s < hi; ++s) gr[s] += pr[s];
@@ -233,36 +232,29 @@ void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0,
 }
 
 // ---- output tiles ---------------------------------------------------------------------------
-// y_n[k, 2i.., 2j..] = A^T M A (+ b[k]) for every tile, the parts inside P x Q. Both output rows
-// of a tile row are written straight into y when they exist and are exactly 2 tw wide.
+// y_n[k, 2i.., 2j..] = A^T M A (+ b[k]) for every tile, the parts inside P x Q.
 void transform_output(float* y_n, const float* M, int64_t ldm, int64_t t0, int64_t K, const float* bias,
-                      const Conv2dParams& p, const Plan& L, float* scratch) {
+                      const Conv2dParams& p, const Plan& L) {
   const int64_t tw = L.tw, KT = K * ldm;
   for (int64_t k = 0; k < K; ++k) {
-    const float bk = bias ? bias[k] : 0.f;
+    const vf bk = lanes::broadcast(bias ? bias[k] : 0.f);
     for (int64_t i = 0; i < L.th; ++i) {
       const int64_t p0 = 2 * i;
-      const bool direct = p0 + 1 < p.P && 2 * tw == p.Q;
-      float* __restrict o0 = direct ? y_n + (k * p.P + p0) * p.Q : scratch;
-      float* __restrict o1 = direct ? o0 + p.Q : scratch + 2 * tw;
-      const float* __restrict m = M + k * ldm + t0 + i * tw;
-#pragma omp simd
-      for (int64_t j = 0; j < tw; ++j) {
-        float s0[4], s1[4];  // A^T M
+      float* row0 = y_n + (k * p.P + p0) * p.Q;
+      const float* m = M + k * ldm + t0 + i * tw;
+      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
+        vf s0[4], s1[4];  // A^T M
         for (int b = 0; b < 4; ++b) {
-          const float m0 = m[b * KT + j], m1 = m[(4 + b) * KT + j], m2 = m[(8 + b) * KT + j],
-                      m3 = m[(12 + b) * KT + j];
+          const vf m0 = lanes::load(m + b * KT + jb, n), m1 = lanes::load(m + (4 + b) * KT + jb, n),
+                   m2 = lanes::load(m + (8 + b) * KT + jb, n), m3 = lanes::load(m + (12 + b) * KT + jb, n);
           s0[b] = m0 + m1 + m2;
           s1[b] = m1 - m2 - m3;
         }
-        o0[2 * j] = s0[0] + s0[1] + s0[2] + bk;  // (A^T M) A
-        o0[2 * j + 1] = s0[1] - s0[2] - s0[3] + bk;
-        o1[2 * j] = s1[0] + s1[1] + s1[2] + bk;
-        o1[2 * j + 1] = s1[1] - s1[2] - s1[3] + bk;
-      }
-      if (!direct) {
-        std::copy(o0, o0 + p.Q, y_n + (k * p.P + p0) * p.Q);
-        if (p0 + 1 < p.P) std::copy(o1, o1 + p.Q, y_n + (k * p.P + p0 + 1) * p.Q);
+        const int cols = static_cast<int>(std::min<int64_t>(2 * n, p.Q - 2 * jb));  // drop past Q
+        lanes::store_pairs(row0 + 2 * jb, s0[0] + s0[1] + s0[2] + bk, s0[1] - s0[2] - s0[3] + bk, cols);
+        if (p0 + 1 < p.P)
+          lanes::store_pairs(row0 + p.Q + 2 * jb, s1[0] + s1[1] + s1[2] + bk, s1[1] - s1[2] - s1[3] + bk, cols);
       }
     }
   }
@@ -271,40 +263,31 @@ void transform_output(float* y_n, const float* M, int64_t ldm, int64_t t0, int64
 // dM[xi][k][t] = (A dY A^T)[xi] for the 2x2 gradient tile dY of gy_n (K, P, Q) (zero outside
 // P x Q): the adjoint of transform_output.
 void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n, int64_t K, const Conv2dParams& p,
-                           const Plan& L, float* scratch) {
+                           const Plan& L) {
   const int64_t tw = L.tw, KT = K * ldm;
   for (int64_t k = 0; k < K; ++k)
     for (int64_t i = 0; i < L.th; ++i) {
       const int64_t p0 = 2 * i;
       const float* g0 = gy_n + (k * p.P + p0) * p.Q;
-      const float* g1 = g0 + p.Q;
-      if (!(p0 + 1 < p.P && 2 * tw == p.Q)) {  // copy the rows, zero past Q and P
-        float* b0 = scratch;
-        float* b1 = scratch + 2 * tw;
-        std::fill(b0, b0 + 4 * tw, 0.f);
-        std::copy(g0, g0 + p.Q, b0);
-        if (p0 + 1 < p.P) std::copy(g1, g1 + p.Q, b1);
-        g0 = b0;
-        g1 = b1;
-      }
-      const float* __restrict y0 = g0;
-      const float* __restrict y1 = g1;
-      float* __restrict out = dM + k * ldm + t0 + i * tw;
-#pragma omp simd
-      for (int64_t j = 0; j < tw; ++j) {
-        float e[2][4];  // dY A^T
-        const float yy[2][2] = {{y0[2 * j], y0[2 * j + 1]}, {y1[2 * j], y1[2 * j + 1]}};
+      float* out = dM + k * ldm + t0 + i * tw;
+      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
+        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
+        const int cols = static_cast<int>(std::min<int64_t>(2 * n, p.Q - 2 * jb));
+        vf y[2][2] = {{lanes::zero(), lanes::zero()}, {lanes::zero(), lanes::zero()}};
+        lanes::load_pairs(g0 + 2 * jb, cols, y[0][0], y[0][1]);
+        if (p0 + 1 < p.P) lanes::load_pairs(g0 + p.Q + 2 * jb, cols, y[1][0], y[1][1]);
+        vf e[2][4];  // dY A^T
         for (int uu = 0; uu < 2; ++uu) {
-          e[uu][0] = yy[uu][0];
-          e[uu][1] = yy[uu][0] + yy[uu][1];
-          e[uu][2] = yy[uu][0] - yy[uu][1];
-          e[uu][3] = -yy[uu][1];
+          e[uu][0] = y[uu][0];
+          e[uu][1] = y[uu][0] + y[uu][1];
+          e[uu][2] = y[uu][0] - y[uu][1];
+          e[uu][3] = -y[uu][1];
         }
         for (int b = 0; b < 4; ++b) {  // A (dY A^T)
-          out[b * KT + j] = e[0][b];
-          out[(4 + b) * KT + j] = e[0][b] + e[1][b];
-          out[(8 + b) * KT + j] = e[0][b] - e[1][b];
-          out[(12 + b) * KT + j] = -e[1][b];
+          lanes::store(out + b * KT + jb, e[0][b], n);
+          lanes::store(out + (4 + b) * KT + jb, e[0][b] + e[1][b], n);
+          lanes::store(out + (8 + b) * KT + jb, e[0][b] - e[1][b], n);
+          lanes::store(out + (12 + b) * KT + jb, -e[1][b], n);
         }
       }
     }
@@ -338,7 +321,7 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
       m.noalias() = u * v;
     }
     for (int64_t n = n0; n < n1; ++n)
-      transform_output(y + n * K * p.P * p.Q, S.b.data(), L.T, (n - n0) * L.tiles, K, b, p, L, S.rows.data());
+      transform_output(y + n * K * p.P * p.Q, S.b.data(), L.T, (n - n0) * L.tiles, K, b, p, L);
   });
 }
 
@@ -353,7 +336,7 @@ void backward_data(float* gx, const float* gy, const float* w, const Conv2dParam
     S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
     const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
     for (int64_t n = n0; n < n1; ++n)
-      transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
+      transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L);
     for (int64_t xi = 0; xi < kXi; ++xi) {
       CMap u(U.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
       CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
@@ -383,7 +366,7 @@ void backward_weight(float* gw, const float* gy, const float* x, const Conv2dPar
     for (int64_t n = n0; n < n1; ++n) {
       const int64_t t0 = (n - n0) * L.tiles;
       transform_input(S.a.data(), L.T, t0, x + n * C * p.H * p.W, C, p, L, S.rows.data());
-      transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
+      transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L);
     }
     for (int64_t xi = 0; xi < kXi; ++xi) {
       CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
