@@ -154,7 +154,9 @@ std::vector<Cfg> sweep() {
 }
 
 // Batch 1 and 3; odd/even heights and widths.
-const std::vector<Shape> kShapes = {{1, 2, 7, 6}, {3, 2, 8, 9}};
+// The third is wide enough that 2x2/2 pooling (kernels/cpu/pool.cpp's vector path, 16 windows
+// to a vector) has full and partial vectors in a row.
+const std::vector<Shape> kShapes = {{1, 2, 7, 6}, {3, 2, 8, 9}, {1, 2, 5, 71}};
 
 std::string describe(const Shape& s, const Cfg& c) {
   return ml::shape_str(s) + " k" + std::to_string(c.k) + " s" + std::to_string(c.s) + " p" + std::to_string(c.pad) +
@@ -349,6 +351,44 @@ TEST_CASE("pooling on inputs large enough to take the OpenMP path") {
   CHECK(ml::testing::equal(ml::max_pool2d(x, 3, 2, 1, true), as_tensor(ref_max_pool(x, 3, 2, 1, true))));
   CHECK_CLOSE(ml::avg_pool2d(x, 3, 2, 1, true, false), as_tensor(ref_avg_pool(x, 3, 2, 1, true, false)), 1e-6, 1e-6);
   CHECK_CLOSE(ml::adaptive_avg_pool2d(x, 7, 5), as_tensor(ref_adaptive(x, 7, 5)), 1e-6, 1e-6);
+}
+
+TEST_CASE("max_pool2d 2x2/2 (the vector path): NaN anywhere in a window wins, the first NaN first") {
+  // Each 2x2 window gets a pattern over its 4 taps from {value, NaN}; the expected argmax is the
+  // first NaN in row-major order, else the first maximum. 16 patterns x 3 rows of 20 windows.
+  Generator g(7);
+  const int64_t P = 3, Q = 20, H = 2 * P, W = 2 * Q + 1;  // odd W: the last column is never read
+  std::vector<float> v = ml::testing::rand({1, 1, H, W}, g).to_vector();
+  std::vector<int32_t> expect_at;
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t q = 0; q < Q; ++q) {
+      const int pattern = static_cast<int>((p * Q + q) % 16);
+      int32_t at = -1;
+      float best = 0.f;
+      for (int t = 0; t < 4; ++t) {
+        const int32_t i = static_cast<int32_t>((2 * p + t / 2) * W + 2 * q + t % 2);
+        if (pattern & (1 << t)) v[static_cast<size_t>(i)] = std::nanf("");
+        const float x = v[static_cast<size_t>(i)];
+        if (at >= 0 && std::isnan(best)) continue;
+        if (at < 0 || x > best || std::isnan(x)) {
+          at = i;
+          best = x;
+        }
+      }
+      expect_at.push_back(at);
+    }
+  ml::kernels::Pool2dParams k{};
+  k.N = 1, k.C = 1, k.H = H, k.W = W, k.kh = k.kw = 2, k.sh = k.sw = 2;
+  REQUIRE(ml::kernels::pool2d_output_size(k));
+  REQUIRE((k.P == P && k.Q == Q));
+  std::vector<float> y(static_cast<size_t>(P * Q));
+  std::vector<int32_t> at(static_cast<size_t>(P * Q));
+  ml::kernels::max_pool2d_forward<ml::Device::CPU>(y.data(), at.data(), v.data(), k, ml::Stream{});
+  CHECK(at == expect_at);
+  for (size_t i = 0; i < y.size(); ++i) {
+    const float want = v[static_cast<size_t>(expect_at[i])];
+    CHECK_MESSAGE((std::isnan(want) ? std::isnan(y[i]) : y[i] == want), "window ", i);
+  }
 }
 
 TEST_CASE("max_pool2d propagates NaN, as PyTorch") {

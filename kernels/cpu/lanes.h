@@ -9,6 +9,7 @@
 // plain loop stands in (same results).
 #pragma once
 #include <algorithm>
+#include <cstdint>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -18,9 +19,11 @@ namespace ml::kernels::lanes {
 
 constexpr int kLanes = 16;
 typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));  // also what comparing two vf gives (-1 / 0)
 
 inline vf zero() { return vf{}; }
 inline vf broadcast(float a) { return vf{} + a; }
+inline vi iota() { return vi{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}; }
 
 #if defined(__AVX512F__)
 inline __mmask16 first(int n) { return n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << std::max(n, 0)) - 1u); }
@@ -29,6 +32,7 @@ inline __mmask16 first(int n) { return n >= 16 ? __mmask16(0xFFFF) : static_cast
 inline vf load(const float* p, int n) { return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(first(n), p)); }
 // p[0, n) = lanes [0, n).
 inline void store(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, first(n), reinterpret_cast<__m512>(v)); }
+inline void store(int32_t* p, vi v, int n) { _mm512_mask_storeu_epi32(p, first(n), reinterpret_cast<__m512i>(v)); }
 
 // even[j] = p[2j], odd[j] = p[2j + 1] for 2j (+1) < m; lanes past m are 0. m <= 32.
 inline void load_pairs(const float* p, int m, vf& even, vf& odd) {
@@ -55,6 +59,9 @@ inline vf load(const float* p, int n) {
   return v;
 }
 inline void store(float* p, vf v, int n) {
+  for (int i = 0; i < std::min(n, kLanes); ++i) p[i] = v[i];
+}
+inline void store(int32_t* p, vi v, int n) {
   for (int i = 0; i < std::min(n, kLanes); ++i) p[i] = v[i];
 }
 inline void load_pairs(const float* p, int m, vf& even, vf& odd) {
