@@ -153,6 +153,47 @@ TEST_CASE("batch_norm training normalises each channel to mean 0, variance 1") {
   CHECK_CLOSE(ya, ref_bn(x, xm, xv, w, b, 1e-5), 1e-5, 1e-5);
 }
 
+TEST_CASE("batch_norm keeps a small spread about a large mean (forward and x's gradient)") {
+  // x = 1000 + U[-0.01, 0.01]: float's spacing at 1000 is 6e-5, so forming y as a*x + b in
+  // float (a ~ 170, b ~ -1.7e5) would err by ~0.01, and a float mean would shift every
+  // normalised value by up to 3e-5 / 0.0058 = 0.5 %. Against the formula in double from the same
+  // float inputs, 1e-5 as in the test above.
+  Generator g(223);
+  const Tensor x = ml::testing::rand({4, 2, 9, 11}, g, 999.99f, 1000.01f);
+  const std::vector<float> w{0.5f, -2.f}, b{0.1f, -3.f};
+  std::vector<double> m, v;
+  channel_stats(x, m, v);
+  CHECK_CLOSE(ml::batch_norm(x, {}, {}, Tensor::from_vector({2}, w), Tensor::from_vector({2}, b), true),
+              ref_bn(x, m, v, w, b, 1e-5), 1e-5, 1e-5);
+  // x's gradient for the loss sum(y * r), against the formula in double,
+  //   gx = invstd * (r - mean(r) - xhat * mean(r * xhat)),
+  // to 1e-5 of invstd (the gradient's scale; r is of order 1). A float mean would move xhat by
+  // up to 0.5 % and gx by ~1e-3 of invstd.
+  Tensor xg = x.detach();
+  xg.requires_grad_(true);
+  const Tensor r = ml::testing::rand({4, 2, 9, 11}, g);
+  ml::sum(ml::mul(ml::batch_norm(xg, {}, {}, {}, {}, true), r)).backward();
+  const auto gx = xg.grad().to_vector(), xv = x.to_vector(), rv = r.to_vector();
+  for (size_t c = 0; c < 2; ++c) {
+    const double invstd = 1.0 / std::sqrt(v[c] + 1e-5);
+    double mr = 0.0, mrx = 0.0;
+    for (size_t n = 0; n < 4; ++n)
+      for (size_t l = 0; l < 99; ++l) {
+        const size_t i = (n * 2 + c) * 99 + l;
+        mr += rv[i] / 396.0;
+        mrx += rv[i] * (xv[i] - m[c]) * invstd / 396.0;
+      }
+    double worst = 0.0;
+    for (size_t n = 0; n < 4; ++n)
+      for (size_t l = 0; l < 99; ++l) {
+        const size_t i = (n * 2 + c) * 99 + l;
+        const double ref = invstd * (rv[i] - mr - (xv[i] - m[c]) * invstd * mrx);
+        worst = std::max(worst, std::fabs(gx[i] - ref));
+      }
+    CHECK_MESSAGE(worst < 1e-5 * invstd, "channel ", c, ": worst |gx - ref| = ", worst, ", invstd ", invstd);
+  }
+}
+
 TEST_CASE("batch_norm and local_response_norm on inputs large enough to take the OpenMP path") {
   // The kernels parallelise over channels (batch norm) or planes (LRN) above ~16k elements.
   Generator g(217);
