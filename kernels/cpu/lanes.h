@@ -30,6 +30,11 @@ inline __mmask16 first(int n) { return n >= 16 ? __mmask16(0xFFFF) : static_cast
 
 // Lanes [0, n) from p, the rest 0.
 inline vf load(const float* p, int n) { return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(first(n), p)); }
+// Lanes [l0, l1) from p[l0, l1), the rest 0 (p[l] is not touched outside that range).
+inline vf load_range(const float* p, int l0, int l1) {
+  const __mmask16 m = static_cast<__mmask16>(first(l1) & ~first(l0));
+  return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(m, p));
+}
 // p[0, n) = lanes [0, n).
 inline void store(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, first(n), reinterpret_cast<__m512>(v)); }
 inline void store(int32_t* p, vi v, int n) { _mm512_mask_storeu_epi32(p, first(n), reinterpret_cast<__m512i>(v)); }
@@ -43,6 +48,10 @@ inline void load_pairs(const float* p, int m, vf& even, vf& odd) {
   even = reinterpret_cast<vf>(_mm512_permutex2var_ps(a, ie, b));
   odd = reinterpret_cast<vf>(_mm512_permutex2var_ps(a, io, b));
 }
+
+// The lanes of v selected by mask, moved down to lanes 0, 1, ... (the rest 0); and back.
+inline vf compress(vf v, uint16_t mask) { return reinterpret_cast<vf>(_mm512_maskz_compress_ps(mask, reinterpret_cast<__m512>(v))); }
+inline vf expand(vf v, uint16_t mask) { return reinterpret_cast<vf>(_mm512_maskz_expand_ps(mask, reinterpret_cast<__m512>(v))); }
 
 // p[2j] = even[j], p[2j + 1] = odd[j], the first m floats only. m <= 32.
 inline void store_pairs(float* p, vf even, vf odd, int m) {
@@ -58,11 +67,30 @@ inline vf load(const float* p, int n) {
   for (int i = 0; i < std::min(n, kLanes); ++i) v[i] = p[i];
   return v;
 }
+inline vf load_range(const float* p, int l0, int l1) {
+  vf v{};
+  for (int i = std::max(l0, 0); i < std::min(l1, kLanes); ++i) v[i] = p[i];
+  return v;
+}
 inline void store(float* p, vf v, int n) {
   for (int i = 0; i < std::min(n, kLanes); ++i) p[i] = v[i];
 }
 inline void store(int32_t* p, vi v, int n) {
   for (int i = 0; i < std::min(n, kLanes); ++i) p[i] = v[i];
+}
+inline vf compress(vf v, uint16_t mask) {
+  vf r{};
+  int k = 0;
+  for (int i = 0; i < kLanes; ++i)
+    if (mask >> i & 1) r[k++] = v[i];
+  return r;
+}
+inline vf expand(vf v, uint16_t mask) {
+  vf r{};
+  int k = 0;
+  for (int i = 0; i < kLanes; ++i)
+    if (mask >> i & 1) r[i] = v[k++];
+  return r;
 }
 inline void load_pairs(const float* p, int m, vf& even, vf& odd) {
   even = vf{};

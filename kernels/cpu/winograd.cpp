@@ -17,8 +17,17 @@
 //
 // Layouts: U[xi] (K x C), V[xi] / dV[xi] (C x T), M[xi] / dM[xi] (K x T), row-major, xi = 4a + b
 // the position in the 4x4 transformed tile; column t = (image in chunk) * tiles + i * tw + j for
-// tile row i, tile column j. The transforms run along a row of tiles, 16 tiles to a vector
-// (kernels/cpu/lanes.h), all 16 values of a tile at once.
+// tile row i, tile column j.
+//
+// The transforms compute 16 tiles at once, one vector lane each (kernels/cpu/lanes.h), over all
+// the tiles of an image rather than one tile row (rows of 4 or 5 tiles would fill a quarter of a
+// vector). Tile (i, j) reads input rows 2i..2i+3, which is no fixed stride from tile to tile;
+// so each channel's rows are first copied ("staged") into four arrays Z[r], Z[r] holding input
+// row 2i + r - ph for every tile row i, side by side, each row 2 (tw + 1) wide. In Z[r], tile
+// (i, j) starts at column 2 (i (tw + 1) + j): a stride of 2 over a staged tile index
+// t' = i (tw + 1) + j, in which every tile row has one dummy tile at its end (j = tw). Vectors
+// run over t'; the dummy lanes are squeezed out (compress) on the way into V and M, and put
+// back (expand, as zeros) on the way out. Output and gradient rows are staged the same way.
 #include "kernels/cpu/winograd.h"
 
 #include <omp.h>
@@ -28,6 +37,7 @@
 #include <vector>
 
 #include "kernels/cpu/lanes.h"
+#include "kernels/cpu/tile_gemm.h"
 
 namespace ml::kernels::winograd {
 
@@ -48,9 +58,16 @@ using CMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
 struct Plan {
   int64_t th, tw, tiles;  // tile rows and columns of one image (2x2 outputs each), th * tw
-  int64_t wpad;           // a tile row's input span, 2 * tw + 2 columns
-  int64_t nb, chunks;     // images per chunk, number of chunks
-  int64_t T;              // columns of the products for a full chunk, nb * tiles
+  int64_t tp, wpad;       // staged tiles per tile row (tw + 1: one dummy) and their span 2 tp
+  int64_t staged;         // floats in one staged array: (th + 1) rows of wpad, and room for a
+                          // vector's overrun
+  // Per block of 16 staged tiles: which lanes are real tiles, where their first lands in the
+  // columns of V / M (the dummies before it squeezed out), and how many there are.
+  std::vector<uint16_t> mask;
+  std::vector<int64_t> off;
+  std::vector<int> count;
+  int64_t nb, chunks;  // images per chunk, number of chunks
+  int64_t T;           // columns of the products for a full chunk, nb * tiles
 };
 
 Plan make_plan(const Conv2dParams& p) {
@@ -58,7 +75,18 @@ Plan make_plan(const Conv2dParams& p) {
   L.th = (p.P + 1) / 2;
   L.tw = (p.Q + 1) / 2;
   L.tiles = L.th * L.tw;
-  L.wpad = 2 * L.tw + 2;
+  L.tp = L.tw + 1;
+  L.wpad = 2 * L.tp;
+  L.staged = (L.th + 1) * L.wpad + 2 * lanes::kLanes + 2;
+  const int64_t staged_tiles = L.th * L.tp;
+  for (int64_t t0 = 0; t0 < staged_tiles; t0 += lanes::kLanes) {
+    uint16_t m = 0;
+    for (int l = 0; l < lanes::kLanes; ++l)
+      if (t0 + l < staged_tiles && (t0 + l) % L.tp != L.tw) m = static_cast<uint16_t>(m | (1u << l));
+    L.mask.push_back(m);
+    L.off.push_back(t0 - t0 / L.tp);
+    L.count.push_back(__builtin_popcount(m));
+  }
   const int64_t threads = std::max(1, omp_get_max_threads());
   const int64_t per_thread = (p.N + threads - 1) / threads;  // keep every thread busy first
   const int64_t bytes_per_image = L.tiles * kXi * (p.C + p.K) * static_cast<int64_t>(sizeof(float));
@@ -80,7 +108,8 @@ void for_each_chunk(const Plan& L, F&& body) {
   }
 }
 
-// One thread's buffers, allocated on its first chunk and reused.
+// One thread's buffers, allocated (zeroed) on its first chunk and reused: the two sides of the
+// products and two staged arrays.
 struct Scratch {
   std::vector<float> a, b, rows;
   void ensure(size_t na, size_t nb, size_t nrows) {
@@ -89,7 +118,7 @@ struct Scratch {
     if (rows.size() < nrows) rows.resize(nrows);
   }
 };
-size_t rows_size(const Plan& L) { return static_cast<size_t>(4 * L.wpad); }
+size_t rows_size(const Plan& L) { return static_cast<size_t>(2 * L.staged); }
 
 // ---- weights --------------------------------------------------------------------------------
 // U[xi][k][c] = (G g G^T)[xi] for the filter g = w[k, c] (3x3).
@@ -137,160 +166,181 @@ void weight_gradient(float* gw, const float* dU, int64_t K, int64_t C) {
     }
 }
 
-// ---- input tiles ----------------------------------------------------------------------------
-// Row h of the image plane xc (H, W) as a tile row reads it: r[u] = input column u - pw for u in
-// [0, wpad), zero outside the image. Points into the image when that span lies inside it (no
-// padding, no overhang), else into buf, filled with the row and its zeros.
-const float* tile_row(const float* xc, int64_t h, const Conv2dParams& p, int64_t wpad, float* buf) {
-  const bool inside = h >= 0 && h < p.H;
-  if (inside && p.pad_w == 0 && wpad <= p.W) return xc + h * p.W;
-  std::fill(buf, buf + wpad, 0.f);
-  if (inside) {
-    const int64_t lo = std::min(p.pad_w, wpad), hi = std::min(p.pad_w + p.W, wpad);
-    std::copy(xc + h * p.W + (lo - p.pad_w), xc + h * p.W + (hi - p.pad_w), buf + lo);
-  }
-  return buf;
+// ---- staging --------------------------------------------------------------------------------
+// Z + par * L.staged, par = 0, 1: row i (L.wpad wide, i <= th) = row 2i + par - ph of the plane
+// src (H, W), column u = src column u - pw; zero outside the plane.
+void stage(float* Z, const float* src, int64_t H, int64_t W, int64_t ph, int64_t pw, const Plan& L) {
+  // Vector by vector: each loads the lanes that fall inside [pw, pw + W) and zeroes the rest
+  // (rows are 10 to 60 floats; a copy and two fills per row cost three library calls).
+  for (int par = 0; par < 2; ++par)
+    for (int64_t i = 0; i <= L.th; ++i) {
+      float* d = Z + par * L.staged + i * L.wpad;
+      const int64_t h = 2 * i + par - ph;
+      const bool inside = h >= 0 && h < H;
+      const float* row = src + (inside ? h : 0) * W - pw;  // row[u] = src column u - pw
+      for (int64_t u = 0; u < L.wpad; u += lanes::kLanes) {
+        const int l0 = static_cast<int>(std::clamp<int64_t>(pw - u, 0, lanes::kLanes));
+        const int l1 = inside ? static_cast<int>(std::clamp<int64_t>(pw + W - u, 0, lanes::kLanes)) : 0;
+        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, L.wpad - u));
+        lanes::store(d + u, l0 < l1 ? lanes::load_range(row + u, l0, l1) : lanes::zero(), n);
+      }
+    }
 }
 
+// The staged copy of input row 2i + r (r < 4) for tile row i = 0, as stage() lays it out.
+inline float* staged_row(float* Z, int r, const Plan& L) { return Z + (r % 2) * L.staged + (r / 2) * L.wpad; }
+
+// ---- input tiles ----------------------------------------------------------------------------
 // V[xi][c][t0 + i*tw + j] = (B^T d B)[xi] for the 4x4 input tile d at rows 2i - ph.., columns
-// 2j - pw.. of image x_n (C, H, W); ldv = the products' column count T. The tiles of a tile row
-// go 16 at a time, one vector lane each (lanes.h).
+// 2j - pw.. of image x_n (C, H, W); ldv = the products' column count T.
 void transform_input(float* V, int64_t ldv, int64_t t0, const float* x_n, int64_t C, const Conv2dParams& p,
-                     const Plan& L, float* scratch) {
-  const int64_t tw = L.tw, CT = C * ldv;
+                     const Plan& L, float* Z) {
+  const int64_t CT = C * ldv;
   for (int64_t c = 0; c < C; ++c) {
-    const float* xc = x_n + c * p.H * p.W;
-    for (int64_t i = 0; i < L.th; ++i) {
-      const float* rows[4];
-      for (int r = 0; r < 4; ++r) rows[r] = tile_row(xc, 2 * i - p.pad_h + r, p, L.wpad, scratch + r * L.wpad);
-      float* out = V + c * ldv + t0 + i * tw;
-      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
-        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
-        vf cb[4][4];  // d B: each input row's four column combinations
-        for (int r = 0; r < 4; ++r) {
-          vf d0, d1, d2, d3;
-          lanes::load_pairs(rows[r] + 2 * jb, 2 * n, d0, d1);
-          lanes::load_pairs(rows[r] + 2 * jb + 2, 2 * n, d2, d3);
-          cb[r][0] = d0 - d2;
-          cb[r][1] = d1 + d2;
-          cb[r][2] = d2 - d1;
-          cb[r][3] = d1 - d3;
-        }
-        for (int b = 0; b < 4; ++b) {  // B^T (d B)
-          lanes::store(out + b * CT + jb, cb[0][b] - cb[2][b], n);
-          lanes::store(out + (4 + b) * CT + jb, cb[1][b] + cb[2][b], n);
-          lanes::store(out + (8 + b) * CT + jb, cb[2][b] - cb[1][b], n);
-          lanes::store(out + (12 + b) * CT + jb, cb[1][b] - cb[3][b], n);
-        }
+    stage(Z, x_n + c * p.H * p.W, p.H, p.W, p.pad_h, p.pad_w, L);
+    float* out = V + c * ldv + t0;
+    for (size_t blk = 0; blk < L.mask.size(); ++blk) {
+      const int64_t at = 2 * lanes::kLanes * static_cast<int64_t>(blk);  // staged column of the block
+      vf cb[4][4];  // d B: each input row's four column combinations
+      for (int r = 0; r < 4; ++r) {
+        vf d0, d1, d2, d3;
+        const float* zr = staged_row(Z, r, L) + at;
+        lanes::load_pairs(zr, 2 * lanes::kLanes, d0, d1);
+        lanes::load_pairs(zr + 2, 2 * lanes::kLanes, d2, d3);
+        cb[r][0] = d0 - d2;
+        cb[r][1] = d1 + d2;
+        cb[r][2] = d2 - d1;
+        cb[r][3] = d1 - d3;
+      }
+      const uint16_t mk = L.mask[blk];
+      const int n = L.count[blk];
+      float* o = out + L.off[blk];
+      for (int b = 0; b < 4; ++b) {  // B^T (d B)
+        lanes::store(o + b * CT, lanes::compress(cb[0][b] - cb[2][b], mk), n);
+        lanes::store(o + (4 + b) * CT, lanes::compress(cb[1][b] + cb[2][b], mk), n);
+        lanes::store(o + (8 + b) * CT, lanes::compress(cb[2][b] - cb[1][b], mk), n);
+        lanes::store(o + (12 + b) * CT, lanes::compress(cb[1][b] - cb[3][b], mk), n);
       }
     }
   }
 }
 
 // gx_n (C, H, W) += B dV B^T of every tile: the adjoint of transform_input. Tiles overlap by two
-// rows and two columns, so each tile row is first summed into four row buffers (span columns
-// 2j..2j+3 for tile j), which are then added into the image.
+// rows and two columns; their contributions are summed in the staged arrays, then added into
+// the image.
 void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0, int64_t C, const Conv2dParams& p,
-                          const Plan& L, float* scratch) {
-  const int64_t tw = L.tw, CT = C * ldv;
+                          const Plan& L, float* Z) {
+  const int64_t CT = C * ldv;
   const int64_t lo = std::min(p.pad_w, L.wpad), hi = std::min(p.pad_w + p.W, L.wpad);
   for (int64_t c = 0; c < C; ++c) {
-    float* gc = gx_n + c * p.H * p.W;
-    for (int64_t i = 0; i < L.th; ++i) {
-      std::fill(scratch, scratch + 4 * L.wpad, 0.f);
-      const float* in = dV + c * ldv + t0 + i * tw;
-      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
-        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
-        vf u[4][4];  // B dV: the rows a of dV combined by the columns of B^T
-        for (int b = 0; b < 4; ++b) {
-          const vf v0 = lanes::load(in + b * CT + jb, n), v1 = lanes::load(in + (4 + b) * CT + jb, n),
-                   v2 = lanes::load(in + (8 + b) * CT + jb, n), v3 = lanes::load(in + (12 + b) * CT + jb, n);
-          u[0][b] = v0;
-          u[1][b] = v1 - v2 + v3;
-          u[2][b] = v1 + v2 - v0;
-          u[3][b] = -v3;
-        }
-        for (int r = 0; r < 4; ++r) {  // (B dV) B^T, added at span columns 2j.. and 2j+2..
-          float* pr = scratch + r * L.wpad + 2 * jb;
-          vf e, o;
-          lanes::load_pairs(pr, 2 * n, e, o);
-          lanes::store_pairs(pr, e + u[r][0], o + (u[r][1] - u[r][2] + u[r][3]), 2 * n);
-          lanes::load_pairs(pr + 2, 2 * n, e, o);
-          lanes::store_pairs(pr + 2, e + (u[r][1] + u[r][2] - u[r][0]), o - u[r][3], 2 * n);
-        }
+    std::fill(Z, Z + 2 * L.staged, 0.f);
+    const float* in = dV + c * ldv + t0;
+    for (size_t blk = 0; blk < L.mask.size(); ++blk) {
+      const uint16_t mk = L.mask[blk];
+      const int n = L.count[blk];
+      const float* v = in + L.off[blk];
+      vf u[4][4];  // B dV: the rows a of dV combined by the columns of B^T; dummy lanes 0
+      for (int b = 0; b < 4; ++b) {
+        const vf v0 = lanes::expand(lanes::load(v + b * CT, n), mk),
+                 v1 = lanes::expand(lanes::load(v + (4 + b) * CT, n), mk),
+                 v2 = lanes::expand(lanes::load(v + (8 + b) * CT, n), mk),
+                 v3 = lanes::expand(lanes::load(v + (12 + b) * CT, n), mk);
+        u[0][b] = v0;
+        u[1][b] = v1 - v2 + v3;
+        u[2][b] = v1 + v2 - v0;
+        u[3][b] = -v3;
       }
-      for (int r = 0; r < 4; ++r) {
-        const int64_t h = 2 * i + r - p.pad_h;
-        if (h < 0 || h >= p.H) continue;
-        const float* pr = scratch + r * L.wpad;
-        float* gr = gc + h * p.W - p.pad_w;
-#pragma omp simd
-        for (int64_t s = lo; s < hi; ++s) gr[s] += pr[s];
+      const int64_t at = 2 * lanes::kLanes * static_cast<int64_t>(blk);
+      for (int r = 0; r < 4; ++r) {  // (B dV) B^T, added at staged columns 2t'.. and 2t'+2..
+        float* pr = staged_row(Z, r, L) + at;
+        vf e, o;
+        lanes::load_pairs(pr, 2 * lanes::kLanes, e, o);
+        lanes::store_pairs(pr, e + u[r][0], o + (u[r][1] - u[r][2] + u[r][3]), 2 * lanes::kLanes);
+        lanes::load_pairs(pr + 2, 2 * lanes::kLanes, e, o);
+        lanes::store_pairs(pr + 2, e + (u[r][1] + u[r][2] - u[r][0]), o - u[r][3], 2 * lanes::kLanes);
       }
     }
+    float* gc = gx_n + c * p.H * p.W;
+    for (int par = 0; par < 2; ++par)
+      for (int64_t i = 0; i <= L.th; ++i) {
+        const int64_t h = 2 * i + par - p.pad_h;
+        if (h < 0 || h >= p.H) continue;
+        const float* zr = Z + par * L.staged + i * L.wpad;
+        float* gr = gc + h * p.W - p.pad_w;
+#pragma omp simd
+        for (int64_t s = lo; s < hi; ++s) gr[s] += zr[s];
+      }
   }
 }
 
 // ---- output tiles ---------------------------------------------------------------------------
-// y_n[k, 2i.., 2j..] = A^T M A (+ b[k]) for every tile, the parts inside P x Q.
+// y_n[k, 2i.., 2j..] = A^T M A (+ b[k]) for every tile, the parts inside P x Q (via two staged
+// output rows per tile row, Y[0] and Y[1]).
 void transform_output(float* y_n, const float* M, int64_t ldm, int64_t t0, int64_t K, const float* bias,
-                      const Conv2dParams& p, const Plan& L) {
-  const int64_t tw = L.tw, KT = K * ldm;
+                      const Conv2dParams& p, const Plan& L, float* Y) {
+  const int64_t KT = K * ldm;
   for (int64_t k = 0; k < K; ++k) {
     const vf bk = lanes::broadcast(bias ? bias[k] : 0.f);
-    for (int64_t i = 0; i < L.th; ++i) {
-      const int64_t p0 = 2 * i;
-      float* row0 = y_n + (k * p.P + p0) * p.Q;
-      const float* m = M + k * ldm + t0 + i * tw;
-      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
-        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
-        vf s0[4], s1[4];  // A^T M
-        for (int b = 0; b < 4; ++b) {
-          const vf m0 = lanes::load(m + b * KT + jb, n), m1 = lanes::load(m + (4 + b) * KT + jb, n),
-                   m2 = lanes::load(m + (8 + b) * KT + jb, n), m3 = lanes::load(m + (12 + b) * KT + jb, n);
-          s0[b] = m0 + m1 + m2;
-          s1[b] = m1 - m2 - m3;
-        }
-        const int cols = static_cast<int>(std::min<int64_t>(2 * n, p.Q - 2 * jb));  // drop past Q
-        lanes::store_pairs(row0 + 2 * jb, s0[0] + s0[1] + s0[2] + bk, s0[1] - s0[2] - s0[3] + bk, cols);
-        if (p0 + 1 < p.P)
-          lanes::store_pairs(row0 + p.Q + 2 * jb, s1[0] + s1[1] + s1[2] + bk, s1[1] - s1[2] - s1[3] + bk, cols);
+    const float* m = M + k * ldm + t0;
+    for (size_t blk = 0; blk < L.mask.size(); ++blk) {
+      const uint16_t mk = L.mask[blk];
+      const int n = L.count[blk];
+      const float* mb = m + L.off[blk];
+      vf s0[4], s1[4];  // A^T M
+      for (int b = 0; b < 4; ++b) {
+        const vf m0 = lanes::expand(lanes::load(mb + b * KT, n), mk),
+                 m1 = lanes::expand(lanes::load(mb + (4 + b) * KT, n), mk),
+                 m2 = lanes::expand(lanes::load(mb + (8 + b) * KT, n), mk),
+                 m3 = lanes::expand(lanes::load(mb + (12 + b) * KT, n), mk);
+        s0[b] = m0 + m1 + m2;
+        s1[b] = m1 - m2 - m3;
       }
+      const int64_t at = 2 * lanes::kLanes * static_cast<int64_t>(blk);
+      lanes::store_pairs(Y + at, s0[0] + s0[1] + s0[2] + bk, s0[1] - s0[2] - s0[3] + bk, 2 * lanes::kLanes);
+      lanes::store_pairs(Y + L.staged + at, s1[0] + s1[1] + s1[2] + bk, s1[1] - s1[2] - s1[3] + bk,
+                         2 * lanes::kLanes);
     }
+    for (int64_t i = 0; i < L.th; ++i)
+      for (int64_t uu = 0; uu < 2 && 2 * i + uu < p.P; ++uu) {
+        const float* yr = Y + uu * L.staged + i * L.wpad;
+        float* dst = y_n + (k * p.P + 2 * i + uu) * p.Q;
+#pragma omp simd
+        for (int64_t q = 0; q < p.Q; ++q) dst[q] = yr[q];
+      }
   }
 }
 
 // dM[xi][k][t] = (A dY A^T)[xi] for the 2x2 gradient tile dY of gy_n (K, P, Q) (zero outside
 // P x Q): the adjoint of transform_output.
 void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n, int64_t K, const Conv2dParams& p,
-                           const Plan& L) {
-  const int64_t tw = L.tw, KT = K * ldm;
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t i = 0; i < L.th; ++i) {
-      const int64_t p0 = 2 * i;
-      const float* g0 = gy_n + (k * p.P + p0) * p.Q;
-      float* out = dM + k * ldm + t0 + i * tw;
-      for (int64_t jb = 0; jb < tw; jb += lanes::kLanes) {
-        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, tw - jb));
-        const int cols = static_cast<int>(std::min<int64_t>(2 * n, p.Q - 2 * jb));
-        vf y[2][2] = {{lanes::zero(), lanes::zero()}, {lanes::zero(), lanes::zero()}};
-        lanes::load_pairs(g0 + 2 * jb, cols, y[0][0], y[0][1]);
-        if (p0 + 1 < p.P) lanes::load_pairs(g0 + p.Q + 2 * jb, cols, y[1][0], y[1][1]);
-        vf e[2][4];  // dY A^T
-        for (int uu = 0; uu < 2; ++uu) {
-          e[uu][0] = y[uu][0];
-          e[uu][1] = y[uu][0] + y[uu][1];
-          e[uu][2] = y[uu][0] - y[uu][1];
-          e[uu][3] = -y[uu][1];
-        }
-        for (int b = 0; b < 4; ++b) {  // A (dY A^T)
-          lanes::store(out + b * KT + jb, e[0][b], n);
-          lanes::store(out + (4 + b) * KT + jb, e[0][b] + e[1][b], n);
-          lanes::store(out + (8 + b) * KT + jb, e[0][b] - e[1][b], n);
-          lanes::store(out + (12 + b) * KT + jb, -e[1][b], n);
-        }
+                           const Plan& L, float* G) {
+  const int64_t KT = K * ldm;
+  for (int64_t k = 0; k < K; ++k) {
+    stage(G, gy_n + k * p.P * p.Q, p.P, p.Q, 0, 0, L);
+    float* out = dM + k * ldm + t0;
+    for (size_t blk = 0; blk < L.mask.size(); ++blk) {
+      const int64_t at = 2 * lanes::kLanes * static_cast<int64_t>(blk);
+      vf y[2][2];
+      lanes::load_pairs(G + at, 2 * lanes::kLanes, y[0][0], y[0][1]);
+      lanes::load_pairs(G + L.staged + at, 2 * lanes::kLanes, y[1][0], y[1][1]);
+      vf e[2][4];  // dY A^T
+      for (int uu = 0; uu < 2; ++uu) {
+        e[uu][0] = y[uu][0];
+        e[uu][1] = y[uu][0] + y[uu][1];
+        e[uu][2] = y[uu][0] - y[uu][1];
+        e[uu][3] = -y[uu][1];
+      }
+      const uint16_t mk = L.mask[blk];
+      const int n = L.count[blk];
+      float* o = out + L.off[blk];
+      for (int b = 0; b < 4; ++b) {  // A (dY A^T)
+        lanes::store(o + b * KT, lanes::compress(e[0][b], mk), n);
+        lanes::store(o + (4 + b) * KT, lanes::compress(e[0][b] + e[1][b], mk), n);
+        lanes::store(o + (8 + b) * KT, lanes::compress(e[0][b] - e[1][b], mk), n);
+        lanes::store(o + (12 + b) * KT, lanes::compress(-e[1][b], mk), n);
       }
     }
+  }
 }
 
 }  // namespace
@@ -314,14 +364,11 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
     const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
     for (int64_t n = n0; n < n1; ++n)
       transform_input(S.a.data(), L.T, (n - n0) * L.tiles, x + n * C * p.H * p.W, C, p, L, S.rows.data());
-    for (int64_t xi = 0; xi < kXi; ++xi) {
-      CMap u(U.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
-      CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
-      Map m(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
-      m.noalias() = u * v;
-    }
+    for (int64_t xi = 0; xi < kXi; ++xi)  // M[xi] = U[xi] V[xi]
+      tile_gemm::multiply(S.b.data() + xi * K * L.T, L.T, U.data() + xi * K * C, C, 1, S.a.data() + xi * C * L.T,
+                          L.T, K, C, cols);
     for (int64_t n = n0; n < n1; ++n)
-      transform_output(y + n * K * p.P * p.Q, S.b.data(), L.T, (n - n0) * L.tiles, K, b, p, L);
+      transform_output(y + n * K * p.P * p.Q, S.b.data(), L.T, (n - n0) * L.tiles, K, b, p, L, S.rows.data());
   });
 }
 
@@ -336,13 +383,10 @@ void backward_data(float* gx, const float* gy, const float* w, const Conv2dParam
     S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
     const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
     for (int64_t n = n0; n < n1; ++n)
-      transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L);
-    for (int64_t xi = 0; xi < kXi; ++xi) {
-      CMap u(U.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
-      CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
-      Map dv(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
-      dv.noalias() = u.transpose() * dm;
-    }
+      transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
+    for (int64_t xi = 0; xi < kXi; ++xi)  // dV[xi] = U[xi]^T dM[xi]
+      tile_gemm::multiply(S.a.data() + xi * C * L.T, L.T, U.data() + xi * K * C, 1, C, S.b.data() + xi * K * L.T,
+                          L.T, C, K, cols);
     for (int64_t n = n0; n < n1; ++n) {
       float* gx_n = gx + n * C * p.H * p.W;
       std::fill(gx_n, gx_n + C * p.H * p.W, 0.f);
@@ -366,7 +410,7 @@ void backward_weight(float* gw, const float* gy, const float* x, const Conv2dPar
     for (int64_t n = n0; n < n1; ++n) {
       const int64_t t0 = (n - n0) * L.tiles;
       transform_input(S.a.data(), L.T, t0, x + n * C * p.H * p.W, C, p, L, S.rows.data());
-      transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L);
+      transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
     }
     for (int64_t xi = 0; xi < kXi; ++xi) {
       CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));

@@ -1,0 +1,66 @@
+// kernels/cpu/tile_gemm.h — the matrix product of the Winograd transforms,
+//     out (R x T) = A (R x Q) * B (Q x T),
+// with B and out row-major (T contiguous) and A read through two strides, so that A may be U
+// (rs = C, qs = 1) or U^T (rs = 1, qs = C) without a copy.
+//
+// Why not Eigen: these products are small in R and Q (32 to 128) and there are 16 of them per
+// chunk of images; Eigen packs both operands into its own layouts on every call, which cost
+// about as much as the arithmetic here. B's rows are already contiguous, so the kernel reads
+// them in place: for a block of 8 rows of A and 32 columns of B it keeps 16 vector
+// accumulators, and per step q loads two vectors of B and broadcasts 8 values of A (16 fused
+// multiply-adds for 2 loads + 8 broadcasts). The 32 columns of B (Q x 128 bytes) stay in L1
+// while every row block of A passes over them.
+//
+// Sums run over q in order, one fused multiply-add per step (as a plain loop would), so the
+// result does not depend on T, R or the blocking.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cpu/lanes.h"
+
+namespace ml::kernels::tile_gemm {
+
+constexpr int kRows = 8;  // rows of A per block
+
+// One block: rows [0, nr) of A (nr <= kRows), columns [0, n0 + n1) of B with n0 <= 16 in the
+// first vector and n1 <= 16 in the second. The 16 accumulators are named variables: GCC keeps
+// an array of vectors in memory and stored all 16 back on every step.
+inline void block(float* out, int64_t ldo, const float* A, int64_t rs, int64_t qs, const float* B, int64_t ldb,
+                  int64_t Q, int n0, int n1, int nr) {
+  using lanes::vf;
+  // Rows past nr (a last, partial block) read row 0 of A again and are never stored.
+  int64_t o[kRows];
+  for (int r = 0; r < kRows; ++r) o[r] = (r < nr ? r : 0) * rs;
+  vf c00{}, c01{}, c10{}, c11{}, c20{}, c21{}, c30{}, c31{}, c40{}, c41{}, c50{}, c51{}, c60{}, c61{}, c70{}, c71{};
+  for (int64_t q = 0; q < Q; ++q) {
+    const vf b0 = lanes::load(B + q * ldb, n0), b1 = lanes::load(B + q * ldb + 16, n1);
+    const float* a = A + q * qs;
+    const float a0 = a[o[0]], a1 = a[o[1]], a2 = a[o[2]], a3 = a[o[3]], a4 = a[o[4]], a5 = a[o[5]], a6 = a[o[6]],
+                a7 = a[o[7]];
+    c00 += a0 * b0, c01 += a0 * b1, c10 += a1 * b0, c11 += a1 * b1;
+    c20 += a2 * b0, c21 += a2 * b1, c30 += a3 * b0, c31 += a3 * b1;
+    c40 += a4 * b0, c41 += a4 * b1, c50 += a5 * b0, c51 += a5 * b1;
+    c60 += a6 * b0, c61 += a6 * b1, c70 += a7 * b0, c71 += a7 * b1;
+  }
+  const vf acc[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                            {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (int r = 0; r < nr; ++r) {
+    lanes::store(out + r * ldo, acc[r][0], n0);
+    lanes::store(out + r * ldo + 16, acc[r][1], n1);
+  }
+}
+
+// out (R x T, leading dimension ldo) = A * B, overwriting out.
+inline void multiply(float* out, int64_t ldo, const float* A, int64_t rs, int64_t qs, const float* B, int64_t ldb,
+                     int64_t R, int64_t Q, int64_t T) {
+  for (int64_t t0 = 0; t0 < T; t0 += 32) {
+    const int nt = static_cast<int>(std::min<int64_t>(32, T - t0));
+    const int n0 = std::min(nt, 16), n1 = nt - n0;
+    for (int64_t r0 = 0; r0 < R; r0 += kRows)
+      block(out + r0 * ldo + t0, ldo, A + r0 * rs, rs, qs, B + t0, ldb, Q, n0, n1,
+            static_cast<int>(std::min<int64_t>(kRows, R - r0)));
+  }
+}
+
+}  // namespace ml::kernels::tile_gemm
