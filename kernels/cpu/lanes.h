@@ -30,11 +30,6 @@ inline __mmask16 first(int n) { return n >= 16 ? __mmask16(0xFFFF) : static_cast
 
 // Lanes [0, n) from p, the rest 0.
 inline vf load(const float* p, int n) { return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(first(n), p)); }
-// Lanes [l0, l1) from p[l0, l1), the rest 0 (p[l] is not touched outside that range).
-inline vf load_range(const float* p, int l0, int l1) {
-  const __mmask16 m = static_cast<__mmask16>(first(l1) & ~first(l0));
-  return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(m, p));
-}
 // p[0, n) = lanes [0, n).
 inline void store(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, first(n), reinterpret_cast<__m512>(v)); }
 inline void store(int32_t* p, vi v, int n) { _mm512_mask_storeu_epi32(p, first(n), reinterpret_cast<__m512i>(v)); }
@@ -65,11 +60,6 @@ inline void store_pairs(float* p, vf even, vf odd, int m) {
 inline vf load(const float* p, int n) {
   vf v{};
   for (int i = 0; i < std::min(n, kLanes); ++i) v[i] = p[i];
-  return v;
-}
-inline vf load_range(const float* p, int l0, int l1) {
-  vf v{};
-  for (int i = std::max(l0, 0); i < std::min(l1, kLanes); ++i) v[i] = p[i];
   return v;
 }
 inline void store(float* p, vf v, int n) {

@@ -1,11 +1,12 @@
-// kernels/cpu/tile_gemm.h — the matrix product of the Winograd transforms,
-//     out (R x T) = A (R x Q) * B (Q x T),
+// kernels/cpu/tile_gemm.h — a matrix product for operands already laid out for it,
+//     out (R x T) = A (R x Q) * B (Q x T)   (or out += A * B),
 // with B and out row-major (T contiguous) and A read through two strides, so that A may be U
-// (rs = C, qs = 1) or U^T (rs = 1, qs = C) without a copy.
+// (rs = C, qs = 1) or U^T (rs = 1, qs = C) without a copy. Used for the Winograd products and
+// for im2col products with a short inner dimension (a first layer's 3 x 3 x 3 = 27).
 //
-// Why not Eigen: these products are small in R and Q (32 to 128) and there are 16 of them per
-// chunk of images; Eigen packs both operands into its own layouts on every call, which cost
-// about as much as the arithmetic here. B's rows are already contiguous, so the kernel reads
+// Why not Eigen: these products are small in R or Q (27 to 128) and there are many of them
+// (16 per chunk of images, or one per image); Eigen packs both operands into its own layouts on
+// every call, which cost about as much as the arithmetic here. B's rows are already contiguous, so the kernel reads
 // them in place: for a block of 8 rows of A and 32 columns of B it keeps 16 vector
 // accumulators, and per step q loads two vectors of B and broadcasts 8 values of A (16 fused
 // multiply-adds for 2 loads + 8 broadcasts). The 32 columns of B (Q x 128 bytes) stay in L1
@@ -27,7 +28,7 @@ constexpr int kRows = 8;  // rows of A per block
 // first vector and n1 <= 16 in the second. The 16 accumulators are named variables: GCC keeps
 // an array of vectors in memory and stored all 16 back on every step.
 inline void block(float* out, int64_t ldo, const float* A, int64_t rs, int64_t qs, const float* B, int64_t ldb,
-                  int64_t Q, int n0, int n1, int nr) {
+                  int64_t Q, int n0, int n1, int nr, bool accumulate) {
   using lanes::vf;
   // Rows past nr (a last, partial block) read row 0 of A again and are never stored.
   int64_t o[kRows];
@@ -46,20 +47,21 @@ inline void block(float* out, int64_t ldo, const float* A, int64_t rs, int64_t q
   const vf acc[kRows][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
                             {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   for (int r = 0; r < nr; ++r) {
-    lanes::store(out + r * ldo, acc[r][0], n0);
-    lanes::store(out + r * ldo + 16, acc[r][1], n1);
+    float* o0 = out + r * ldo;
+    lanes::store(o0, accumulate ? acc[r][0] + lanes::load(o0, n0) : acc[r][0], n0);
+    lanes::store(o0 + 16, accumulate ? acc[r][1] + lanes::load(o0 + 16, n1) : acc[r][1], n1);
   }
 }
 
-// out (R x T, leading dimension ldo) = A * B, overwriting out.
+// out (R x T, leading dimension ldo) = A * B, or += A * B with accumulate.
 inline void multiply(float* out, int64_t ldo, const float* A, int64_t rs, int64_t qs, const float* B, int64_t ldb,
-                     int64_t R, int64_t Q, int64_t T) {
+                     int64_t R, int64_t Q, int64_t T, bool accumulate = false) {
   for (int64_t t0 = 0; t0 < T; t0 += 32) {
     const int nt = static_cast<int>(std::min<int64_t>(32, T - t0));
     const int n0 = std::min(nt, 16), n1 = nt - n0;
     for (int64_t r0 = 0; r0 < R; r0 += kRows)
       block(out + r0 * ldo + t0, ldo, A + r0 * rs, rs, qs, B + t0, ldb, Q, n0, n1,
-            static_cast<int>(std::min<int64_t>(kRows, R - r0)));
+            static_cast<int>(std::min<int64_t>(kRows, R - r0)), accumulate);
   }
 }
 

@@ -170,20 +170,20 @@ void weight_gradient(float* gw, const float* dU, int64_t K, int64_t C) {
 // Z + par * L.staged, par = 0, 1: row i (L.wpad wide, i <= th) = row 2i + par - ph of the plane
 // src (H, W), column u = src column u - pw; zero outside the plane.
 void stage(float* Z, const float* src, int64_t H, int64_t W, int64_t ph, int64_t pw, const Plan& L) {
-  // Vector by vector: each loads the lanes that fall inside [pw, pw + W) and zeroes the rest
-  // (rows are 10 to 60 floats; a copy and two fills per row cost three library calls).
+  const int64_t lo = std::min(pw, L.wpad), hi = std::min(pw + W, L.wpad);
   for (int par = 0; par < 2; ++par)
     for (int64_t i = 0; i <= L.th; ++i) {
       float* d = Z + par * L.staged + i * L.wpad;
       const int64_t h = 2 * i + par - ph;
-      const bool inside = h >= 0 && h < H;
-      const float* row = src + (inside ? h : 0) * W - pw;  // row[u] = src column u - pw
-      for (int64_t u = 0; u < L.wpad; u += lanes::kLanes) {
-        const int l0 = static_cast<int>(std::clamp<int64_t>(pw - u, 0, lanes::kLanes));
-        const int l1 = inside ? static_cast<int>(std::clamp<int64_t>(pw + W - u, 0, lanes::kLanes)) : 0;
-        const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, L.wpad - u));
-        lanes::store(d + u, l0 < l1 ? lanes::load_range(row + u, l0, l1) : lanes::zero(), n);
+      if (h < 0 || h >= H) {
+        for (int64_t u = 0; u < L.wpad; ++u) d[u] = 0.f;
+        continue;
       }
+      const float* row = src + h * W - pw;  // row[u] = src column u - pw
+      for (int64_t u = 0; u < lo; ++u) d[u] = 0.f;
+#pragma omp simd
+      for (int64_t u = lo; u < hi; ++u) d[u] = row[u];
+      for (int64_t u = hi; u < L.wpad; ++u) d[u] = 0.f;
     }
 }
 
