@@ -15,6 +15,12 @@
 #include <immintrin.h>
 #endif
 
+// Without AVX-512 GCC warns that passing a 64-byte vector by value "changes the ABI": true, and
+// harmless for these inline helpers, which never cross a library boundary.
+#if !defined(__AVX512F__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace ml::kernels::lanes {
 
 constexpr int kLanes = 16;
