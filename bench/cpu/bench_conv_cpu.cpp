@@ -1,5 +1,6 @@
 // bench/cpu/bench_conv_cpu.cpp — the CPU convolution kernels (kernels/cpu/conv2d.cpp: im2col +
-// Eigen GEMM, images over OpenMP threads) on the shapes our models actually run, in GFLOP/s.
+// GEMM, or Winograd F(2x2, 3x3) for 3x3 stride-1 layers with >= 16 channels in and out,
+// kernels/cpu/winograd.cpp) on the shapes our models actually run, in GFLOP/s.
 // bench/run_cpu.sh divides these by the FP32 peak that bench/peak_cpu measures in the same run.
 //
 // The kernels are called directly on raw buffers (no tensors, no autograd, no allocation in the
@@ -9,6 +10,8 @@
 //
 // FLOPs counted, per pass, are those of the convolution's GEMM:
 //   2 * N * K * P * Q * (C/groups) * R * S
+// also for the layers that run by Winograd, which do 4/9 of those multiplications: their
+// GFLOP/s is an effective rate (direct-convolution work per second) and can exceed the peak.
 // Forward, backward-data and backward-weight are each one GEMM of that size (with the operands
 // swapped), so the same count serves all three. The bias add (forward), col2im's scatter
 // (backward-data) and the bias gradient (backward-weight) are timed but not counted: they are
