@@ -22,12 +22,15 @@
 // The transforms compute 16 tiles at once, one vector lane each (kernels/cpu/lanes.h), over all
 // the tiles of an image rather than one tile row (rows of 4 or 5 tiles would fill a quarter of a
 // vector). Tile (i, j) reads input rows 2i..2i+3, which is no fixed stride from tile to tile;
-// so each channel's rows are first copied ("staged") into four arrays Z[r], Z[r] holding input
-// row 2i + r - ph for every tile row i, side by side, each row 2 (tw + 1) wide. In Z[r], tile
-// (i, j) starts at column 2 (i (tw + 1) + j): a stride of 2 over a staged tile index
+// so each channel's rows are first copied ("staged") into two arrays, the even input rows
+// (2i - ph for i = 0..th) side by side in one and the odd rows in the other, each row
+// 2 (tw + 1) wide. Input row 2i + r of tile row i is then row i + r/2 of array r%2, and tile
+// (i, j) starts at its column 2 (i (tw + 1) + j): a stride of 2 over a staged tile index
 // t' = i (tw + 1) + j, in which every tile row has one dummy tile at its end (j = tw). Vectors
 // run over t'; the dummy lanes are squeezed out (compress) on the way into V and M, and put
 // back (expand, as zeros) on the way out. Output and gradient rows are staged the same way.
+// The products are kernels/cpu/tile_gemm.h's, except the weight gradient's dM V^T, whose inner
+// dimension is the tiles (contiguous in both operands) and which Eigen does well.
 #include "kernels/cpu/winograd.h"
 
 #include <omp.h>
@@ -96,29 +99,35 @@ Plan make_plan(const Conv2dParams& p) {
   return L;
 }
 
-// Runs body(chunk, thread) for every chunk: across threads when there are at least two chunks,
-// else on this thread (where Eigen may parallelise each product itself).
-template <class F>
-void for_each_chunk(const Plan& L, F&& body) {
-  if (L.chunks > 1 && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < L.chunks; ++c) body(c, omp_get_thread_num());
-  } else {
-    for (int64_t c = 0; c < L.chunks; ++c) body(c, 0);
-  }
-}
-
 // One thread's buffers, allocated (zeroed) on its first chunk and reused: the two sides of the
-// products and two staged arrays.
+// products (16 C x T and 16 K x T) and two staged arrays.
 struct Scratch {
   std::vector<float> a, b, rows;
-  void ensure(size_t na, size_t nb, size_t nrows) {
-    if (a.size() < na) a.resize(na);
-    if (b.size() < nb) b.resize(nb);
-    if (rows.size() < nrows) rows.resize(nrows);
-  }
 };
-size_t rows_size(const Plan& L) { return static_cast<size_t>(2 * L.staged); }
+
+// Runs body(S, n0, n1, cols, thread) for every chunk of images [n0, n1) (cols = their tiles),
+// with that thread's buffers S ready: across threads when there are at least two chunks, else
+// on this thread.
+template <class F>
+void for_each_chunk(const Conv2dParams& p, const Plan& L, F&& body) {
+  std::vector<Scratch> scratch(static_cast<size_t>(omp_get_max_threads()));
+  auto run = [&](int64_t chunk, int t) {
+    Scratch& S = scratch[static_cast<size_t>(t)];
+    if (S.a.empty()) {
+      S.a.resize(static_cast<size_t>(kXi * p.C * L.T));
+      S.b.resize(static_cast<size_t>(kXi * p.K * L.T));
+      S.rows.resize(static_cast<size_t>(2 * L.staged));
+    }
+    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb);
+    body(S, n0, n1, (n1 - n0) * L.tiles, t);
+  };
+  if (L.chunks > 1 && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < L.chunks; ++c) run(c, omp_get_thread_num());
+  } else {
+    for (int64_t c = 0; c < L.chunks; ++c) run(c, 0);
+  }
+}
 
 // ---- weights --------------------------------------------------------------------------------
 // U[xi][k][c] = (G g G^T)[xi] for the filter g = w[k, c] (3x3).
@@ -142,6 +151,12 @@ void transform_weights(float* U, const float* w, int64_t K, int64_t C) {
         u[3 * KC] = h[a][2];
       }
     }
+}
+
+std::vector<float> transformed_weights(const float* w, int64_t K, int64_t C) {
+  std::vector<float> U(static_cast<size_t>(kXi * K * C));
+  transform_weights(U.data(), w, K, C);
+  return U;
 }
 
 // gw[k, c] = G^T dU[.][k][c] G (3x3): the adjoint of transform_weights.
@@ -179,10 +194,10 @@ void stage(float* Z, const float* src, int64_t H, int64_t W, int64_t ph, int64_t
         for (int64_t u = 0; u < L.wpad; ++u) d[u] = 0.f;
         continue;
       }
-      const float* row = src + h * W - pw;  // row[u] = src column u - pw
+      const float* row = src + h * W;
       for (int64_t u = 0; u < lo; ++u) d[u] = 0.f;
 #pragma omp simd
-      for (int64_t u = lo; u < hi; ++u) d[u] = row[u];
+      for (int64_t u = lo; u < hi; ++u) d[u] = row[u - pw];
       for (int64_t u = hi; u < L.wpad; ++u) d[u] = 0.f;
     }
 }
@@ -266,9 +281,9 @@ void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0,
         const int64_t h = 2 * i + par - p.pad_h;
         if (h < 0 || h >= p.H) continue;
         const float* zr = Z + par * L.staged + i * L.wpad;
-        float* gr = gc + h * p.W - p.pad_w;
+        float* gr = gc + h * p.W;
 #pragma omp simd
-        for (int64_t s = lo; s < hi; ++s) gr[s] += zr[s];
+        for (int64_t s = lo; s < hi; ++s) gr[s - p.pad_w] += zr[s];
       }
   }
 }
@@ -355,13 +370,8 @@ bool preferred(const Conv2dParams& p) { return supported(p) && p.C >= 16 && p.K 
 void forward(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
   const Plan L = make_plan(p);
   const int64_t C = p.C, K = p.K;
-  std::vector<float> U(static_cast<size_t>(kXi * K * C));
-  transform_weights(U.data(), w, K, C);
-  std::vector<Scratch> scratch(static_cast<size_t>(omp_get_max_threads()));
-  for_each_chunk(L, [&](int64_t chunk, int t) {
-    Scratch& S = scratch[static_cast<size_t>(t)];
-    S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
-    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
+  const std::vector<float> U = transformed_weights(w, K, C);
+  for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int) {
     for (int64_t n = n0; n < n1; ++n)
       transform_input(S.a.data(), L.T, (n - n0) * L.tiles, x + n * C * p.H * p.W, C, p, L, S.rows.data());
     for (int64_t xi = 0; xi < kXi; ++xi)  // M[xi] = U[xi] V[xi]
@@ -375,13 +385,8 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
 void backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
   const Plan L = make_plan(p);
   const int64_t C = p.C, K = p.K;
-  std::vector<float> U(static_cast<size_t>(kXi * K * C));
-  transform_weights(U.data(), w, K, C);
-  std::vector<Scratch> scratch(static_cast<size_t>(omp_get_max_threads()));
-  for_each_chunk(L, [&](int64_t chunk, int t) {
-    Scratch& S = scratch[static_cast<size_t>(t)];
-    S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
-    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
+  const std::vector<float> U = transformed_weights(w, K, C);
+  for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int) {
     for (int64_t n = n0; n < n1; ++n)
       transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
     for (int64_t xi = 0; xi < kXi; ++xi)  // dV[xi] = U[xi]^T dM[xi]
@@ -398,21 +403,16 @@ void backward_data(float* gx, const float* gy, const float* w, const Conv2dParam
 void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
   const Plan L = make_plan(p);
   const int64_t C = p.C, K = p.K, usize = kXi * K * C;
-  const int threads = omp_get_max_threads();
-  std::vector<Scratch> scratch(static_cast<size_t>(threads));
-  std::vector<std::vector<float>> partial(static_cast<size_t>(threads));  // dU per thread
-  for_each_chunk(L, [&](int64_t chunk, int t) {
-    Scratch& S = scratch[static_cast<size_t>(t)];
-    S.ensure(static_cast<size_t>(kXi * C * L.T), static_cast<size_t>(kXi * K * L.T), rows_size(L));
+  std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));  // dU per thread
+  for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
     auto& dU = partial[static_cast<size_t>(t)];
     if (dU.empty()) dU.assign(static_cast<size_t>(usize), 0.f);
-    const int64_t n0 = chunk * L.nb, n1 = std::min(p.N, n0 + L.nb), cols = (n1 - n0) * L.tiles;
     for (int64_t n = n0; n < n1; ++n) {
       const int64_t t0 = (n - n0) * L.tiles;
       transform_input(S.a.data(), L.T, t0, x + n * C * p.H * p.W, C, p, L, S.rows.data());
       transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
     }
-    for (int64_t xi = 0; xi < kXi; ++xi) {
+    for (int64_t xi = 0; xi < kXi; ++xi) {  // dU[xi] += dM[xi] V[xi]^T
       CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
       CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
       Map du(dU.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
