@@ -27,5 +27,11 @@ void conv2d_backward_data(float* gx, const float* gy, const float* w, const Conv
 // gw = dL/dw (overwrites), gb = dL/db (overwrites; skipped when null).
 template <Device D>
 void conv2d_backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p, Stream s);
+// Both gradients of one step: conv2d_backward_data into gx (skipped when gx is null), then
+// conv2d_backward_weight into gw, gb (skipped when gw is null; gb may be null), with the same
+// results as those two calls. Why: the CPU's Winograd path transforms gy once for both.
+template <Device D>
+void conv2d_backward(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
+                     const Conv2dParams& p, Stream s);
 
 }  // namespace ml::kernels

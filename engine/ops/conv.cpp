@@ -52,17 +52,13 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   const bool has_b = b.defined();
   return record(y, "conv2d", {x, w, b}, [xs, ws, p, gx, gw, has_b](const Tensor& g) {
     Tensor dx, dw, db;
+    if (gx) dx = Tensor::empty(xs.shape(), DType::F32, g.device());
+    if (gw) dw = Tensor::empty(ws.shape(), DType::F32, g.device());
+    if (gw && has_b) db = Tensor::empty({p.K}, DType::F32, g.device());
     dispatch(g.device(), [&](auto D) {
-      if (gx) {
-        dx = Tensor::empty(xs.shape(), DType::F32, g.device());
-        kernels::conv2d_backward_data<D>(dx.data(), g.data(), ws.data(), p, device_stream(D));
-      }
-      if (gw) {
-        dw = Tensor::empty(ws.shape(), DType::F32, g.device());
-        if (has_b) db = Tensor::empty({p.K}, DType::F32, g.device());
-        kernels::conv2d_backward_weight<D>(dw.data(), has_b ? db.data() : nullptr, g.data(), xs.data(), p,
-                                           device_stream(D));
-      }
+      kernels::conv2d_backward<D>(gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
+                                  gw && has_b ? db.data() : nullptr, g.data(), xs.data(), ws.data(), p,
+                                  device_stream(D));
     });
     return std::vector<Tensor>{dx, dw, db};
   });

@@ -231,4 +231,16 @@ void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, 
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
 }
 
+template <>
+void conv2d_backward<Device::CPU>(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
+                                  const Conv2dParams& p, Stream s) {
+  if (gx && gw && winograd::preferred(p)) {
+    if (gb) bias_gradient(gb, gy, p);
+    winograd::backward(gx, gw, gy, x, w, p);
+    return;
+  }
+  if (gx) conv2d_backward_data<Device::CPU>(gx, gy, w, p, s);
+  if (gw) conv2d_backward_weight<Device::CPU>(gw, gb, gy, x, p, s);
+}
+
 }  // namespace ml::kernels

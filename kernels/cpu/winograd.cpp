@@ -358,6 +358,49 @@ void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n
   }
 }
 
+// The passes of the backward, per chunk of images [n0, n1) whose tiles are `cols` columns:
+// dM = A gy A^T into S.b, then gx from it (dV = U^T dM in S.a), then dU += dM V^T with V = B^T x B
+// in S.a. backward_data, backward_weight and backward run the parts they need, in this order,
+// so the combined call gives the separate calls' results bit for bit.
+void chunk_output_grad(Scratch& S, const float* gy, int64_t n0, int64_t n1, const Conv2dParams& p, const Plan& L) {
+  for (int64_t n = n0; n < n1; ++n)
+    transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * p.K * p.P * p.Q, p.K, p, L, S.rows.data());
+}
+void chunk_data_grad(Scratch& S, float* gx, const std::vector<float>& U, int64_t n0, int64_t n1, int64_t cols,
+                     const Conv2dParams& p, const Plan& L) {
+  const int64_t C = p.C, K = p.K;
+  for (int64_t xi = 0; xi < kXi; ++xi)  // dV[xi] = U[xi]^T dM[xi]
+    tile_gemm::multiply(S.a.data() + xi * C * L.T, L.T, U.data() + xi * K * C, 1, C, S.b.data() + xi * K * L.T, L.T,
+                        C, K, cols);
+  for (int64_t n = n0; n < n1; ++n) {
+    float* gx_n = gx + n * C * p.H * p.W;
+    std::fill(gx_n, gx_n + C * p.H * p.W, 0.f);
+    transform_input_grad(gx_n, S.a.data(), L.T, (n - n0) * L.tiles, C, p, L, S.rows.data());
+  }
+}
+void chunk_weight_grad(Scratch& S, std::vector<float>& dU, const float* x, int64_t n0, int64_t n1, int64_t cols,
+                       const Conv2dParams& p, const Plan& L) {
+  const int64_t C = p.C, K = p.K;
+  if (dU.empty()) dU.assign(static_cast<size_t>(kXi * K * C), 0.f);
+  for (int64_t n = n0; n < n1; ++n)
+    transform_input(S.a.data(), L.T, (n - n0) * L.tiles, x + n * C * p.H * p.W, C, p, L, S.rows.data());
+  for (int64_t xi = 0; xi < kXi; ++xi) {  // dU[xi] += dM[xi] V[xi]^T
+    CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
+    CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
+    Map du(dU.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
+    du.noalias() += dm * v.transpose();
+  }
+}
+// gw from the threads' dU, added up in thread order.
+void finish_weight_grad(float* gw, const std::vector<std::vector<float>>& partial, const Conv2dParams& p) {
+  const int64_t usize = kXi * p.K * p.C;
+  std::vector<float> dU(static_cast<size_t>(usize), 0.f);
+  for (const auto& part : partial)
+    if (!part.empty())
+      for (int64_t i = 0; i < usize; ++i) dU[static_cast<size_t>(i)] += part[static_cast<size_t>(i)];
+  weight_gradient(gw, dU.data(), p.K, p.C);
+}
+
 }  // namespace
 
 bool supported(const Conv2dParams& p) {
@@ -384,46 +427,33 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
 
 void backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
   const Plan L = make_plan(p);
-  const int64_t C = p.C, K = p.K;
-  const std::vector<float> U = transformed_weights(w, K, C);
+  const std::vector<float> U = transformed_weights(w, p.K, p.C);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int) {
-    for (int64_t n = n0; n < n1; ++n)
-      transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
-    for (int64_t xi = 0; xi < kXi; ++xi)  // dV[xi] = U[xi]^T dM[xi]
-      tile_gemm::multiply(S.a.data() + xi * C * L.T, L.T, U.data() + xi * K * C, 1, C, S.b.data() + xi * K * L.T,
-                          L.T, C, K, cols);
-    for (int64_t n = n0; n < n1; ++n) {
-      float* gx_n = gx + n * C * p.H * p.W;
-      std::fill(gx_n, gx_n + C * p.H * p.W, 0.f);
-      transform_input_grad(gx_n, S.a.data(), L.T, (n - n0) * L.tiles, C, p, L, S.rows.data());
-    }
+    chunk_output_grad(S, gy, n0, n1, p, L);
+    chunk_data_grad(S, gx, U, n0, n1, cols, p, L);
   });
 }
 
 void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
   const Plan L = make_plan(p);
-  const int64_t C = p.C, K = p.K, usize = kXi * K * C;
   std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));  // dU per thread
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
-    auto& dU = partial[static_cast<size_t>(t)];
-    if (dU.empty()) dU.assign(static_cast<size_t>(usize), 0.f);
-    for (int64_t n = n0; n < n1; ++n) {
-      const int64_t t0 = (n - n0) * L.tiles;
-      transform_input(S.a.data(), L.T, t0, x + n * C * p.H * p.W, C, p, L, S.rows.data());
-      transform_output_grad(S.b.data(), L.T, t0, gy + n * K * p.P * p.Q, K, p, L, S.rows.data());
-    }
-    for (int64_t xi = 0; xi < kXi; ++xi) {  // dU[xi] += dM[xi] V[xi]^T
-      CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
-      CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
-      Map du(dU.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
-      du.noalias() += dm * v.transpose();
-    }
+    chunk_output_grad(S, gy, n0, n1, p, L);
+    chunk_weight_grad(S, partial[static_cast<size_t>(t)], x, n0, n1, cols, p, L);
   });
-  std::vector<float> dU(static_cast<size_t>(usize), 0.f);
-  for (const auto& part : partial)
-    if (!part.empty())
-      for (int64_t i = 0; i < usize; ++i) dU[static_cast<size_t>(i)] += part[static_cast<size_t>(i)];
-  weight_gradient(gw, dU.data(), K, C);
+  finish_weight_grad(gw, partial, p);
+}
+
+void backward(float* gx, float* gw, const float* gy, const float* x, const float* w, const Conv2dParams& p) {
+  const Plan L = make_plan(p);
+  const std::vector<float> U = transformed_weights(w, p.K, p.C);
+  std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));
+  for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
+    chunk_output_grad(S, gy, n0, n1, p, L);
+    chunk_data_grad(S, gx, U, n0, n1, cols, p, L);
+    chunk_weight_grad(S, partial[static_cast<size_t>(t)], x, n0, n1, cols, p, L);
+  });
+  finish_weight_grad(gw, partial, p);
 }
 
 }  // namespace ml::kernels::winograd

@@ -30,5 +30,7 @@ bool preferred(const Conv2dParams& p);
 void forward(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p);
 void backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p);
 void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p);
+// Both, transforming gy once per chunk instead of twice; bit for bit the two calls' results.
+void backward(float* gx, float* gw, const float* gy, const float* x, const float* w, const Conv2dParams& p);
 
 }  // namespace ml::kernels::winograd

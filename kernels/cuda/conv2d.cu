@@ -879,4 +879,12 @@ void conv2d_backward_weight<Device::CUDA>(float* gw, float* gb, const float* gy,
   ML_CUDA_CHECK_LAST();
 }
 
+// --------------------------------------------------------------------------------------------
+template <>
+void conv2d_backward<Device::CUDA>(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
+                                   const Conv2dParams& p, Stream s) {
+  if (gx) conv2d_backward_data<Device::CUDA>(gx, gy, w, p, s);
+  if (gw) conv2d_backward_weight<Device::CUDA>(gw, gb, gy, x, p, s);
+}
+
 }  // namespace ml::kernels
