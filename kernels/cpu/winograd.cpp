@@ -240,9 +240,11 @@ void transform_input(float* V, int64_t ldv, int64_t t0, const float* x_n, int64_
   }
 }
 
-// gx_n (C, H, W) += B dV B^T of every tile: the adjoint of transform_input. Tiles overlap by two
-// rows and two columns; their contributions are summed in the staged arrays, then added into
-// the image.
+// gx_n (C, H, W) = the sum over tiles of B dV B^T: the adjoint of transform_input. Tiles overlap
+// by two rows and two columns; their contributions are summed in the staged arrays, then copied
+// into the image. Every pixel of gx_n has exactly one staged copy (row h is row (h + ph) / 2 of
+// array (h + ph) % 2, and the staged rows span columns -pw .. 2 tw + 1 - pw >= W - 1), so the
+// copy overwrites all of gx_n and nothing needs zeroing first.
 void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0, int64_t C, const Conv2dParams& p,
                           const Plan& L, float* Z) {
   const int64_t CT = C * ldv;
@@ -283,7 +285,7 @@ void transform_input_grad(float* gx_n, const float* dV, int64_t ldv, int64_t t0,
         const float* zr = Z + par * L.staged + i * L.wpad;
         float* gr = gc + h * p.W;
 #pragma omp simd
-        for (int64_t s = lo; s < hi; ++s) gr[s - p.pad_w] += zr[s];
+        for (int64_t s = lo; s < hi; ++s) gr[s - p.pad_w] = zr[s];
       }
   }
 }
@@ -374,7 +376,6 @@ void chunk_data_grad(Scratch& S, float* gx, const std::vector<float>& U, int64_t
                         C, K, cols);
   for (int64_t n = n0; n < n1; ++n) {
     float* gx_n = gx + n * C * p.H * p.W;
-    std::fill(gx_n, gx_n + C * p.H * p.W, 0.f);
     transform_input_grad(gx_n, S.a.data(), L.T, (n - n0) * L.tiles, C, p, L, S.rows.data());
   }
 }
