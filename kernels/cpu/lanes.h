@@ -1,12 +1,13 @@
 // kernels/cpu/lanes.h — 16 floats as one value (GCC vector extension), with loads and stores of
 // the first n lanes only and the stride-2 (de)interleaving that 2x2 tiles need.
 //
-// Why: the Winograd transforms run along a row of tiles, which for small feature maps is 5 to 14
-// tiles long. A compiler vectorises such a loop into full vectors plus a scalar remainder, so a
-// 5-tile row ran entirely as scalar code. Partial loads and stores let one vector iteration
-// cover a short row. With AVX-512 they are single masked instructions (masked-off lanes are
-// neither read nor written, so reading past the end of a buffer cannot fault); elsewhere a
-// plain loop stands in (same results).
+// Why: the Winograd transforms and 2x2 pooling work on runs of tiles or windows whose length is
+// rarely a multiple of 16 (a row of vgg_small's conv2_2 has 5 tiles, a block of an image's tiles
+// has some dummies to skip). GCC 12 vectorises such loops into full vectors plus a scalar
+// remainder, and a 5-tile row ran entirely as scalar code. Partial loads and stores let one vector
+// iteration cover the remainder. With AVX-512 they are single masked instructions (masked-off
+// lanes are neither read nor written, so reading past the end of a buffer cannot fault); elsewhere
+// a plain loop stands in (same results).
 #pragma once
 #include <algorithm>
 #include <cstdint>
