@@ -211,6 +211,25 @@ void check_forward(const Cfg& c, Generator& gen) {
   CHECK_MESSAGE(why.empty(), why);
 }
 
+// Random x, w, b (when cf.bias) and upstream gradient g, y = conv2d(x, w, b), and
+// y.backward(g) done: the gradients wait on x, w and b.
+struct Backward {
+  Tensor x, w, b, g, y;
+};
+Backward run_backward(const Cfg& cf, Generator& gen) {
+  Backward r;
+  r.x = testing::rand(cf.x_shape(), gen);
+  r.w = testing::rand(cf.w_shape(), gen);
+  r.b = cf.bias ? testing::rand({cf.K}, gen) : Tensor();
+  r.g = testing::rand(cf.y_shape(), gen);
+  r.x.requires_grad_(true);
+  r.w.requires_grad_(true);
+  if (cf.bias) r.b.requires_grad_(true);
+  r.y = conv2d(r.x, r.w, r.b, cf.opts());
+  r.y.backward(r.g);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("conv2d forward matches the 7-loop definition over a sweep of shapes and options") {
@@ -404,13 +423,7 @@ TEST_CASE("conv2d backward-data and backward-weight on larger shapes: references
   cfgs.push_back(c);
   for (const Cfg& cf : cfgs) {
     INFO(cf.str());
-    Tensor x = testing::rand(cf.x_shape(), gen), w = testing::rand(cf.w_shape(), gen);
-    Tensor b = cf.bias ? testing::rand({cf.K}, gen) : Tensor();
-    const Tensor g = testing::rand(cf.y_shape(), gen);
-    x.requires_grad_(true);
-    w.requires_grad_(true);
-    if (cf.bias) b.requires_grad_(true);
-    conv2d(x, w, b, cf.opts()).backward(g);
+    const auto [x, w, b, g, y] = run_backward(cf, gen);
     const auto xv = x.to_vector(), wv = w.to_vector(), gv = g.to_vector();
     const auto gx = x.grad().to_vector(), gw = w.grad().to_vector();
 
@@ -565,14 +578,7 @@ TEST_CASE("conv2d by Winograd F(2x2, 3x3): forward and both gradients against th
                              cf.groups, 0, 0};
     REQUIRE(kernels::conv2d_output_size(kp));
     REQUIRE(kernels::winograd::preferred(kp));  // the shape really takes the Winograd path
-    Tensor x = testing::rand(cf.x_shape(), gen), w = testing::rand(cf.w_shape(), gen);
-    Tensor b = cf.bias ? testing::rand({cf.K}, gen) : Tensor();
-    const Tensor g = testing::rand(cf.y_shape(), gen);
-    x.requires_grad_(true);
-    w.requires_grad_(true);
-    if (cf.bias) b.requires_grad_(true);
-    const Tensor y = conv2d(x, w, b, cf.opts());
-    y.backward(g);
+    const auto [x, w, b, g, y] = run_backward(cf, gen);
     const auto bv = cf.bias ? b.to_vector() : std::vector<float>{};
     const TileScale t = winograd_scale(x.to_vector(), w.to_vector(), bv, g.to_vector(), cf);
     std::string why = within(y.to_vector(), t.y, kConvRel);
