@@ -17,6 +17,7 @@
 #include "engine/ops.h"
 #include "experiments/analysis/equivariance_study.h"
 #include "experiments/analysis/plot_script.h"
+#include "experiments/analysis/run_summary.h"
 #include "experiments/analysis/stimulus_set.h"
 #include "experiments/net_options.h"
 
@@ -117,11 +118,8 @@ int main(int argc, char** argv) {
                                     {"image_sets", sets},
                                     {"transforms", transforms},
                                     {"rot90_legacy", eo.rot90_legacy},
-                                    {"layers", layers},
-                                    {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
-                                    {"source_revision", analysis::source_revision()}};
-    const std::string text = summary.dump(1) + "\n";
-    write_text_atomic((fs::path(out) / "equivariance.json").string(), text);
+                                    {"layers", layers}};
+    analysis::write_run_summary((fs::path(out) / "equivariance.json").string(), summary, t0);
     if (!no_plot) analysis::run_plot_script("plot_equivariance.py", "'" + out + "'");
     std::fprintf(stderr, "equivariance: wrote %s/equivariance.csv\n", out.c_str());
   } catch (const std::exception& e) {

@@ -17,6 +17,7 @@
 #include "engine/io/npy.h"
 #include "experiments/analysis/msvt_study.h"
 #include "experiments/analysis/plot_script.h"
+#include "experiments/analysis/run_summary.h"
 #include "experiments/analysis/unit_stats.h"
 #include "experiments/net_options.h"
 
@@ -106,11 +107,8 @@ int main(int argc, char** argv) {
         {"seed", mo.seed},
         {"null_draws", {{"shuffles_per_object", mo.shuffles_per_object}, {"noise_draws", mo.noise_draws}}},
         {"definitions", {{"released", "Pearson r of D and D^H without the frontal column, 72 entries, diagonal included (SCIENCE.md)"},
-                         {"no_diagonal", "the same without every entry diagonal in D or D^H (56 entries)"}}},
-        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
-        {"source_revision", analysis::source_revision()}};
-    const std::string text = summary.dump(1) + "\n";
-    write_text_atomic((fs::path(out) / "msvt.json").string(), text);
+                         {"no_diagonal", "the same without every entry diagonal in D or D^H (56 entries)"}}}};
+    analysis::write_run_summary((fs::path(out) / "msvt.json").string(), summary, t0);
     if (!no_plot) analysis::run_plot_script("plot_msvt.py", "'" + out + "'");
     std::fprintf(stderr, "mirror_symmetry: wrote %s/msvt.csv\n", out.c_str());
   } catch (const std::exception& e) {
