@@ -12,16 +12,11 @@ import argparse
 import html
 import math
 import os
-import sys
 
-try:
-    import mlplot as mp
-    from mlplot import fmt, np, plt
-    import matplotlib.image as mpimg
-except ImportError as e:  # e.g. a python3 without numpy/matplotlib earlier on PATH
-    print(f"demo_report: {e}; run it with Debian's python3 (python3-numpy, python3-matplotlib), "
-          "e.g. /usr/bin/python3", file=sys.stderr)
-    sys.exit(2)
+import mlplot as mp  # first: it stops with one line if numpy or matplotlib is missing
+from mlplot import fmt, np, plt
+
+import matplotlib.image as mpimg  # noqa: E402
 
 RUNS = ["none", "sym", "asym"]
 # SCIENCE.md's reference run (another framework, 3 epochs of Adam 1e-3, two seeds).

@@ -15,11 +15,18 @@ import sys
 import tempfile
 import warnings
 
-import matplotlib
+try:
+    import matplotlib
 
-matplotlib.use("Agg")  # files only, never a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+    matplotlib.use("Agg")  # files only, never a display
+    import matplotlib.pyplot as plt
+    import numpy as np
+except ImportError as e:  # e.g. a python3 without numpy/matplotlib earlier on PATH
+    # Every script that imports this module stops here with one line naming itself.
+    prog = os.path.splitext(os.path.basename(sys.argv[0]))[0] or "mlplot"
+    print(f"{prog}: {e}; run it with Debian's python3 (python3-numpy, python3-matplotlib), "
+          "e.g. /usr/bin/python3", file=sys.stderr)
+    sys.exit(2)
 
 # NaN marks a missing value in these files (a layer without a measure, an empty family) and the
 # scripts treat it explicitly; numpy's "mean of empty slice" warnings would only be noise.

@@ -11,15 +11,9 @@ Prints the path it wrote. A missing or malformed input exits with status 2 and o
 """
 import argparse
 import os
-import sys
 
-try:
-    import mlplot as mp
-    from mlplot import plt
-except ImportError as e:  # e.g. a python3 without numpy/matplotlib earlier on PATH
-    print(f"plot_equivariance: {e}; run it with Debian's python3 (python3-numpy, python3-matplotlib), "
-          "e.g. /usr/bin/python3", file=sys.stderr)
-    sys.exit(2)
+import mlplot as mp
+from mlplot import plt
 
 
 def plot(eq, out):

@@ -12,15 +12,9 @@ Prints the paths it wrote. A missing or malformed input exits with status 2 and 
 """
 import argparse
 import os
-import sys
 
-try:
-    import mlplot as mp
-    from mlplot import np, plt
-except ImportError as e:  # e.g. a python3 without numpy/matplotlib earlier on PATH
-    print(f"plot_msvt: {e}; run it with Debian's python3 (python3-numpy, python3-matplotlib), "
-          "e.g. /usr/bin/python3", file=sys.stderr)
-    sys.exit(2)
+import mlplot as mp
+from mlplot import np, plt
 
 # Line style says how many mirror planes the family has (paper Fig. 2D), colour which family.
 SYMMETRY_STYLE = {"one_plane": "-", "two_planes": "-.", "none": ":", "unknown": "--"}
