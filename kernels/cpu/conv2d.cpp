@@ -199,9 +199,9 @@ void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, 
   const int64_t wsize = p.K * CRS;
   const bool direct = is_pointwise(p);
   const int threads = omp_get_max_threads();
+  const bool short_inner = CRS <= kShortInner;
   // One partial gradient per thread, summed at the end (fixed order: deterministic for a
   // given thread count).
-  const bool short_inner = CRS <= kShortInner;
   std::vector<std::vector<float>> partial(static_cast<size_t>(threads));
   std::vector<std::vector<float>> cols(static_cast<size_t>(threads)), rows(static_cast<size_t>(threads));
   for_each_image(p.N, [&](int64_t n, int t) {
