@@ -403,6 +403,9 @@ TEST_CASE("conv2d backward-data and backward-weight on larger shapes: references
   //      wrong gradient element moves the inner product by ~1/sqrt(numel) of its size, far above
   //      the 1e-4 relative tolerance; float32 rounding moves it by ~1e-7 relative. The small
   //      absolute floor 1e-7 * sum|terms| only guards against a cancelling inner product.
+  // With 2 threads (the suite runs with 1): the images go to both threads, and the weight and
+  // bias gradients are summed over the threads' partial sums.
+  const testing::OmpThreads threads(2);
   Generator gen(5);
   std::vector<Cfg> cfgs;
   Cfg c;
@@ -572,8 +575,12 @@ TEST_CASE("conv2d by Winograd F(2x2, 3x3): forward and both gradients against th
   c = Cfg{};
   c.N = 9, c.C = 32, c.H = 14, c.W = 14, c.K = 64, c.R = c.S = 3, c.bias = true;  // vgg_small conv2_1
   cfgs.push_back(c);
+  // 1 and 2 threads: with 2 the chunks of images go to both threads and the weight gradient is
+  // the sum of the threads' partial sums (a reduction that drops one is caught only here).
+  for (int threads : {1, 2})
   for (const Cfg& cf : cfgs) {
-    INFO(cf.str());
+    const testing::OmpThreads omp(threads);
+    INFO(cf.str(), " threads ", threads);
     kernels::Conv2dParams kp{cf.N, cf.C, cf.H, cf.W, cf.K, cf.R, cf.S, cf.sh, cf.sw, cf.ph, cf.pw, cf.dh, cf.dw,
                              cf.groups, 0, 0};
     REQUIRE(kernels::conv2d_output_size(kp));
@@ -598,13 +605,17 @@ TEST_CASE("conv2d by Winograd F(2x2, 3x3): forward and both gradients against th
 TEST_CASE("conv2d_backward (both gradients at once) equals backward-data then backward-weight, bit for bit") {
   // The engine calls the combined kernel; the CPU's Winograd path shares the transformed
   // gradient between the two. Shapes: Winograd (several chunks, odd output, padding 0 and 1),
-  // im2col, and each gradient alone.
+  // im2col, and each gradient alone; with 1 and 2 threads (for a given thread count the
+  // threads' partial sums are added in thread order, so the results stay bit for bit).
   Generator gen(31);
+  for (int threads : {1, 2})
   for (const auto& [N, C, H, K, pad] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>>{
            {5, 16, 11, 24, 0}, {3, 32, 14, 64, 1}, {4, 3, 9, 8, 1}}) {
+    const testing::OmpThreads omp(threads);
     kernels::Conv2dParams p{N, C, H, H + 1, K, 3, 3, 1, 1, pad, pad, 1, 1, 1, 0, 0};
     REQUIRE(kernels::conv2d_output_size(p));
-    INFO("N " << N << " C " << C << " K " << K << " pad " << pad << " winograd " << kernels::winograd::preferred(p));
+    INFO("N " << N << " C " << C << " K " << K << " pad " << pad << " winograd " << kernels::winograd::preferred(p)
+              << " threads " << threads);
     const auto x = testing::rand({N, C, H, H + 1}, gen).to_vector(), w = testing::rand({K, C, 3, 3}, gen).to_vector();
     const auto gy = testing::rand({N, K, p.P, p.Q}, gen).to_vector();
     // Outputs start as NaN: an element a kernel fails to write fails the comparisons.

@@ -226,8 +226,7 @@ TEST_CASE("data: load_fashion_mnist finds the published file names, gzip'd or no
 
 TEST_CASE("data: the real Fashion-MNIST (Debian's dataset-fashion-mnist), when installed") {
   if (!fs::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) {
-    MESSAGE("SKIPPED: ", kFashionMnistDir, " is absent (apt install dataset-fashion-mnist)");
-    return;
+    ML_SKIP_TEST(kFashionMnistDir, " is absent (apt install dataset-fashion-mnist)");
   }
   for (const bool train : {false, true}) {
     const Dataset ds = load_fashion_mnist(kFashionMnistDir, train);

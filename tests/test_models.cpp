@@ -1,5 +1,6 @@
 // Models: parameter counts and names against torchvision, forward shapes, the untrained
 // initialisation, and loading weights files.
+#include <cmath>
 #include <filesystem>
 
 #include "engine/io/safetensors.h"
@@ -69,26 +70,123 @@ TEST_CASE("models: forward shapes and analysis layers") {
 }
 
 TEST_CASE("models: the untrained network has N(0, 1/fan_in) weights and biases, seeded") {
+  // SCIENCE.md "Untrained networks": weights and biases of every conv and linear layer from a
+  // zero-mean Gaussian with variance 1/fan_in, fan_in = C_in * kh * kw (conv) or in_features
+  // (linear), computed here from the shapes by hand. z = v * sqrt(fan_in) must then be standard
+  // normal. For n iid N(0, 1) draws: the mean of z has sd 1/sqrt(n), the mean of z^2 has sd
+  // sqrt(2/n) (Var z^2 = 2), the mean of z^4 has sd sqrt(96/n) (E z^8 - (E z^4)^2 = 105 - 9).
+  // Every bound below is 5 of those sd (a two-sided miss once in ~2 million, and the seed is
+  // fixed). Biases pooled over AlexNet's 8 layers: n = 10344, so the variance ratio is held to
+  // 1 +- 0.07 (a doubled bias variance reads 2); per layer weights: to 1 +- 0.002 at least.
   ModelOptions o;
   o.untrained = true;
   o.seed = 5;
-  Model a = make_model("alexnet", o), b = make_model("alexnet", o);
-  auto& w = dynamic_cast<nn::Linear&>(*a.net->find_module("classifier.1")).weight;
-  CHECK(testing::equal(w, dynamic_cast<nn::Linear&>(*b.net->find_module("classifier.1")).weight));
-  const auto v = w.to_vector();
-  double s = 0;
-  for (float x : v) s += static_cast<double>(x) * x;
-  // fan_in 9216, n = 37.7M draws: the sample variance is within 0.1 % of 1/9216.
-  CHECK(s / v.size() * 9216.0 == doctest::Approx(1.0).epsilon(0.005));
-  const auto bias = dynamic_cast<nn::Conv2d&>(*a.net->find_module("features.0")).bias.to_vector();
-  double sb = 0;
-  for (float x : bias) sb += static_cast<double>(x) * x;
-  CHECK(sb / bias.size() * 363.0 == doctest::Approx(1.0).epsilon(0.5));  // 64 draws, fan_in 3*11*11
+  Model a = make_model("alexnet", o);
+  double bz = 0, bz2 = 0, wz4 = 0;
+  int64_t nb = 0, nw = 0, layers = 0;
+  for (auto& [name, mod] : a.net->named_modules()) {
+    Tensor *w = nullptr, *b = nullptr;
+    int64_t fan_in = 0;
+    if (auto* c = dynamic_cast<nn::Conv2d*>(mod)) {
+      w = &c->weight;
+      b = &c->bias;
+      fan_in = c->weight.size(1) * c->weight.size(2) * c->weight.size(3);  // (K, C, R, S)
+    } else if (auto* l = dynamic_cast<nn::Linear*>(mod)) {
+      w = &l->weight;
+      b = &l->bias;
+      fan_in = l->weight.size(1);  // (out, in)
+    } else {
+      continue;
+    }
+    ++layers;
+    const std::string layer = name;
+    INFO(layer, " fan_in ", fan_in);
+    const double sq = std::sqrt(static_cast<double>(fan_in));
+    double z1 = 0, z2 = 0;
+    const auto wv = w->to_vector();
+    for (float v : wv) {
+      const double z = v * sq;
+      z1 += z;
+      z2 += z * z;
+      wz4 += z * z * z * z;
+    }
+    const double n = static_cast<double>(wv.size());
+    nw += static_cast<int64_t>(wv.size());
+    CHECK(std::fabs(z1 / n) < 5 / std::sqrt(n));
+    CHECK(std::fabs(z2 / n - 1) < 5 * std::sqrt(2 / n));
+    REQUIRE(b->defined());
+    for (float v : b->to_vector()) {
+      bz += v * sq;
+      bz2 += v * sq * v * sq;
+      ++nb;
+    }
+  }
+  CHECK(layers == 8);
+  CHECK(nb == 64 + 192 + 384 + 256 + 256 + 4096 + 4096 + 1000);
+  const double n = static_cast<double>(nb);
+  CHECK(std::fabs(bz / n) < 5 / std::sqrt(n));
+  CHECK(std::fabs(bz2 / n - 1) < 5 * std::sqrt(2 / n));
+  // Gaussian, not merely the right variance: the fourth moment of the 61M weights is 3.
+  CHECK(std::fabs(wz4 / static_cast<double>(nw) - 3) < 5 * std::sqrt(96 / static_cast<double>(nw)));
+
+  // Seeded: vgg_small with the same seed is identical, another seed is not; batch norm keeps
+  // its identity initialisation (weight 1, bias 0).
+  Model s1 = make_model("vgg_small", o), s2 = make_model("vgg_small", o);
+  o.seed = 6;
+  Model s3 = make_model("vgg_small", o);
+  const auto d1 = s1.net->state_dict(), d2 = s2.net->state_dict(), d3 = s3.net->state_dict();
+  for (size_t i = 0; i < d1.size(); ++i) {
+    INFO(d1[i].first);
+    CHECK(testing::equal(d1[i].second, d2[i].second));
+    const bool learnt = d1[i].first.find("conv") == 0 || d1[i].first.find("fc") == 0;
+    if (learnt) CHECK_FALSE(testing::equal(d1[i].second, d3[i].second));
+  }
+  auto& bn = dynamic_cast<nn::BatchNorm2d&>(*s1.net->find_module("bn1_1"));
+  for (float v : bn.weight.to_vector()) CHECK(v == 1.f);
+  for (float v : bn.bias.to_vector()) CHECK(v == 0.f);
+}
+
+TEST_CASE("models: vgg_small's dropout is active in train mode and the identity in eval mode") {
+  // drop1 and drop2 (p = 0.5, SCIENCE.md) follow fc1 and fc2. In train mode each unit is zeroed
+  // with probability 0.5 and the rest doubled: over 16 x 256 positive inputs the zeroed count is
+  // Binomial(4096, 0.5), 2048 +- 32, held to +- 5 sd = 160. In eval mode the output is the input.
+  Generator g(8);
+  ModelOptions o;
+  o.seed = 3;
+  Model m = make_model("vgg_small", o);
+  NoGradGuard ng;
+  const Tensor x = testing::rand({16, 3, 32, 32}, g);
+  for (const char* drop : {"drop1", "drop2"}) {
+    INFO(drop);
+    auto& d = dynamic_cast<nn::Dropout&>(*m.net->find_module(drop));
+    CHECK(d.p == 0.5f);
+    const Tensor in = testing::rand({16, 256}, g, 0.5f, 1.5f);  // positive, as after a ReLU
+    m.net->train();
+    const auto iv = in.to_vector(), ov = d(in).to_vector();
+    int64_t zeros = 0;
+    for (size_t i = 0; i < iv.size(); ++i) {
+      if (ov[i] == 0.f) {
+        ++zeros;
+      } else {
+        CHECK(ov[i] == 2.f * iv[i]);  // x / (1 - p): a power of two, exact
+      }
+    }
+    CHECK(std::abs(zeros - 2048) < 160);
+    m.net->eval();
+    CHECK(testing::equal(d(in), in));
+  }
+  // The whole net: two train-mode passes differ (fresh masks), two eval-mode passes agree.
+  m.net->train();
+  const Tensor t1 = (*m.net)(x), t2 = (*m.net)(x);
+  CHECK_FALSE(testing::equal(t1, t2));
+  m.net->eval();
+  CHECK(testing::equal((*m.net)(x), (*m.net)(x)));
 }
 
 TEST_CASE("models: a torchvision-named safetensors file loads, and a mis-shaped tensor is named") {
-  const auto dir = std::filesystem::temp_directory_path() / "mirrorlab_test_models";
-  std::filesystem::create_directories(dir);
+  // A folder of its own (pid + counter): concurrent runs of the suite do not share files.
+  const testing::TempDir tmp("models");
+  const auto dir = tmp.path;
   ModelOptions o;
   o.seed = 1;
   Model src = make_model("vgg_small", o);
@@ -112,5 +210,4 @@ TEST_CASE("models: a torchvision-named safetensors file loads, and a mis-shaped 
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("bad.safetensors") != std::string::npos);
   }
-  std::filesystem::remove_all(dir);
 }

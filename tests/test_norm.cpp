@@ -195,7 +195,9 @@ TEST_CASE("batch_norm keeps a small spread about a large mean (forward and x's g
 }
 
 TEST_CASE("batch_norm and local_response_norm on inputs large enough to take the OpenMP path") {
-  // The kernels parallelise over channels (batch norm) or planes (LRN) above ~16k elements.
+  // The kernels parallelise over channels (batch norm) or planes (LRN) above ~16k elements;
+  // with 2 threads (the suite runs with 1) the threaded loops really run.
+  const ml::testing::OmpThreads threads(2);
   Generator g(217);
   const Tensor x = ml::testing::rand({8, 16, 12, 12}, g, -1.f, 3.f);
   std::vector<float> w(16), b(16);

@@ -345,7 +345,9 @@ TEST_CASE("pooling rejects bad arguments with the op's name and the shapes") {
 
 TEST_CASE("pooling on inputs large enough to take the OpenMP path") {
   // The kernels parallelise over (n, c) planes only above ~16k window taps; the sweep above
-  // stays below that, so this case runs the threaded loops against the same references.
+  // stays below that, so this case runs the threaded loops against the same references, with
+  // 2 threads (the suite runs with 1).
+  const ml::testing::OmpThreads threads(2);
   Generator g(109);
   const Tensor x = ml::testing::rand({4, 16, 23, 24}, g);
   CHECK(ml::testing::equal(ml::max_pool2d(x, 3, 2, 1, true), as_tensor(ref_max_pool(x, 3, 2, 1, true))));

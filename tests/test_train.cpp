@@ -1,4 +1,5 @@
 // The training driver: determinism, exact resume, and the files of a run folder.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -142,4 +143,48 @@ TEST_CASE("train: the tiny set is learnt, and bad options are named") {
   c.resume = true;
   c.out = (tmp.path / "fresh").string();
   CHECK_THROWS_WITH_AS(experiments::train(c), doctest::Contains("--resume: no checkpoint"), Error);
+}
+
+TEST_CASE("train: the sym and asym label sets are the paper's, on the train and the test set") {
+  // SCIENCE.md: each image (train and test) is flipped horizontally with probability 0.5; sym
+  // keeps the label, asym maps label c to c + 10. Checked image by image against the
+  // unmodified set, with the mirror image written out by a loop here: an image of random
+  // pixels is never its own mirror, so "flipped" is decided by the pixels alone.
+  TempDir tmp("train_variants");
+  write_idx_set(tmp.path, "train", 300, 5);
+  write_idx_set(tmp.path, "t10k", 200, 6);
+  experiments::TrainConfig c = tiny_config(tmp.path, tmp.path / "unused");
+  c.variant = "none";
+  const experiments::Datasets plain = experiments::load_datasets(c);
+  for (const char* variant : {"sym", "asym"}) {
+    INFO(variant);
+    c.variant = variant;
+    const experiments::Datasets d = experiments::load_datasets(c);
+    const bool asym = std::string(variant) == "asym";
+    for (int which = 0; which < 2; ++which) {
+      const Dataset& orig = which ? plain.test : plain.train;
+      const Dataset& var = which ? d.test : d.train;
+      CHECK(var.num_classes == (asym ? 20 : 10));
+      REQUIRE(var.pixels.shape() == orig.pixels.shape());
+      const int64_t N = orig.size();
+      const uint8_t *p = orig.pixels.data_u8(), *q = var.pixels.data_u8();
+      const auto y0 = orig.labels.to_vector_i32(), y = var.labels.to_vector_i32();
+      int64_t flipped = 0;
+      for (int64_t i = 0; i < N; ++i) {
+        bool same = true, mirrored = true;
+        for (int64_t r = 0; r < 28; ++r)
+          for (int64_t k = 0; k < 28; ++k) {
+            const uint8_t v = q[i * 784 + r * 28 + k];
+            same = same && v == p[i * 784 + r * 28 + k];
+            mirrored = mirrored && v == p[i * 784 + r * 28 + (27 - k)];
+          }
+        CAPTURE(i);
+        REQUIRE(same != mirrored);  // exactly one of the two
+        flipped += mirrored;
+        CHECK(y[static_cast<size_t>(i)] == y0[static_cast<size_t>(i)] + (asym && mirrored ? 10 : 0));
+      }
+      // Binomial(N, 0.5): 5 sd either side of N/2.
+      CHECK(std::abs(2 * flipped - N) < 5 * std::sqrt(static_cast<double>(N)));
+    }
+  }
 }

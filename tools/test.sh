@@ -24,3 +24,4 @@ cmake --build "$build" -j "$jobs"
 # One process per test case; OMP_NUM_THREADS=1 keeps two concurrent cases from
 # oversubscribing the cores (the kernels' threading is exercised by tests that set it).
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
+bash tools/ci/avx2.sh  # the kernel tests again in an AVX2 (x86-64-v3) build with 2 threads (issue 12)
