@@ -234,15 +234,15 @@ TEST_CASE("avg_pool2d: divisor cases spelled out by hand") {
   // (A divisor of k*k = 9 there, or of the real count 1, would both fail.)
   const Tensor x = Tensor::ones({1, 1, 4, 4});
   const auto inc = ml::avg_pool2d(x, 3, 2, 1, false, true).to_vector();
-  CHECK(inc[0] == doctest::Approx(4.0 / 9.0));
+  CHECK(ml::testing::near(inc[0], 4.0 / 9.0, 0, 1e-6));  // float32 quotients: relative 1e-6
   const auto exc = ml::avg_pool2d(x, 3, 2, 1, false, false).to_vector();
-  for (float v : exc) CHECK(v == doctest::Approx(1.0));
+  for (float v : exc) CHECK(ml::testing::near(v, 1.0, 0, 1e-6));
   const Tensor yc = ml::avg_pool2d(x, 3, 2, 1, true, true);
   REQUIRE(yc.shape() == Shape{1, 1, 3, 3});
   const auto c = yc.to_vector();
-  CHECK(c[8] == doctest::Approx(1.0 / 4.0));  // 1 real of rows {3,4} x cols {3,4}; 2x2 padded taps
-  CHECK(c[2] == doctest::Approx(2.0 / 6.0));  // rows [-1, 2) x cols [3, 6): 2x1 real, 3x2 inside the padding
-  CHECK(c[4] == doctest::Approx(1.0));        // rows and cols [1, 4): wholly real
+  CHECK(ml::testing::near(c[8], 1.0 / 4.0, 0, 1e-6));  // 1 real of rows {3,4} x cols {3,4}; 2x2 padded taps
+  CHECK(ml::testing::near(c[2], 2.0 / 6.0, 0, 1e-6));  // rows [-1, 2) x cols [3, 6): 2x1 real, 3x2 inside the padding
+  CHECK(ml::testing::near(c[4], 1.0, 0, 1e-6)); // rows and cols [1, 4): wholly real
 }
 
 TEST_CASE("adaptive_avg_pool2d matches the plain loop, dividing and not, larger than the input") {

@@ -60,6 +60,11 @@ inline std::string close(const Tensor& a, const Tensor& b, double atol, double r
     CHECK_MESSAGE(why_.empty(), why_);                         \
   } while (0)
 
+// Scalar version for CHECK(near(value, reference, atol, rtol)): |a - b| <= atol + rtol*|b|,
+// b the reference (doctest's Approx(b).epsilon(e) instead allows e * (1 + max(|a|, |b|)), looser
+// than most comments that go with it).
+inline bool near(double a, double b, double atol, double rtol) { return std::fabs(a - b) <= atol + rtol * std::fabs(b); }
+
 // Exact equality (data movement must match bit for bit).
 inline bool equal(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
