@@ -1,11 +1,15 @@
 #include "experiments/analysis/neural_sim.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
 #include <cmath>
 #include <numbers>
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/npy.h"
 
 namespace ml::analysis {
 
@@ -121,6 +125,55 @@ std::vector<SimulatedArea> simulate_populations(const std::vector<int64_t>& iden
     out.push_back(std::move(a));
   }
   return out;
+}
+
+void write_simulation(const std::string& out, const std::vector<std::string>& files, const std::vector<std::string>& identity_names,
+                      const std::vector<int64_t>& identity, const std::vector<double>& view_deg, const std::vector<SimulatedArea>& sims,
+                      const SimOptions& o, nlohmann::json meta) {
+  namespace fs = std::filesystem;
+  ML_CHECK(files.size() == identity.size() && files.size() == view_deg.size(), "write_simulation: ", files.size(), " files, ",
+           identity.size(), " identities, ", view_deg.size(), " views");
+  fs::create_directories(fs::path(out) / "truth");
+  const auto n = static_cast<int64_t>(files.size());
+  nlohmann::json areas = nlohmann::json::array();
+  for (const auto& a : sims) {
+    const int64_t N = a.mix.neurons;
+    save_npy((fs::path(out) / (a.name + ".npy")).string(), Tensor::from_vector({n, N, a.repeats}, a.counts));
+    std::vector<float> expected(static_cast<size_t>(n * N)), kinds(static_cast<size_t>(N));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < N; ++k) expected[static_cast<size_t>(i * N + k)] = static_cast<float>(a.expected(i, k));
+    std::map<std::string, int64_t> counts;
+    for (int64_t k = 0; k < N; ++k) {
+      kinds[static_cast<size_t>(k)] = static_cast<float>(static_cast<int>(a.kinds[static_cast<size_t>(k)]));
+      ++counts[analysis::name_of(a.kinds[static_cast<size_t>(k)])];
+    }
+    save_npy((fs::path(out) / "truth" / (a.name + "_expected.npy")).string(), Tensor::from_vector({n, N}, expected));
+    save_npy((fs::path(out) / "truth" / (a.name + "_kinds.npy")).string(), Tensor::from_vector({N}, kinds));
+    areas.push_back({{"name", a.name}, {"neurons", N}, {"view_tuned", a.mix.view_tuned}, {"mirror", a.mix.mirror},
+                     {"invariant", a.mix.invariant}, {"neuron_counts", counts}});
+  }
+  nlohmann::json truth = {
+      {"generator", "simulate_population"},
+      {"areas", areas},
+      {"options",
+       {{"repeats", o.repeats}, {"baseline_hz", o.baseline_hz}, {"peak_hz", o.peak_hz}, {"window_s", o.window_s},
+        {"width_deg", o.width_deg}, {"identity_beta", o.identity_beta}, {"seed", o.seed}}},
+      {"known_answer",
+       "view-tuned neurons respond differently to a view and its mirror image, mirror-symmetric and invariant ones do not: "
+       "an area with more view-tuned neurons must draw a larger share of its alignment from the reflection-sensitive part S, "
+       "areas of mostly mirror-symmetric/invariant neurons mainly from the invariant part I, and an area with more "
+       "mirror-symmetric neurons must have a higher mirror-symmetry index"}};
+  for (auto& [k, v] : meta.items()) truth[k] = v;
+  write_text_atomic((fs::path(out) / "truth.json").string(), truth.dump(1));
+  // The manifest last: a folder without it is visibly incomplete.
+  std::ostringstream csv;
+  csv << "file,identity,view_deg\n";
+  for (int64_t i = 0; i < n; ++i) {
+    const fs::path f = fs::absolute(files[static_cast<size_t>(i)]);
+    csv << fs::relative(f, fs::absolute(out)).string() << "," << identity_names[static_cast<size_t>(identity[static_cast<size_t>(i)])] << ","
+        << view_deg[static_cast<size_t>(i)] << "\n";
+  }
+  write_text_atomic((fs::path(out) / "manifest.csv").string(), csv.str());
 }
 
 }  // namespace ml::analysis

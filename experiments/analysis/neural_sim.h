@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/generator.h"
 #include "experiments/analysis/rsa.h"
 
@@ -52,6 +54,15 @@ struct SimulatedArea {
 // always pass read_neural_area's checks.
 std::vector<SimulatedArea> simulate_populations(const std::vector<int64_t>& identity, const std::vector<double>& view_deg,
                                                 const SimOptions& o);
+
+// Writes a simulation in neural_data.h's format: <out>/manifest.csv (file relative to <out>,
+// identity name, view_deg; written last), <out>/<area>.npy (stimuli, neurons, repeats),
+// <out>/truth.json (`meta` plus the mixes, options and the known answer) and
+// <out>/truth/<area>_expected.npy (noise-free expected counts, (stimuli, neurons)) and
+// <area>_kinds.npy (0 view-tuned, 1 mirror, 2 invariant). Files are written atomically.
+void write_simulation(const std::string& out, const std::vector<std::string>& files, const std::vector<std::string>& identity_names,
+                      const std::vector<int64_t>& identity, const std::vector<double>& view_deg, const std::vector<SimulatedArea>& sims,
+                      const SimOptions& o, nlohmann::json meta);
 
 // Poisson(lambda) by inversion of the cumulative distribution (lambda <= 700).
 int64_t poisson(double lambda, Generator& g);
