@@ -4,6 +4,7 @@
 
 #include "engine/generator.h"
 #include "experiments/analysis/image_symmetry.h"
+#include "experiments/analysis/weight_symmetry.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -37,4 +38,37 @@ TEST_CASE("symmetry plane: a mirror-symmetric image scores 1 at its axis, noise 
   std::vector<float> noise(static_cast<size_t>(H * W));
   for (auto& v : noise) v = static_cast<float>(g.next_uniform());
   CHECK(symmetry_plane_score(noise.data(), H, W).score < 0.5);
+}
+
+TEST_CASE("weight symmetry: symmetric, antisymmetric and random filters") {
+  Generator g(9);
+  const int64_t C = 3, k = 5;
+  std::vector<float> sym(static_cast<size_t>(C * k * k)), anti(sym.size()), rnd(sym.size());
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < k; ++y)
+      for (int64_t x = 0; x <= k / 2; ++x) {
+        const auto v = static_cast<float>(g.next_uniform() - 0.5);
+        sym[static_cast<size_t>((c * k + y) * k + x)] = sym[static_cast<size_t>((c * k + y) * k + (k - 1 - x))] = v;
+        anti[static_cast<size_t>((c * k + y) * k + x)] = v;
+        anti[static_cast<size_t>((c * k + y) * k + (k - 1 - x))] = x == k / 2 ? 0.f : -v;
+      }
+  for (auto& v : rnd) v = static_cast<float>(g.next_uniform() - 0.5);
+  CHECK(filter_symmetry(sym.data(), C, k, k, false) == doctest::Approx(1.0));
+  CHECK(filter_symmetry(anti.data(), C, k, k, false) == doctest::Approx(-1.0));
+  // Rows of a left-right symmetric random filter are not symmetric: |r| well below 1.
+  CHECK(std::abs(filter_symmetry(sym.data(), C, k, k, true)) < 0.8);
+  CHECK(std::abs(filter_symmetry(rnd.data(), C, k, k, false)) < 0.8);
+  // A conv weight and the fc fed by its 4 x 4 map (C = 2): both read, the fc as 2 x 4 x 4 filters.
+  nn::NamedTensors params = {{"conv.weight", Tensor::from_vector({1, C, k, k}, sym)},
+                             {"conv2.weight", Tensor::uniform({2, 1, 3, 3}, -1.f, 1.f, g)},
+                             {"fc.weight", Tensor::uniform({7, 2 * 16}, -1.f, 1.f, g)},
+                             {"fc2.weight", Tensor::uniform({3, 7}, -1.f, 1.f, g)}};
+  const auto layers = weight_symmetry(params);
+  REQUIRE(layers.size() == 3);
+  CHECK(layers[0].columns.size() == 1);
+  CHECK(layers[0].columns[0] == doctest::Approx(1.0));
+  CHECK(layers[2].parameter == "fc.weight");
+  CHECK(layers[2].C == 2);
+  CHECK(layers[2].kh == 4);
+  CHECK(layers[2].filters == 7);
 }
