@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "engine/generator.h"
+#include "experiments/analysis/channel_average.h"
 #include "experiments/analysis/image_symmetry.h"
 #include "experiments/analysis/weight_symmetry.h"
 #include "tests/testing.h"
@@ -71,4 +72,19 @@ TEST_CASE("weight symmetry: symmetric, antisymmetric and random filters") {
   CHECK(layers[2].C == 2);
   CHECK(layers[2].kh == 4);
   CHECK(layers[2].filters == 7);
+}
+
+TEST_CASE("channel average: units z-scored over images then averaged per channel") {
+  // 3 images, C = 2 channels of 2 positions. Channel 0: units (1,2,3) and (0,0,6); channel 1:
+  // units (5,5,5) (constant: left out) and (2,4,6).
+  const Tensor acts = Tensor::from_vector({3, 4}, {1, 0, 5, 2, 2, 0, 5, 4, 3, 6, 5, 6});
+  const Tensor avg = channel_average_zscored(acts, 2, 2);
+  // z of (1,2,3): (-1.2247, 0, 1.2247); z of (0,0,6): (-0.7071, -0.7071, 1.4142); z of (2,4,6) as the first.
+  const double z1[3] = {-std::sqrt(1.5), 0.0, std::sqrt(1.5)}, z2[3] = {-std::sqrt(0.5), -std::sqrt(0.5), std::sqrt(2.0)};
+  for (int i = 0; i < 3; ++i) {
+    CHECK(avg.data()[i * 2] == doctest::Approx((z1[i] + z2[i]) / 2).epsilon(1e-6));
+    CHECK(avg.data()[i * 2 + 1] == doctest::Approx(z1[i]).epsilon(1e-6));
+  }
+  const Tensor flat = Tensor::from_vector({2, 2}, {1, 1, 1, 1});
+  CHECK(testing::contains(testing::error_of([&] { channel_average_zscored(flat, 1, 2); }), "channel 0 is constant"));
 }
