@@ -39,17 +39,21 @@ int main(int argc, char** argv) {
     const auto shape = entry["shape"].get<std::vector<int64_t>>();
     ML_CHECK(shape.size() == 3, "channel_average: layer '", layer, "' has shape of ", shape.size(), " dimensions; needs (C, H, W)");
     const Tensor acts = load_npy((fs::path(in) / entry["file"].get<std::string>()).string());
-    const Tensor avg = analysis::channel_average_zscored(acts, shape[0], shape[1] * shape[2]);
+    std::vector<int64_t> kept;
+    const Tensor avg = analysis::channel_average_zscored(acts, shape[0], shape[1] * shape[2], &kept);
     fs::create_directories(out);
     const std::string name = layer + "_chavg";
     save_npy((fs::path(out) / (name + ".npy")).string(), avg);
     nlohmann::json lj = {{"network", j.value("network", "")},
                          {"images", avg.size(0)},
                          {"source", in + "/" + layer + " (units z-scored over the images, averaged per channel)"},
-                         {"layers", {{{"name", name}, {"file", name + ".npy"}, {"shape", {shape[0]}}, {"units", shape[0]}}}}};
+                         {"layers", {{{"name", name}, {"file", name + ".npy"}, {"shape", {avg.size(1)}}, {"units", avg.size(1)}}}},
+                         {"channels", shape[0]},
+                         {"kept_channels", kept}};
     write_text_atomic((fs::path(out) / "layers.json").string(), lj.dump(1) + "\n");
-    std::fprintf(stderr, "channel_average: %s (%lld images x %lld channels) -> %s/%s.npy\n", layer.c_str(), static_cast<long long>(avg.size(0)),
-                 static_cast<long long>(avg.size(1)), out.c_str(), name.c_str());
+    std::fprintf(stderr, "channel_average: %s (%lld images x %lld of %lld channels; the others have only constant units) -> %s/%s.npy\n",
+                 layer.c_str(), static_cast<long long>(avg.size(0)), static_cast<long long>(avg.size(1)), static_cast<long long>(shape[0]),
+                 out.c_str(), name.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "channel_average: %s\n", e.what());
     return 1;

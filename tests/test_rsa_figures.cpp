@@ -85,6 +85,12 @@ TEST_CASE("channel average: units z-scored over images then averaged per channel
     CHECK(avg.data()[i * 2] == doctest::Approx((z1[i] + z2[i]) / 2).epsilon(1e-6));
     CHECK(avg.data()[i * 2 + 1] == doctest::Approx(z1[i]).epsilon(1e-6));
   }
+  // A dead channel (every unit constant) is left out and reported; none left is an error.
+  const Tensor dead = Tensor::from_vector({2, 4}, {1, 1, 3, 4, 1, 1, 5, 4});
+  std::vector<int64_t> kept;
+  const Tensor one = channel_average_zscored(dead, 2, 2, &kept);
+  CHECK(kept == std::vector<int64_t>{1});
+  CHECK(one.shape() == Shape{2, 1});
   const Tensor flat = Tensor::from_vector({2, 2}, {1, 1, 1, 1});
-  CHECK(testing::contains(testing::error_of([&] { channel_average_zscored(flat, 1, 2); }), "channel 0 is constant"));
+  CHECK(testing::contains(testing::error_of([&] { channel_average_zscored(flat, 1, 2); }), "every unit of every channel is constant"));
 }

@@ -6,7 +6,7 @@
 
 namespace ml::analysis {
 
-Tensor channel_average_zscored(const Tensor& acts, int64_t C, int64_t HW) {
+Tensor channel_average_zscored(const Tensor& acts, int64_t C, int64_t HW, std::vector<int64_t>* kept) {
   ML_CHECK(acts.dtype() == DType::F32 && acts.dim() == 2 && acts.size(1) == C * HW && C >= 1 && HW >= 1,
            "channel_average: expected float32 (N, ", C, " * ", HW, "), got ", acts.str());
   const int64_t N = acts.size(0), U = C * HW;
@@ -26,12 +26,18 @@ Tensor channel_average_zscored(const Tensor& acts, int64_t C, int64_t HW) {
     ++used[static_cast<size_t>(c)];
     for (int64_t i = 0; i < N; ++i) sum[static_cast<size_t>(i * C + c)] += (x[i * U + u] - m) * inv;
   }
-  Tensor out = Tensor::empty({N, C});
-  for (int64_t c = 0; c < C; ++c) {
-    ML_CHECK(used[static_cast<size_t>(c)] > 0, "channel_average: every unit of channel ", c, " is constant over the images");
+  std::vector<int64_t> keep;
+  for (int64_t c = 0; c < C; ++c)
+    if (used[static_cast<size_t>(c)] > 0) keep.push_back(c);
+  ML_CHECK(!keep.empty(), "channel_average: every unit of every channel is constant over the images");
+  const auto K = static_cast<int64_t>(keep.size());
+  Tensor out = Tensor::empty({N, K});
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t c = keep[static_cast<size_t>(k)];
     for (int64_t i = 0; i < N; ++i)
-      out.data()[i * C + c] = static_cast<float>(sum[static_cast<size_t>(i * C + c)] / static_cast<double>(used[static_cast<size_t>(c)]));
+      out.data()[i * K + k] = static_cast<float>(sum[static_cast<size_t>(i * C + c)] / static_cast<double>(used[static_cast<size_t>(c)]));
   }
+  if (kept) *kept = keep;
   return out;
 }
 
