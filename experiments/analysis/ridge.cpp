@@ -307,6 +307,7 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
     ML_CHECK(lm > 0, who, ": the features are constant (λ_max of the centred Gram is 0)");
     for (double& a : fit.alphas) a *= lm;
   }
+  const auto t_gram = std::chrono::steady_clock::now();
   // ---- per fold: one tridiagonal reduction shared by all targets and penalties ----
   std::vector<FoldBasis> basis(static_cast<size_t>(K));
   {
@@ -360,6 +361,7 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
     }
   }
   if (dual) fit.train_features = std::move(Xg);
+  const auto t_reduced = std::chrono::steady_clock::now();
 
   // ---- targets, tile by tile: projections, every penalty scored as it leaves the GEMM ----
   fit.cv_r2 = MatF::Zero(A, t);
@@ -472,7 +474,13 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
       }
     }
   }
-  fit.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  const auto t_end = std::chrono::steady_clock::now();
+  fit.seconds = std::chrono::duration<double>(t_end - t_start).count();
+  if (o.verbose || mem > GiB) {
+    const auto sec = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+    std::fprintf(stderr, "%s: %.2f s (Gram %.2f, fold reductions %.2f, targets %.2f)\n", who.c_str(), fit.seconds,
+                 sec(t_start, t_gram), sec(t_gram, t_reduced), sec(t_reduced, t_end));
+  }
   return fit;
 }
 
