@@ -91,18 +91,17 @@ double angle_diff(double a, double b) { return std::remainder(a - b, 360.0); }
 
 double circular_correlation(const std::vector<double>& a, const std::vector<double>& b) {
   ML_CHECK(a.size() == b.size() && !a.empty(), "circular_correlation: sizes ", a.size(), " and ", b.size());
-  auto cmean = [](const std::vector<double>& x) {
-    double s = 0, c = 0;
-    for (double v : x) s += std::sin(v * kDeg), c += std::cos(v * kDeg);
-    return std::atan2(s, c);
-  };
-  const double ma = cmean(a), mb = cmean(b);
-  double num = 0, da = 0, db = 0;
+  // Fisher & Lee (1983): Σ_{i,j} sin(a_i − a_j) sin(b_i − b_j) normalised, in its O(n) form
+  // (S_ss C_cc − S_sc S_cs) / sqrt((Σsa² Σca² − (Σsa ca)²)(Σsb² Σcb² − (Σsb cb)²)). Unlike the
+  // mean-centred coefficient it is defined for angles spread over the whole circle (a polar-angle map).
+  double ss = 0, cc = 0, sc = 0, cs = 0, sa2 = 0, ca2 = 0, sca = 0, sb2 = 0, cb2 = 0, scb = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    const double sa = std::sin(a[i] * kDeg - ma), sb = std::sin(b[i] * kDeg - mb);
-    num += sa * sb, da += sa * sa, db += sb * sb;
+    const double sa = std::sin(a[i] * kDeg), ca = std::cos(a[i] * kDeg), sb = std::sin(b[i] * kDeg), cb = std::cos(b[i] * kDeg);
+    ss += sa * sb, cc += ca * cb, sc += sa * cb, cs += ca * sb;
+    sa2 += sa * sa, ca2 += ca * ca, sca += sa * ca, sb2 += sb * sb, cb2 += cb * cb, scb += sb * cb;
   }
-  return da > 0 && db > 0 ? num / std::sqrt(da * db) : 0;
+  const double den = (sa2 * ca2 - sca * sca) * (sb2 * cb2 - scb * scb);
+  return den > 0 ? (ss * cc - sc * cs) / std::sqrt(den) : 0;
 }
 
 }  // namespace ml::analysis

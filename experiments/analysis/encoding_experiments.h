@@ -29,7 +29,7 @@ PrecisionRecall precision_recall(const Eigen::VectorXf& t_synth, const std::vect
 
 // Signed difference a − b on the circle, degrees in (−180, 180].
 double angle_diff(double a, double b);
-// Circular correlation (Jammalamadaka & SenGupta) of two angle sets in degrees.
+// Circular correlation (Fisher & Lee 1983) of two angle sets in degrees: 1 for b = a + const.
 double circular_correlation(const std::vector<double>& a, const std::vector<double>& b);
 
 }  // namespace ml::analysis
