@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     save_npy(dump + "/alphas.npy", Tensor::from_vector({n_alphas}, af));
     save_npy(dump + "/best_alpha.npy", Tensor::from_vector({t}, bf));
     save_npy(dump + "/r2.npy", Tensor::from_vector({t}, std::vector<float>(fit.r2.data(), fit.r2.data() + t)));
+    const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> cv = fit.cv_r2;  // (alphas, t)
+    save_npy(dump + "/cv_r2.npy", Tensor::from_vector({n_alphas, t}, std::vector<float>(cv.data(), cv.data() + cv.size())));
     FILE* f = std::fopen((dump + "/engine_seconds.txt").c_str(), "w");
     if (f) { std::fprintf(f, "%.3f\n", sec); std::fclose(f); }
   }
