@@ -10,7 +10,7 @@ venv="${MIRRORLAB_PEERS_VENV:-$here/.venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q numpy scikit-learn himalaya
+  "$venv/bin/pip" install -q numpy scikit-learn himalaya packaging  # himalaya imports packaging without declaring it
 fi
 dump="$(mktemp -d)"
 trap 'rm -rf "$dump"' EXIT
