@@ -1,0 +1,35 @@
+// experiments/analysis/encoding_experiments.h — classic experiments synthesised through fitted
+// encoding models (eickenberg2017-encoding.md §4): the retinotopy GLM on wedge stimuli (cos θ,
+// sin θ and a constant; angle = atan2(β_sin, β_cos), F of the pair), two-sample t contrasts, and
+// precision/recall of a synthetic t-map against a measured map's support.
+#pragma once
+#include <Eigen/Dense>
+
+#include <vector>
+
+namespace ml::analysis {
+
+struct RetinotopyMap {
+  Eigen::VectorXf angle;  // (V) degrees, atan2(β_sin, β_cos)
+  Eigen::VectorXf F;      // (V) F statistic of (β_cos, β_sin) against the constant-only model
+};
+// responses (n_stimuli, V); wedge_angle (n_stimuli) degrees.
+RetinotopyMap retinotopy_glm(const Eigen::MatrixXf& responses, const std::vector<double>& wedge_angle);
+
+// Pooled two-sample t of group 1 minus group 0 per column; is_one (n).
+Eigen::VectorXf two_sample_t(const Eigen::MatrixXf& y, const std::vector<int>& is_one);
+
+struct PrecisionRecall {
+  std::vector<double> tau, precision, recall;  // one entry per threshold, descending τ
+  double t_r50 = 0, precision_r50 = 0;         // best precision at recall >= 50 % and its τ
+  // Best precision at recall >= level for levels 0.1, 0.2, … 1.0.
+  std::vector<double> precision_at(const std::vector<double>& levels) const;
+};
+PrecisionRecall precision_recall(const Eigen::VectorXf& t_synth, const std::vector<bool>& support);
+
+// Signed difference a − b on the circle, degrees in (−180, 180].
+double angle_diff(double a, double b);
+// Circular correlation (Fisher & Lee 1983) of two angle sets in degrees: 1 for b = a + const.
+double circular_correlation(const std::vector<double>& a, const std::vector<double>& b);
+
+}  // namespace ml::analysis
