@@ -1,14 +1,22 @@
 // RISE importance maps and the Figure 5 controls (experiments/analysis/rise*): known answers
 // from hand-built networks and hand-built pixel sets.
 #include <doctest/doctest.h>
+#include <stb_image_write.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "engine/nn/layers.h"
+#include "experiments/analysis/pearson.h"
 #include "experiments/analysis/rise.h"
 #include "experiments/analysis/rise_controls.h"
+#include "experiments/analysis/rise_study.h"
+#include "tests/testing.h"
+#include "tools/render/mesh_set.h"
+#include "tools/render/stimulus_set.h"
 
 using namespace ml;
 using namespace ml::analysis;
@@ -140,8 +148,14 @@ TEST_CASE("rise: maps are identical whether the masks go through in one batch or
   o.batch = 7;
   const auto many = rise_maps(target, img, {0, 1}, o).to_vector();
   CHECK(one == many);
-  // And the map of the sum of two units is the sum of their maps (the map is linear in the
-  // score), which the 5D panel relies on.
+  // The map of a group's summed score is the sum of its units' maps (the map is linear in the
+  // score; 5D relies on it). Both accumulate exact double products; the only difference is the
+  // final rounding to float, so 2 float ulps of the larger map value.
+  const auto sum = rise_group_maps(target, img, {{0, 1}}, o).to_vector();
+  for (size_t i = 0; i < sum.size(); ++i) {
+    const float want = one[i] + one[sum.size() + i];
+    CHECK(std::fabs(sum[i] - want) <= 2.5e-7f * std::max(std::fabs(one[i]), std::fabs(one[sum.size() + i])) + 1e-9f);
+  }
 }
 
 TEST_CASE("rise: insertion at 100 % and deletion of no pixel reproduce the original response exactly") {
@@ -272,4 +286,59 @@ TEST_CASE("rise: bad input names the argument and its value") {
   o.keep = 0.5;
   o.masks = 0;
   CHECK_THROWS_WITH_AS(rise_maps(target, img, {0}, o), doctest::Contains("--masks"), std::exception);
+}
+
+TEST_CASE("importance_maps ci: rendered objects through an untrained vgg_small, every output written") {
+  testing::TempDir dir("rise_study");
+  render::MeshSet meshes;
+  for (const char* fam : {"face", "car"}) render::add_family(meshes, fam, 1, 7, 0.0, render::Camera{});
+  render::RenderOptions ro;
+  ro.size = 28;
+  const std::string stim = dir.file("stim");
+  render::write_stimulus_set(meshes.categories, meshes.items, render::render_source(meshes, ro), stim, {{"seed", 7}}, nullptr);
+  const StimulusSet set = read_stimulus_set(stim + "/manifest.csv");
+  NetSpec spec;
+  spec.model = "vgg_small";
+  spec.untrained = true;
+  spec.in_channels = 1;
+  spec.image_size = 28;
+  spec.normalization = "none";
+  AnalysisNet net = load_analysis_net(spec);
+  RiseStudyOptions o;
+  o.layer = "fc1";
+  o.rise.masks = 40;
+  o.rise.batch = 16;
+  o.shuffles = 3;
+  o.levels = {20, 50, 80};
+  o.progress = false;
+  const RiseStudyResult r = run_rise_study(net, set, o);
+  REQUIRE(r.objects.size() == 2);
+  CHECK(r.module == "fc1");
+  CHECK(r.units == 256);
+  for (const RiseObjectResult& ob : r.objects) {
+    REQUIRE(ob.unit_5c >= 0);
+    CHECK(ob.original.size() == 9);
+    CHECK(ob.r_insertion.size() == 3);
+    CHECK(ob.maps_5c.shape() == Shape{9, 28, 28});
+    // The maps live on the dilated object only: the image corners are background.
+    CHECK(ob.maps_5c.data()[0] == 0.f);
+    // The 5C unit's curve over the views is V-shaped (its V correlation was required > 0).
+    std::vector<double> absang;
+    for (double a : set.views_deg) absang.push_back(std::fabs(a));
+    CHECK(pearson(ob.original.data(), absang.data(), 9) > 0);
+  }
+  const std::string out = dir.file("out");
+  write_rise_study(r, set, o, out);
+  for (const char* f : {"curves.csv", "levels.csv", "summary_5c.csv", "index_5d.csv", "maps_5c.npy"})
+    CHECK(std::filesystem::exists(out + "/" + f));
+  CHECK(std::filesystem::exists(out + "/overlays/face_0_view-90.png"));
+  std::ifstream curves(out + "/curves.csv");
+  int lines = 0;
+  for (std::string l; std::getline(curves, l);) ++lines;
+  CHECK(lines == 1 + 2 * 9);
+
+  // A view with no foreground (all background gray) is a named error before any map is made.
+  std::vector<uint8_t> gray(28 * 28, 128);
+  REQUIRE(stbi_write_png(set.files[3].c_str(), 28, 28, 1, gray.data(), 28));
+  CHECK_THROWS_WITH_AS(run_rise_study(net, set, o), doctest::Contains("has no foreground"), std::exception);
 }

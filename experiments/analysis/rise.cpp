@@ -230,16 +230,25 @@ std::vector<uint8_t> dilate_disc(const std::vector<uint8_t>& mask, int64_t h, in
 
 Tensor rise_maps(RiseTarget& target, const Tensor& image, const std::vector<int64_t>& units, const RiseOptions& o,
                  bool progress) {
+  std::vector<std::vector<int64_t>> groups;
+  for (int64_t u : units) groups.push_back({u});
+  return rise_group_maps(target, image, groups, o, progress);
+}
+
+Tensor rise_group_maps(RiseTarget& target, const Tensor& image, const std::vector<std::vector<int64_t>>& groups,
+                       const RiseOptions& o, bool progress) {
   ML_CHECK(image.dim() == 3, "rise: image must be (C, H, W), got ", image.str());
   const int64_t C = image.size(0), H = image.size(1), W = image.size(2);
   check_rise_options(o, H, W);
-  ML_CHECK(!units.empty(), "rise: no units to explain");
-  for (int64_t u : units)
-    ML_CHECK(u >= 0 && u < target.units(), "rise: --unit ", u, " is outside layer module '", target.module(), "' (",
-             target.units(), " units)");
-  const int64_t U = static_cast<int64_t>(units.size()), HW = H * W;
-  // Σ_i s_i m_i accumulated in double, mask by mask in mask order: each product of two floats
-  // is exact in double, and the order of the sums does not depend on the batch size, so the
+  ML_CHECK(!groups.empty(), "rise: no units to explain");
+  for (const auto& g : groups) {
+    ML_CHECK(!g.empty(), "rise: an empty group of units");
+    for (int64_t u : g)
+      ML_CHECK(u >= 0 && u < target.units(), "rise: --unit ", u, " is outside layer module '", target.module(), "' (",
+               target.units(), " units)");
+  }
+  const int64_t U = static_cast<int64_t>(groups.size()), HW = H * W;
+  // Σ_i s_i m_i accumulated in double, mask by mask in mask order: the order of the sums does not depend on the batch size, so the
   // maps are bit-identical however the masks are batched.
   std::vector<double> acc(static_cast<size_t>(U * HW), 0.0);
   const Tensor x_minus_g = sub(image.to(Device::CPU), o.gray).reshape({1, C, H, W});
@@ -249,14 +258,21 @@ Tensor rise_maps(RiseTarget& target, const Tensor& image, const std::vector<int6
     const Tensor masked = add(mul(m, x_minus_g), o.gray);               // g + m ⊙ (x − g)
     const Tensor s = target.scores(masked);                             // (B, units)
     const int64_t all = s.size(1);
-    const float* ps = s.data();
+    // Each group's score per mask, summed in double.
+    std::vector<double> gs(static_cast<size_t>(B * U));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t k = 0; k < U; ++k) {
+        double v = 0;
+        for (int64_t u : groups[static_cast<size_t>(k)]) v += s.data()[b * all + u];
+        gs[static_cast<size_t>(b * U + k)] = v;
+      }
     const float* pm = m.data();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < HW; ++i)
       for (int64_t b = 0; b < B; ++b) {
         const double mv = pm[b * HW + i];
         for (int64_t k = 0; k < U; ++k)
-          acc[static_cast<size_t>(k * HW + i)] += mv * ps[b * all + units[static_cast<size_t>(k)]];
+          acc[static_cast<size_t>(k * HW + i)] += mv * gs[static_cast<size_t>(b * U + k)];
       }
     if (progress)
       std::fprintf(stderr, "\rrise: %lld/%lld masks", static_cast<long long>(i0 + B), static_cast<long long>(o.masks));

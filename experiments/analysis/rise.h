@@ -63,7 +63,13 @@ std::vector<uint8_t> foreground_mask(const Tensor& image, float gray);
 // mask (H*W) dilated by a disc of the given radius (offsets with dx² + dy² <= r²).
 std::vector<uint8_t> dilate_disc(const std::vector<uint8_t>& mask, int64_t h, int64_t w, int64_t radius);
 
-// Raw RISE maps of one image for `units` of the target: (units.size(), H, W), (1/N) Σ m_i·s_i.
+// Raw RISE maps of one image (C, H, W): (groups.size(), H, W), map g = (1/N) Σ_i m_i·s_g(x_i)
+// where s_g is the sum of the scores of the units in groups[g] (one unit, or the ~200 units
+// whose maps Figure 5D sums: the map is linear in the score, so their sum costs one map).
+// All groups come out of the same forwards.
+Tensor rise_group_maps(RiseTarget& target, const Tensor& image, const std::vector<std::vector<int64_t>>& groups,
+                       const RiseOptions& o, bool progress = false);
+// One map per unit.
 Tensor rise_maps(RiseTarget& target, const Tensor& image, const std::vector<int64_t>& units, const RiseOptions& o,
                  bool progress = false);
 
