@@ -9,7 +9,9 @@
 #   3. trains vgg_small on Fashion-MNIST three times -- labels as they are (none), mirrored
 #      images with the same label (sym), mirrored images with label + 10 (asym) -- same seed;
 #   4. runs mirror_symmetry and equivariance on the three trained nets and an untrained one;
-#   5. writes the report (tools/demo_report.py).
+#   5. RISE importance maps with the Figure 5 controls on the sym net's fc1 (importance_maps,
+#      one object per family; --rise sets the preset);
+#   6. writes the report (tools/demo_report.py).
 #
 # Options (all optional):
 #   --epochs N            training epochs per net (default 3)
@@ -23,11 +25,14 @@
 #                         and an untrained AlexNet on 224-px stimuli (the paper's Figures 2-3);
 #                         results in OUT/alexnet/
 #   --device cpu|cuda     default: cuda when a GPU answers, else cpu
+#   --rise cpu|full|off   RISE preset: cpu = 1000 masks and 50 shuffles (about a minute on 2 cores,
+#                         the default), full = the paper's 5000 masks and 1000 shuffles, off = skip
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
 epochs=3 seed=0 out=out/demo threads="$(nproc)" levels="0.1 0.25 0.5" dataset=fashion-mnist data_dir="" alexnet="" device=""
+rise=cpu
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs="$2"; shift 2 ;;
@@ -39,7 +44,8 @@ while [ $# -gt 0 ]; do
     --data-dir) data_dir="$2"; shift 2 ;;
     --alexnet-weights) alexnet="$2"; shift 2 ;;
     --device) device="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --rise) rise="$2"; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +55,7 @@ case "$dataset" in
     [ -n "$data_dir" ] || { echo "demo: --dataset $dataset needs --data-dir DIR with its files" >&2; exit 2; } ;;
   *) echo "demo: --dataset must be fashion-mnist, cifar10 or svhn, got '$dataset'" >&2; exit 2 ;;
 esac
+case "$rise" in cpu|full|off) ;; *) echo "demo: --rise must be cpu, full or off, got '$rise'" >&2; exit 2 ;; esac
 [ -z "$alexnet" ] || [ -f "$alexnet" ] || { echo "demo: --alexnet-weights: no file '$alexnet'" >&2; exit 2; }
 
 now() { date +%s%N; }  # nanoseconds
@@ -70,7 +77,7 @@ if [ "$device" = cuda ]; then cuda=ON build=build; else cuda=OFF build=build-cpu
 step "build ($build, CUDA $cuda)"
 t0=$(now)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA="$cuda" >/dev/null
-cmake --build "$build" -j "$(nproc)" --target train render_stimuli mirror_symmetry equivariance extract_activations
+cmake --build "$build" -j "$(nproc)" --target train render_stimuli mirror_symmetry equivariance extract_activations importance_maps
 t_build=$(secs "$t0" "$(now)")
 bin="$root/$build"
 py="${MIRRORLAB_PYTHON:-/usr/bin/python3}"
@@ -119,6 +126,16 @@ for net in untrained none sym asym; do
 done
 t_analysis=$(secs "$t0" "$(now)")
 
+t_rise=0
+if [ "$rise" != off ]; then
+  step "RISE importance maps and the Figure 5 controls (sym net, fc1, preset $rise)"
+  t0=$(now)
+  "$bin/experiments/importance_maps" --weights "$out/train/sym/final.safetensors" --layer fc1 --preset "$rise" \
+    --stimuli "$out/stimuli/manifest.csv" --mask-seed "$seed" --device "$device" --threads "$threads" --quiet \
+    --out "$out/nets/sym/rise"
+  t_rise=$(secs "$t0" "$(now)")
+fi
+
 if [ -n "$alexnet" ]; then
   step "AlexNet (trained weights $alexnet, and untrained) on 224-px stimuli"
   "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed"
@@ -141,7 +158,7 @@ cat > "$out/demo.json.tmp" <<JSON
  "threads": $threads, "device": "$device", "asymmetry_levels": [$levels_json],
  "command": "bash tools/demo.sh --epochs $epochs --seed $seed",
  "timings_s": {"build": $t_build, "render": $t_render, "train_none": ${t_train[none]}, "train_sym": ${t_train[sym]},
-               "train_asym": ${t_train[asym]}, "analysis": $t_analysis, "total": $t_total}}
+               "train_asym": ${t_train[asym]}, "analysis": $t_analysis, "rise": $t_rise, "total": $t_total}}
 JSON
 mv "$out/demo.json.tmp" "$out/demo.json"
 

@@ -4,8 +4,8 @@
 Usage: demo_report.py OUTDIR
 
 Reads OUTDIR/demo.json, train/{none,sym,asym}/final.json (required), nets/{untrained,none,sym,
-asym}/msvt/ (required), and when present nets/*/equivariance/, nets/*/asymmetry/A_*/ and
-stimuli/; a missing optional part is skipped with a note. Every verdict is computed from the
+asym}/msvt/ (required), and when present nets/*/equivariance/, nets/*/asymmetry/A_*/,
+nets/sym/rise/ (importance_maps) and stimuli/; a missing optional part is skipped with a note. Every verdict is computed from the
 numbers by the rule printed beside it. Bad input exits with status 2 and one line naming the file.
 """
 import argparse
@@ -109,6 +109,22 @@ def load(outdir):
         d["notes"].append(f"no {man}: the stimulus contact sheet is left out")
     else:
         d["sheet"] = contact_sheet(outdir, d["manifest"])
+    d["rise"] = None
+    rise = os.path.join(outdir, "nets", "sym", "rise")
+    if os.path.exists(os.path.join(rise, "summary_5c.csv")):
+        d["rise"] = {
+            "dir": rise,
+            "summary": mp.read_csv(os.path.join(rise, "summary_5c.csv"),
+                                   {"level": int, "n": int, "median_r_insertion": float, "sd_r_insertion": float,
+                                    "median_r_deletion": float, "sd_r_deletion": float, "median_difference": float,
+                                    "se_difference": float}),
+            "index": mp.read_csv(os.path.join(rise, "index_5d.csv"),
+                                 {"object": int, "category": str, "exemplar": int, "n_units_5d": int,
+                                  "index_original": float, "index_insertion": float, "index_shuffle": float}),
+            "meta": mp.read_json(os.path.join(rise, "rise.json"), ("layer", "rise", "shuffles", "control_level")),
+        }
+    else:
+        d["notes"].append(f"no {rise}/summary_5c.csv: the RISE result (Figure 5) is left out")
     want = {float(a) for a in d["demo"].get("asymmetry_levels", [])}
     found = set(d["asym"].get("sym", {}))
     if d["asym"] and want != found:
@@ -411,6 +427,71 @@ def claim_d(d, table):
 
 # ---------------------------------------------------------------- HTML
 
+def claim_e(rise):
+    """5C: insertion of the most important pixels keeps the unit's view curve, deletion loses it."""
+    rows = [r for r in rise["summary"] if not math.isnan(r["median_difference"])]
+    if not rows:
+        return "inconclusive", "No object had a unit with a positive V correlation."
+    pos = [r for r in rows if r["median_difference"] > 0]
+    clear = [r for r in rows if r["median_difference"] > 2 * r["se_difference"]]
+    n = rows[0]["n"]
+    text = (f"Rule: agrees when the median paired difference r(insertion at p) − r(deletion at 100 − p) over objects is "
+            f"positive at every level p, and more than 2 SE at most of them. Here it is positive at {len(pos)} of "
+            f"{len(rows)} levels and above 2 SE at {len(clear)} (n = {n} objects; median difference "
+            f"{', '.join(fmt(r['median_difference']) for r in rows)} for p = {', '.join(str(r['level']) for r in rows)}).")
+    if len(pos) == len(rows) and 2 * len(clear) > len(rows):
+        return "agrees", text
+    if len(pos) * 2 < len(rows):
+        return "does not agree", text
+    return "inconclusive", text
+
+
+def claim_f(rise):
+    """5D: shuffling the inserted patches largely preserves the 5D units' mirror-symmetry index."""
+    pts = [(r["index_insertion"], r["index_shuffle"]) for r in rise["index"]
+           if not (math.isnan(r["index_insertion"]) or math.isnan(r["index_shuffle"]))]
+    if len(pts) < 3:
+        return "inconclusive", f"Only {len(pts)} objects have a 5D index on both image sets."
+    a = np.array(pts)
+    r = float(np.corrcoef(a[:, 0], a[:, 1])[0, 1])
+    text = (f"Rule: agrees when the shuffled images' index explains most of the variance of the inserted images' index "
+            f"over objects (r² ≥ 0.5, the paper's 'high explained variance'). Here r² = {fmt(r * r)} over {len(pts)} "
+            f"objects (r = {fmt(r)}); mean index insertion {fmt(float(a[:, 0].mean()))}, shuffled "
+            f"{fmt(float(a[:, 1].mean()))}.")
+    if r > 0 and r * r >= 0.5:
+        return "agrees", text
+    return ("inconclusive" if len(pts) < 20 else "does not agree"), text + (
+        " With fewer than 20 objects (the CPU preset explains one per family) the figure is not a test." if len(pts) < 20 else "")
+
+
+def rise_section(d):
+    rise = d["rise"]
+    m = rise["meta"]
+    h = ["<h2>Result 6: which object parts drive mirror-symmetric units (RISE, Figure 5)</h2>",
+         f"<p>RISE importance maps of the sym net's {esc(m['layer'])} units ({esc(m['rise']['masks'])} masks on a "
+         f"{esc(m['rise']['grid'])} × {esc(m['rise']['grid'])} grid, keep probability {esc(m['rise']['keep'])}, pre-ReLU "
+         f"scores, masked pixels fade to the background gray), one object per family; per object the unit whose view "
+         f"curve is V-shaped and best matches its reversal (5C) and the units above the 95th percentile of reflection "
+         f"correlation (5D). Controls at level {esc(m['control_level'])} (the code's (p−1)/99 mapping): deletion, "
+         f"insertion, {esc(m['shuffles'])} patch shuffles, the blank image.</p>",
+         figure("nets/sym/rise/rise.png", "5A/B per object: the unit's response over the views for the original, "
+                "deletion, insertion, shuffled (mean ± sd) and blank images; 5C: median ± sd over objects of the "
+                "correlation with the original curve; 5D: index of the 5D units, insertion vs shuffled."),
+         figure("nets/sym/rise/rise_maps.png", "The 5C unit's importance map of each view (red positive, blue "
+                "negative)."),
+         table(["level p", "n", "r insertion (median ± sd)", "r deletion at 100 − p (median ± sd)",
+                "difference (median ± SE)"],
+               [[r["level"], r["n"], pm(r["median_r_insertion"], r["sd_r_insertion"]),
+                 pm(r["median_r_deletion"], r["sd_r_deletion"]), pm(r["median_difference"], r["se_difference"])]
+                for r in rise["summary"]]),
+         verdict("e", *claim_e(rise)),
+         table(["object", "5D units", "index original", "index insertion", "index shuffled"],
+               [[f"{r['category']} {r['exemplar']}", r["n_units_5d"], fmt(r["index_original"]),
+                 fmt(r["index_insertion"]), fmt(r["index_shuffle"])] for r in rise["index"]]),
+         verdict("f", *claim_f(rise))]
+    return "".join(h)
+
+
 def esc(x):
     return html.escape(str(x))
 
@@ -542,6 +623,8 @@ def build(d):
             + verdict("d", word, text))
     else:
         h.append("<h2>Result 5: breaking the objects' symmetry</h2><p class='note'>Skipped: no asymmetry folders.</p>")
+    if d["rise"] is not None:
+        h.append(rise_section(d))
     h.append(gallery(d))
     if d["notes"]:
         h.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in d["notes"]) + "</ul>")

@@ -275,6 +275,70 @@ class ReportTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(root, "nets", "sym", "msvt", "msvt.png")))
 
 
+def make_rise(root, swapped=False):
+    """A synthetic importance_maps folder in root/nets/sym/rise: 12 objects; insertion keeps the
+    view curve (r near 0.9) and deletion loses it (r near 0.2), or the reverse when swapped; the
+    shuffled 5D index follows the inserted one (r^2 high)."""
+    d = os.path.join(root, "nets", "sym", "rise")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(3)
+    levels = list(range(10, 100, 10))
+    ins, dele = (0.2, 0.9) if swapped else (0.9, 0.2)
+    write_csv(os.path.join(d, "summary_5c.csv"),
+              ["level", "n", "median_r_insertion", "sd_r_insertion", "median_r_deletion", "sd_r_deletion",
+               "median_difference", "se_difference"],
+              [[p, 12, ins, 0.1, dele, 0.2, ins - dele, 0.05] for p in levels])
+    views = [-90 + 22.5 * j for j in range(9)]
+    curves, index = [], []
+    for k in range(12):
+        cat = ["face", "car", "boat"][k % 3]
+        for v in views:
+            o = abs(v) / 90 + 0.1 * rng.standard_normal()
+            curves.append([k * 25, cat, k // 3, v, 7, o, 0.1, o * 0.9, o * 0.8, 0.05, 0.0])
+        x = rng.uniform(-0.3, 0.9)
+        index.append([k * 25, cat, k // 3, 10, x + 0.1, x, x + 0.05 * rng.standard_normal()])
+    write_csv(os.path.join(d, "curves.csv"), ["object", "category", "exemplar", "view_deg", "unit", "original",
+                                               "deletion", "insertion", "shuffle_mean", "shuffle_sd", "blank"], curves)
+    write_csv(os.path.join(d, "index_5d.csv"), ["object", "category", "exemplar", "n_units_5d", "index_original",
+                                                 "index_insertion", "index_shuffle"], index)
+    with open(os.path.join(d, "rise.json"), "w") as f:
+        json.dump({"layer": "fc1", "rise": {"masks": 1000, "grid": 8, "keep": 0.5}, "shuffles": 50,
+                   "control_level": 25}, f)
+    np.save(os.path.join(d, "maps_5c.npy"), rng.standard_normal((12, 9, 28, 28)).astype(np.float32))
+    return d
+
+
+class RiseReportTest(unittest.TestCase):
+    """tools/plot_rise.py and the report's Result 6 (claims e and f) on synthetic RISE outputs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="test_report_rise_")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def report(self, name, swapped):
+        root = make_demo(os.path.join(self.tmp, name), optional=False)
+        d = make_rise(root, swapped)
+        p = run("plot_rise.py", d)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for f in ("rise.png", "rise_maps.png"):
+            check_png(self, os.path.join(d, f))
+        p = run("demo_report.py", root)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(root, "report.html"), encoding="utf-8") as f:
+            return f.read()
+
+    def test_verdicts_follow_the_numbers(self):
+        good = verdicts(self.report("rise_good", swapped=False))
+        self.assertEqual(good["e"], "agrees")
+        self.assertEqual(good["f"], "agrees")  # the shuffled index tracks the inserted one
+        bad = verdicts(self.report("rise_swapped", swapped=True))
+        self.assertEqual(bad["e"], "does not agree")
+
+
 if __name__ == "__main__":
     t0 = time.time()
     result = unittest.main(exit=False, verbosity=2).result

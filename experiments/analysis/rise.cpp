@@ -1,0 +1,301 @@
+#include "experiments/analysis/rise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/generator.h"
+#include "engine/nn/layers.h"
+#include "engine/ops.h"
+
+namespace ml::analysis {
+
+namespace {
+
+// Counters reserved for one mask: far more than any grid draws (s² <= 2^20 is checked).
+constexpr uint64_t kCountersPerMask = uint64_t{1} << 20;
+
+// skimage.transform.resize(order=1, mode='reflect') as RISE calls it: output pixel o samples
+// the input at (o + 0.5)·in/out − 0.5, and coordinates outside reflect about the edge pixel
+// centres (ndimage's 'mirror': ... c b | a b c | b a ...).
+int64_t mirror_index(int64_t i, int64_t n) {
+  if (n == 1) return 0;
+  const int64_t period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+// The 1-D interpolation of one axis: for each output pixel the two input cells and weights.
+struct Axis {
+  std::vector<int64_t> i0, i1;
+  std::vector<float> w1;  // weight of i1; i0 gets 1 - w1
+};
+
+Axis upsample_axis(int64_t in, int64_t out, bool nearest) {
+  Axis a;
+  a.i0.resize(out);
+  a.i1.resize(out);
+  a.w1.resize(out);
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    const double src = (static_cast<double>(o) + 0.5) * scale - 0.5;
+    if (nearest) {
+      const int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::floor(src + 0.5)), 0, in - 1);
+      a.i0[o] = a.i1[o] = k;
+      a.w1[o] = 0.f;
+    } else {
+      const double f = std::floor(src);
+      a.i0[o] = mirror_index(static_cast<int64_t>(f), in);
+      a.i1[o] = mirror_index(static_cast<int64_t>(f) + 1, in);
+      a.w1[o] = static_cast<float>(src - f);
+    }
+  }
+  return a;
+}
+
+bool is_relu(nn::Module* m) { return dynamic_cast<nn::ReLU*>(m) != nullptr; }
+
+// Direct children of a module, in order (named_modules lists the whole subtree).
+std::vector<std::pair<std::string, nn::Module*>> children(nn::Module& m) {
+  std::vector<std::pair<std::string, nn::Module*>> out;
+  for (auto& [name, ptr] : m.named_modules())
+    if (name.find('.') == std::string::npos) out.emplace_back(name, ptr);
+  return out;
+}
+
+// Runs `m` on x until the submodule `target` (dotted, relative to m) has produced its output.
+// Only Sequential containers can be stopped early; `done` says whether target was reached.
+Tensor run_until(nn::Module& m, const std::string& target, const Tensor& x, bool& done) {
+  auto* seq = dynamic_cast<nn::Sequential*>(&m);
+  ML_CHECK(seq != nullptr, "rise: cannot stop inside a non-sequential module");
+  const auto kids = children(m);
+  Tensor h = x;
+  for (size_t i = 0; i < kids.size(); ++i) {
+    const std::string& name = kids[i].first;
+    if (target == name) {
+      done = true;
+      return (*seq)[i](h);
+    }
+    if (target.rfind(name + ".", 0) == 0) {
+      h = run_until((*seq)[i], target.substr(name.size() + 1), h, done);
+      if (done) return h;
+      continue;
+    }
+    h = (*seq)[i](h);
+  }
+  return h;
+}
+
+// True when every container on the path to `target` is a Sequential (so run_until applies).
+bool sequential_path(nn::Module& root, const std::string& target) {
+  nn::Module* m = &root;
+  std::string rest = target;
+  while (true) {
+    if (dynamic_cast<nn::Sequential*>(m) == nullptr) return false;
+    const size_t dot = rest.find('.');
+    const std::string head = rest.substr(0, dot);
+    nn::Module* next = nullptr;
+    for (auto& [name, ptr] : children(*m))
+      if (name == head) next = ptr;
+    if (next == nullptr) return false;
+    if (dot == std::string::npos) return true;
+    m = next;
+    rest = rest.substr(dot + 1);
+  }
+}
+
+}  // namespace
+
+void check_rise_options(const RiseOptions& o, int64_t h, int64_t w) {
+  ML_CHECK(o.masks > 0, "rise: --masks must be > 0, got ", o.masks);
+  ML_CHECK(o.grid >= 1, "rise: --grid must be >= 1, got ", o.grid);
+  ML_CHECK(o.grid <= std::min(h, w), "rise: --grid ", o.grid, " is larger than the image (", h, " x ", w, ")");
+  ML_CHECK(o.grid * o.grid < static_cast<int64_t>(kCountersPerMask), "rise: --grid ", o.grid, " is too large");
+  ML_CHECK(o.keep > 0.0 && o.keep < 1.0, "rise: --keep (p) must be in (0, 1), got ", o.keep);
+  ML_CHECK(o.batch > 0, "rise: --batch must be > 0, got ", o.batch);
+}
+
+Tensor rise_masks(const RiseOptions& o, int64_t h, int64_t w, int64_t first, int64_t count) {
+  check_rise_options(o, h, w);
+  const int64_t s = o.grid;
+  // Cell size and the upsampled extent, as RISE: cell = ceil(size / s), up = (s + 1)·cell.
+  const int64_t cell_h = (h + s - 1) / s, cell_w = (w + s - 1) / s;
+  const int64_t up_h = (s + 1) * cell_h, up_w = (s + 1) * cell_w;
+  const Axis ay = upsample_axis(s, up_h, o.binary), ax = upsample_axis(s, up_w, o.binary);
+  Tensor out = Tensor::empty({count, 1, h, w});
+  float* po = out.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < count; ++k) {
+    Generator gen(o.seed);
+    gen.set_state(o.seed, static_cast<uint64_t>(first + k) * kCountersPerMask);
+    std::vector<float> g(static_cast<size_t>(s * s));
+    for (auto& v : g) v = gen.next_uniform() < o.keep ? 1.f : 0.f;
+    const int64_t dy = gen.next_below(cell_h), dx = gen.next_below(cell_w);
+    float* m = po + k * h * w;
+    for (int64_t y = 0; y < h; ++y) {
+      const int64_t uy = y + dy;
+      const float wy = ay.w1[uy];
+      const float* r0 = &g[static_cast<size_t>(ay.i0[uy] * s)];
+      const float* r1 = &g[static_cast<size_t>(ay.i1[uy] * s)];
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t ux = x + dx;
+        const float wx = ax.w1[ux];
+        const int64_t c0 = ax.i0[ux], c1 = ax.i1[ux];
+        const float top = (1.f - wx) * r0[c0] + wx * r0[c1];
+        const float bot = (1.f - wx) * r1[c0] + wx * r1[c1];
+        m[y * w + x] = (1.f - wy) * top + wy * bot;
+      }
+    }
+  }
+  return out;
+}
+
+RiseTarget::RiseTarget(AnalysisNet& net, const std::string& layer, bool post_relu) : net_(net) {
+  const models::AnalysisLayer& l = net.model.layer(layer);  // throws, listing the valid names
+  module_ = l.module;
+  apply_relu_ = post_relu && l.relu;
+  if (!post_relu && !l.relu) {
+    // The analysed output is a ReLU module's: explain the module before it (the pre-ReLU score).
+    nn::Module* m = net.model.net->find_module(module_);
+    ML_CHECK(m != nullptr, "rise: model ", net.model.name, " has no module '", module_, "'");
+    if (is_relu(m)) {
+      const size_t dot = module_.rfind('.');
+      const std::string parent = dot == std::string::npos ? "" : module_.substr(0, dot);
+      const std::string leaf = dot == std::string::npos ? module_ : module_.substr(dot + 1);
+      nn::Module* pm = parent.empty() ? net.model.net.get() : net.model.net->find_module(parent);
+      const auto kids = children(*pm);
+      for (size_t i = 0; i < kids.size(); ++i)
+        if (kids[i].first == leaf) {
+          ML_CHECK(i > 0, "rise: layer '", layer, "' is a ReLU with no module before it");
+          module_ = (parent.empty() ? "" : parent + ".") + kids[i - 1].first;
+        }
+    }
+  }
+  net_.model.net->eval();
+  const int64_t S = net.model.image_size;
+  units_ = scores(Tensor::full({1, net.model.in_channels, S, S}, 0.5f)).size(1);
+}
+
+Tensor RiseTarget::scores(const Tensor& images) {
+  const models::Model& m = net_.model;
+  NoGradGuard ng;
+  const int64_t C = m.in_channels;
+  const Tensor mean = Tensor::from_vector({1, C, 1, 1}, net_.norm.mean, net_.device);
+  const Tensor stdv = Tensor::from_vector({1, C, 1, 1}, net_.norm.std, net_.device);
+  const Tensor x = div(sub(images.to(net_.device), mean), stdv);
+  Tensor out;
+  if (sequential_path(*m.net, module_)) {
+    bool done = false;
+    out = run_until(*m.net, module_, x, done);
+    ML_CHECK(done, "rise: the forward never reached module '", module_, "'");
+  } else {
+    nn::ActivationCapture capture(*m.net, {module_});
+    (*m.net)(x);
+    out = capture[module_];
+  }
+  if (apply_relu_) out = relu(out);
+  return out.reshape({images.size(0), -1}).to(Device::CPU).clone();
+}
+
+std::vector<uint8_t> foreground_mask(const Tensor& image, float gray) {
+  ML_CHECK(image.dim() == 3, "rise: image must be (C, H, W), got ", image.str());
+  const int64_t C = image.size(0), HW = image.size(1) * image.size(2);
+  const Tensor img = image.to(Device::CPU);
+  const float* p = img.data();
+  std::vector<uint8_t> fg(static_cast<size_t>(HW), 0);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < HW; ++i)
+      if (std::fabs(p[c * HW + i] - gray) > 0.5f / 255.f) fg[static_cast<size_t>(i)] = 1;
+  return fg;
+}
+
+std::vector<uint8_t> dilate_disc(const std::vector<uint8_t>& mask, int64_t h, int64_t w, int64_t radius) {
+  ML_CHECK(static_cast<int64_t>(mask.size()) == h * w, "dilate_disc: mask of ", mask.size(), " pixels for ", h, " x ", w);
+  std::vector<uint8_t> out(mask.size(), 0);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      if (!mask[static_cast<size_t>(y * w + x)]) continue;
+      for (int64_t dy = -radius; dy <= radius; ++dy)
+        for (int64_t dx = -radius; dx <= radius; ++dx) {
+          if (dx * dx + dy * dy > radius * radius) continue;
+          const int64_t yy = y + dy, xx = x + dx;
+          if (yy >= 0 && yy < h && xx >= 0 && xx < w) out[static_cast<size_t>(yy * w + xx)] = 1;
+        }
+    }
+  return out;
+}
+
+Tensor rise_maps(RiseTarget& target, const Tensor& image, const std::vector<int64_t>& units, const RiseOptions& o,
+                 bool progress) {
+  std::vector<std::vector<int64_t>> groups;
+  for (int64_t u : units) groups.push_back({u});
+  return rise_group_maps(target, image, groups, o, progress);
+}
+
+Tensor rise_group_maps(RiseTarget& target, const Tensor& image, const std::vector<std::vector<int64_t>>& groups,
+                       const RiseOptions& o, bool progress) {
+  ML_CHECK(image.dim() == 3, "rise: image must be (C, H, W), got ", image.str());
+  const int64_t C = image.size(0), H = image.size(1), W = image.size(2);
+  check_rise_options(o, H, W);
+  ML_CHECK(!groups.empty(), "rise: no units to explain");
+  for (const auto& g : groups) {
+    ML_CHECK(!g.empty(), "rise: an empty group of units");
+    for (int64_t u : g)
+      ML_CHECK(u >= 0 && u < target.units(), "rise: --unit ", u, " is outside layer module '", target.module(), "' (",
+               target.units(), " units)");
+  }
+  const int64_t U = static_cast<int64_t>(groups.size()), HW = H * W;
+  // Σ_i s_i m_i accumulated in double, mask by mask in mask order: the order of the sums does not depend on the batch size, so the
+  // maps are bit-identical however the masks are batched.
+  std::vector<double> acc(static_cast<size_t>(U * HW), 0.0);
+  const Tensor x_minus_g = sub(image.to(Device::CPU), o.gray).reshape({1, C, H, W});
+  for (int64_t i0 = 0; i0 < o.masks; i0 += o.batch) {
+    const int64_t B = std::min(o.batch, o.masks - i0);
+    const Tensor m = rise_masks(o, H, W, i0, B);                        // (B, 1, H, W)
+    const Tensor masked = add(mul(m, x_minus_g), o.gray);               // g + m ⊙ (x − g)
+    const Tensor s = target.scores(masked);                             // (B, units)
+    const int64_t all = s.size(1);
+    // Each group's score per mask, summed in double.
+    std::vector<double> gs(static_cast<size_t>(B * U));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t k = 0; k < U; ++k) {
+        double v = 0;
+        for (int64_t u : groups[static_cast<size_t>(k)]) v += s.data()[b * all + u];
+        gs[static_cast<size_t>(b * U + k)] = v;
+      }
+    const float* pm = m.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < HW; ++i)
+      for (int64_t b = 0; b < B; ++b) {
+        const double mv = pm[b * HW + i];
+        for (int64_t k = 0; k < U; ++k)
+          acc[static_cast<size_t>(k * HW + i)] += mv * gs[static_cast<size_t>(b * U + k)];
+      }
+    if (progress)
+      std::fprintf(stderr, "\rrise: %lld/%lld masks", static_cast<long long>(i0 + B), static_cast<long long>(o.masks));
+  }
+  if (progress) std::fprintf(stderr, "\n");
+  Tensor out = Tensor::empty({U, H, W});
+  float* po = out.data();
+  for (int64_t j = 0; j < U * HW; ++j) po[j] = static_cast<float>(acc[static_cast<size_t>(j)] / static_cast<double>(o.masks));
+  return out;
+}
+
+Tensor postprocess_map(const Tensor& raw, const std::vector<uint8_t>& region) {
+  ML_CHECK(raw.dim() == 2 && static_cast<int64_t>(region.size()) == raw.numel(), "rise: map ", raw.str(),
+           " and region of ", region.size(), " pixels differ");
+  const int64_t n = raw.numel();
+  const float* p = raw.data();
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += p[i];
+  mean /= static_cast<double>(n);
+  Tensor out = Tensor::empty(raw.shape());
+  float* q = out.data();
+  for (int64_t i = 0; i < n; ++i) q[i] = region[static_cast<size_t>(i)] ? static_cast<float>(p[i] - mean) : 0.f;
+  return out;
+}
+
+}  // namespace ml::analysis

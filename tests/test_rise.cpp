@@ -1,0 +1,344 @@
+// RISE importance maps and the Figure 5 controls (experiments/analysis/rise*): known answers
+// from hand-built networks and hand-built pixel sets.
+#include <doctest/doctest.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "engine/nn/layers.h"
+#include "experiments/analysis/pearson.h"
+#include "experiments/analysis/rise.h"
+#include "experiments/analysis/rise_controls.h"
+#include "experiments/analysis/rise_study.h"
+#include "tests/testing.h"
+#include "tools/render/mesh_set.h"
+#include "tools/render/stimulus_set.h"
+
+using namespace ml;
+using namespace ml::analysis;
+
+namespace {
+
+constexpr float kGray = 128.f / 255.f;
+
+// A "network" whose unit 0 is the mean of the pixels in `region` (H*W 0/1) minus the background
+// gray, and whose unit 1 is the mean of the whole image: one S x S convolution (a per-image
+// product, so a unit's score does not depend on the batch it is computed in), no
+// normalisation.
+AnalysisNet region_net(int64_t S, const std::vector<uint8_t>& region) {
+  Generator gen(1);
+  auto seq = std::make_shared<nn::Sequential>();
+  seq->add("fc", std::make_shared<nn::Conv2d>(1, 2, S, gen));
+  seq->add("relu", std::make_shared<nn::ReLU>());
+  seq->add("flatten", std::make_shared<nn::Flatten>());
+  const double n = static_cast<double>(std::count(region.begin(), region.end(), 1));
+  std::vector<float> w(static_cast<size_t>(2 * S * S));
+  for (int64_t i = 0; i < S * S; ++i) {
+    w[static_cast<size_t>(i)] = region[static_cast<size_t>(i)] ? static_cast<float>(1.0 / n) : 0.f;
+    w[static_cast<size_t>(S * S + i)] = 1.f / static_cast<float>(S * S);
+  }
+  seq->load_state_dict({{"fc.weight", Tensor::from_vector({2, 1, S, S}, w)},
+                        {"fc.bias", Tensor::from_vector({2}, {-kGray, 0.f})}});
+  AnalysisNet net;
+  net.model.name = "region_net";
+  net.model.net = seq;
+  net.model.in_channels = 1;
+  net.model.image_size = S;
+  net.model.num_classes = 2;
+  net.model.layers = {{"unit", "relu", false}};
+  net.norm = {{0.f}, {1.f}, "none"};
+  return net;
+}
+
+std::vector<uint8_t> square(int64_t S, int64_t y0, int64_t x0, int64_t side) {
+  std::vector<uint8_t> r(static_cast<size_t>(S * S), 0);
+  for (int64_t y = y0; y < y0 + side; ++y)
+    for (int64_t x = x0; x < x0 + side; ++x) r[static_cast<size_t>(y * S + x)] = 1;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("rise masks: reproducible from the seed, independent of the batch, within 0..1 with mean p") {
+  RiseOptions o;
+  o.grid = 7;
+  o.keep = 0.3;
+  o.seed = 11;
+  const Tensor a = rise_masks(o, 29, 23, 0, 64);
+  const Tensor b = rise_masks(o, 29, 23, 0, 64);
+  const Tensor tail = rise_masks(o, 29, 23, 40, 24);  // masks 40..63 drawn on their own
+  const auto va = a.to_vector(), vb = b.to_vector(), vt = tail.to_vector();
+  CHECK(va == vb);
+  CHECK(std::equal(vt.begin(), vt.end(), va.begin() + 40 * 29 * 23));
+  double mean = 0;
+  for (float v : va) {
+    REQUIRE(v >= 0.f);
+    REQUIRE(v <= 1.f);
+    mean += v;
+  }
+  mean /= static_cast<double>(va.size());
+  // 64 masks x 49 cells = 3136 Bernoulli(0.3) cells, each covering about the same area after
+  // upsampling: sd of the mean <= sqrt(0.21/3136) ~ 0.008 (smoothing only lowers it), so 5 sd.
+  CHECK(std::fabs(mean - 0.3) < 0.04);
+  o.seed = 12;
+  CHECK(rise_masks(o, 29, 23, 0, 64).to_vector() != va);
+  // rise_binary: nearest upsampling keeps the masks 0/1, each mask a union of whole cells.
+  o.binary = true;
+  for (float v : rise_masks(o, 29, 23, 0, 8).to_vector()) REQUIRE((v == 0.f || v == 1.f));
+}
+
+TEST_CASE("rise masks: bilinear upsampling of a grid follows skimage's half-pixel mapping") {
+  // A 2x2 grid upsampled to 3·ceil(4/2) = 6 px: output pixel o samples (o + 0.5)/3 − 0.5.
+  // With every cell kept the mask is 1 everywhere; the interior interpolation is checked
+  // through the mean being exactly p-weighted when p -> values are only 0/1 cells.
+  RiseOptions o;
+  o.grid = 2;
+  o.keep = 0.999999;  // every cell kept: the mask must be exactly 1 everywhere
+  o.seed = 3;
+  for (float v : rise_masks(o, 4, 4, 0, 5).to_vector()) CHECK(v == doctest::Approx(1.f).epsilon(1e-6));
+}
+
+TEST_CASE("rise: a unit reading the mean of a pixel region gets a map whose top 25 % lies in the region") {
+  const int64_t S = 32;
+  const auto region = square(S, 4, 10, 20);  // 400 of 1024 pixels
+  AnalysisNet net = region_net(S, region);
+  RiseTarget target(net, "unit", false);
+  CHECK(target.module() == "fc");  // the pre-ReLU score
+  CHECK(target.units() == 2);
+  // A random image; the region is bright so masking it moves the unit a lot.
+  Generator gen(5);
+  Tensor img = Tensor::uniform({1, S, S}, 0.f, 1.f, gen);
+  for (int64_t i = 0; i < S * S; ++i)
+    if (region[static_cast<size_t>(i)]) img.data()[i] = 1.f;
+  // 4000 masks: the Monte Carlo sd of a map pixel, sd(m·s)/sqrt(N) ~ 0.15/63, is then a tenth
+  // of the contrast between the region's interior and the outside (~ (1 − g)·var(m) ~ 0.03).
+  RiseOptions o;
+  o.masks = 4000;
+  o.batch = 500;
+  o.seed = 2;
+  const Tensor raw = rise_maps(target, img, {0}, o);
+  const std::vector<uint8_t> everywhere(static_cast<size_t>(S * S), 1);
+  const Tensor map = postprocess_map(raw.reshape({S, S}), everywhere);
+  // Top 25 % = 256 pixels by map value (the region is where the map is high).
+  std::vector<int64_t> idx(static_cast<size_t>(S * S));
+  for (int64_t i = 0; i < S * S; ++i) idx[static_cast<size_t>(i)] = i;
+  const float* m = map.data();
+  std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return m[a] > m[b]; });
+  int inside = 0;
+  for (int k = 0; k < 256; ++k) inside += region[static_cast<size_t>(idx[static_cast<size_t>(k)])];
+  MESSAGE("top-25% pixels inside the region: ", inside, " / 256");
+  CHECK(inside >= 231);  // >= 90 % (science file §8's known-answer check)
+}
+
+TEST_CASE("rise: maps are identical whether the masks go through in one batch or many") {
+  const int64_t S = 16;
+  AnalysisNet net = region_net(S, square(S, 2, 3, 6));
+  RiseTarget target(net, "unit", false);
+  Generator gen(9);
+  const Tensor img = Tensor::uniform({1, S, S}, 0.f, 1.f, gen);
+  RiseOptions o;
+  o.masks = 300;
+  o.grid = 4;
+  o.batch = 300;
+  const auto one = rise_maps(target, img, {0, 1}, o).to_vector();
+  o.batch = 7;
+  const auto many = rise_maps(target, img, {0, 1}, o).to_vector();
+  CHECK(one == many);
+  // The map of a group's summed score is the sum of its units' maps (the map is linear in the
+  // score; 5D relies on it). Both accumulate exact double products; the only difference is the
+  // final rounding to float, so 2 float ulps of the larger map value.
+  const auto sum = rise_group_maps(target, img, {{0, 1}}, o).to_vector();
+  for (size_t i = 0; i < sum.size(); ++i) {
+    const float want = one[i] + one[sum.size() + i];
+    CHECK(std::fabs(sum[i] - want) <= 2.5e-7f * std::max(std::fabs(one[i]), std::fabs(one[sum.size() + i])) + 1e-9f);
+  }
+}
+
+TEST_CASE("rise: insertion at 100 % and deletion of no pixel reproduce the original response exactly") {
+  const int64_t S = 24;
+  AnalysisNet net = region_net(S, square(S, 5, 5, 9));
+  RiseTarget target(net, "unit", false);
+  // An object on the gray background.
+  Tensor img = Tensor::full({1, S, S}, kGray);
+  Generator gen(4);
+  for (int64_t y = 6; y < 18; ++y)
+    for (int64_t x = 4; x < 15; ++x) img.data()[y * S + x] = static_cast<float>(gen.next_uniform());
+  const auto fg = foreground_mask(img, kGray);
+  const auto region = dilate_disc(fg, S, S, 5);
+  RiseOptions o;
+  o.masks = 200;
+  o.grid = 6;
+  const Tensor map = postprocess_map(rise_maps(target, img, {0}, o).reshape({S, S}), region);
+  const float original = target.scores(img.reshape({1, 1, S, S})).data()[0];
+  const Tensor ins = insertion_image(img, top_pixels(map, 100), kGray);
+  const Tensor del = deletion_image(img, top_pixels(map, 1), kGray);
+  CHECK(top_pixels(map, 1).empty());
+  CHECK(target.scores(ins.reshape({1, 1, S, S})).data()[0] == original);
+  CHECK(target.scores(del.reshape({1, 1, S, S})).data()[0] == original);
+  // Deleting everything leaves the gray canvas: the response then differs.
+  const Tensor all_gone = deletion_image(img, top_pixels(map, 100), kGray);
+  CHECK(target.scores(all_gone.reshape({1, 1, S, S})).data()[0] != original);
+}
+
+TEST_CASE("rise: level mapping keeps round((p-1)/99 N) pixels, or round(p/100 N) exactly") {
+  Tensor map = Tensor::zeros({10, 10});
+  for (int64_t i = 0; i < 100; ++i) map.data()[i] = static_cast<float>(i % 2 ? i : -i);  // 99 non-zero
+  CHECK(top_pixels(map, 25).size() == 24);  // round(24/99 * 99) = 24
+  CHECK(top_pixels(map, 25, LevelMapping::ExactPercent).size() == 25);  // round(0.25 * 99) = 24.75
+  CHECK(top_pixels(map, 100).size() == 99);
+  // Ranked by |value|: pixel 99 (99) then 98 (-98).
+  const auto top2 = top_pixels(map, 3);  // round(2/99 * 99) = 2
+  REQUIRE(top2.size() == 2);
+  CHECK(top2[0] == 99);
+  CHECK(top2[1] == 98);
+  CHECK_THROWS_WITH_AS(top_pixels(map, 0), doctest::Contains("level 0"), std::exception);
+}
+
+TEST_CASE("rise: 8-connected components and the disc dilation") {
+  // Two diagonal neighbours are one 8-connected component; a lone pixel is another.
+  std::vector<uint8_t> set(25, 0);
+  set[0] = set[6] = set[12] = 1;  // diagonal (0,0) (1,1) (2,2)
+  set[4] = 1;                     // (0,4)
+  const auto comps = connected_components8(set, 5, 5);
+  REQUIRE(comps.size() == 2);
+  CHECK(comps[0] == std::vector<int64_t>{0, 6, 12});
+  CHECK(comps[1] == std::vector<int64_t>{4});
+  // A radius-2 disc around the centre of a 7x7 image covers the 13 pixels with dx²+dy² <= 4.
+  std::vector<uint8_t> c(49, 0);
+  c[24] = 1;
+  const auto d = dilate_disc(c, 7, 7, 2);
+  CHECK(std::count(d.begin(), d.end(), 1) == 13);
+  CHECK(d[24 - 2] == 1);
+  CHECK(d[24 - 2 * 7 - 1] == 0);  // (dy, dx) = (-2, -1): 5 > 4
+}
+
+TEST_CASE("rise: shuffled patches keep their pixel multiset and never overlap") {
+  const int64_t S = 40;
+  Generator gen(8);
+  Tensor img = Tensor::uniform({1, S, S}, 0.f, 0.49f, gen);  // never the gray value
+  // Kept pixels: three blobs and some isolated pixels.
+  std::vector<int64_t> kept;
+  for (int64_t y = 3; y < 11; ++y)
+    for (int64_t x = 5; x < 12; ++x) kept.push_back(y * S + x);
+  for (int64_t y = 20; y < 24; ++y)
+    for (int64_t x = 20; x < 30; ++x) kept.push_back(y * S + x);
+  for (int64_t k = 0; k < 6; ++k) kept.push_back((30 + k) * S + (2 + 3 * k));
+  for (int64_t k = 0; k < 5; ++k) kept.push_back(37 * S + 25 + 2 * k);
+  Generator sg(3);
+  const ShuffleResult r = shuffle_patches(img, kept, kGray, sg);
+  REQUIRE(r.dropped == 0);
+  CHECK(r.placed == 13);  // 2 blobs + 6 + 5 lone pixels
+  std::multiset<float> want, got;
+  for (int64_t i : kept) want.insert(img.data()[i]);
+  for (int64_t i = 0; i < S * S; ++i)
+    if (r.image.data()[i] != kGray) got.insert(r.image.data()[i]);
+  // Same multiset: nothing lost, nothing duplicated, so no patch overwrote another.
+  CHECK(got == want);
+  // The placement moved the patches (a shuffle that leaves them in place is no control).
+  int same = 0;
+  for (int64_t i : kept) same += r.image.data()[i] == img.data()[i];
+  CHECK(same < static_cast<int>(kept.size()) / 2);
+  // Reproducible from the generator.
+  Generator sg2(3);
+  CHECK(shuffle_patches(img, kept, kGray, sg2).image.to_vector() == r.image.to_vector());
+}
+
+TEST_CASE("rise: unit selection of 5C and 5D on hand-built view curves") {
+  const std::vector<double> ang{-90, -67.5, -45, -22.5, 0, 22.5, 45, 67.5, 90};
+  // unit 0: V-shaped and mirror-symmetric (|angle|); unit 1: V-shaped, lopsided;
+  // unit 2: monotonic in angle (reflection corr -1); unit 3: inverted V (negative V corr).
+  Tensor resp = Tensor::zeros({9, 4});
+  for (int j = 0; j < 9; ++j) {
+    resp.data()[j * 4 + 0] = static_cast<float>(std::fabs(ang[j]));
+    resp.data()[j * 4 + 1] = static_cast<float>(std::fabs(ang[j]) + (ang[j] > 0 ? 40 : 0));
+    resp.data()[j * 4 + 2] = static_cast<float>(ang[j]);
+    resp.data()[j * 4 + 3] = static_cast<float>(-std::fabs(ang[j]));
+  }
+  const auto s = unit_curve_stats(resp, ang);
+  CHECK(s.v_corr[0] == doctest::Approx(1.0));
+  CHECK(s.reflection_corr[0] == doctest::Approx(1.0));
+  CHECK(s.reflection_corr[2] == doctest::Approx(-1.0));
+  CHECK(s.v_corr[3] == doctest::Approx(-1.0));
+  CHECK(s.reflection_corr[1] < 1.0);
+  CHECK(select_unit_5c(s) == 0);
+  // Percentile 50 of the candidates {0, 1}: the threshold lies between them, only unit 0 passes.
+  CHECK(select_units_5d(s, 50.0) == std::vector<int64_t>{0});
+}
+
+TEST_CASE("rise: bad input names the argument and its value") {
+  const int64_t S = 16;
+  AnalysisNet net = region_net(S, square(S, 2, 2, 4));
+  RiseTarget target(net, "unit", false);
+  const Tensor img = Tensor::full({1, S, S}, 0.3f);
+  RiseOptions o;
+  o.masks = 10;
+  CHECK_THROWS_WITH_AS(rise_maps(target, img, {2}, o), doctest::Contains("--unit 2"), std::exception);
+  CHECK_THROWS_WITH_AS(RiseTarget(net, "fc9", false), doctest::Contains("fc9"), std::exception);
+  o.grid = 17;
+  CHECK_THROWS_WITH_AS(rise_maps(target, img, {0}, o), doctest::Contains("--grid 17"), std::exception);
+  o.grid = 4;
+  o.keep = 1.0;
+  CHECK_THROWS_WITH_AS(rise_maps(target, img, {0}, o), doctest::Contains("(0, 1)"), std::exception);
+  o.keep = 0.5;
+  o.masks = 0;
+  CHECK_THROWS_WITH_AS(rise_maps(target, img, {0}, o), doctest::Contains("--masks"), std::exception);
+}
+
+TEST_CASE("importance_maps ci: rendered objects through an untrained vgg_small, every output written") {
+  testing::TempDir dir("rise_study");
+  render::MeshSet meshes;
+  for (const char* fam : {"face", "car"}) render::add_family(meshes, fam, 1, 7, 0.0, render::Camera{});
+  render::RenderOptions ro;
+  ro.size = 28;
+  const std::string stim = dir.file("stim");
+  render::write_stimulus_set(meshes.categories, meshes.items, render::render_source(meshes, ro), stim, {{"seed", 7}}, nullptr);
+  const StimulusSet set = read_stimulus_set(stim + "/manifest.csv");
+  NetSpec spec;
+  spec.model = "vgg_small";
+  spec.untrained = true;
+  spec.in_channels = 1;
+  spec.image_size = 28;
+  spec.normalization = "none";
+  AnalysisNet net = load_analysis_net(spec);
+  RiseStudyOptions o;
+  o.layer = "fc1";
+  o.rise.masks = 40;
+  o.rise.batch = 16;
+  o.shuffles = 3;
+  o.levels = {20, 50, 80};
+  o.progress = false;
+  const RiseStudyResult r = run_rise_study(net, set, o);
+  REQUIRE(r.objects.size() == 2);
+  CHECK(r.module == "fc1");
+  CHECK(r.units == 256);
+  for (const RiseObjectResult& ob : r.objects) {
+    REQUIRE(ob.unit_5c >= 0);
+    CHECK(ob.original.size() == 9);
+    CHECK(ob.r_insertion.size() == 3);
+    CHECK(ob.maps_5c.shape() == Shape{9, 28, 28});
+    // The maps live on the dilated object only: the image corners are background.
+    CHECK(ob.maps_5c.data()[0] == 0.f);
+    // The 5C unit's curve over the views is V-shaped (its V correlation was required > 0).
+    std::vector<double> absang;
+    for (double a : set.views_deg) absang.push_back(std::fabs(a));
+    CHECK(pearson(ob.original.data(), absang.data(), 9) > 0);
+  }
+  const std::string out = dir.file("out");
+  write_rise_study(r, set, o, out);
+  for (const char* f : {"curves.csv", "levels.csv", "summary_5c.csv", "index_5d.csv", "maps_5c.npy"})
+    CHECK(std::filesystem::exists(out + "/" + f));
+  CHECK(std::filesystem::exists(out + "/overlays/face_0_view-90.png"));
+  std::ifstream curves(out + "/curves.csv");
+  int lines = 0;
+  for (std::string l; std::getline(curves, l);) ++lines;
+  CHECK(lines == 1 + 2 * 9);
+
+  // A view with no foreground (all background gray) is a named error before any map is made.
+  std::vector<uint8_t> gray(28 * 28, 128);
+  REQUIRE(stbi_write_png(set.files[3].c_str(), 28, 28, 1, gray.data(), 28));
+  CHECK_THROWS_WITH_AS(run_rise_study(net, set, o), doctest::Contains("has no foreground"), std::exception);
+}
