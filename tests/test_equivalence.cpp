@@ -13,6 +13,9 @@
 #include "experiments/analysis/spatial_transform.h"
 #include "experiments/analysis/stitching.h"
 #include "models/model.h"
+#include "tests/testing.h"
+
+#include <filesystem>
 
 using namespace ml;
 using namespace ml::analysis;
@@ -314,4 +317,47 @@ TEST_CASE("the transformation layer trained by the task loss learns to undo a fl
   for (int i = 0; i < 16; ++i) ramp.data()[i] = static_cast<float>(i);
   const auto down = resample_sites(ramp, 2, 2).to_vector();
   CHECK(down == std::vector<float>{0.f, 2.f, 8.f, 10.f});
+}
+
+#include "experiments/analysis/equivalence_study.h"
+
+TEST_CASE("equivalence ci: every method, invariant channels and the stitching table on two small networks") {
+  Generator gen(7);
+  const int64_t S = 10, C = 3;
+  AnalysisNet a = symmetric_net(S, C, 4, gen), b = symmetric_net(S, C, 4, gen);
+  const Tensor x = Tensor::uniform({100, 1, S, S}, 0.f, 1.f, gen);
+  Tensor labels = Tensor::empty({100}, DType::I32);
+  NetSplit sa(a, "relu");
+  const auto am = argmax(sa.psi(sa.phi(normalise(a, x)))).to_vector_i32();
+  for (int64_t i = 0; i < 100; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  EquivalenceOptions o;
+  o.taps = {"relu"};
+  o.transforms = {"hflip", "vflip"};
+  o.fit_images = 60;
+  o.test_images = 40;
+  o.fs_k = {1, 5};
+  o.task_epochs = 1;
+  o.stitch_taps = {"conv", "relu"};
+  o.progress = false;
+  const EquivalenceResult r = run_equivalence({{"a", &a}, {"b", &b}}, x, labels, o);
+  // 2 nets x 1 tap x 2 transforms x {original, none, pg, ridge, fs_k1, fs_k5, task}.
+  CHECK(r.maps.size() == 2 * 2 * 7);
+  CHECK(r.invariant.size() == 4);
+  CHECK(r.stitching.size() == 4 + 2 * 2);  // 2x2 pairs in net a, then a<->b at both taps
+  for (const MapRow& m : r.maps) {
+    CHECK(m.top1 >= 0.0);
+    CHECK(m.top1 <= 1.0);
+    CHECK(m.top2 <= m.top1);
+    // Net a's labels are its own predictions: 0 error on the originals; and its layer is
+    // exactly hflip-equivariant, so the ridge map compensates the flip without loss.
+    if (m.net == "a" && m.method == "original") CHECK(m.top1 == 0.0);
+    if (m.net == "a" && m.transform == "hflip" && m.method == "ridge") {
+      CHECK(m.top1 == 0.0);
+      CHECK(m.l2 < 1e-6);
+    }
+  }
+  testing::TempDir dir("equivalence");
+  write_equivalence(r, dir.path.string());
+  for (const char* f : {"maps.csv", "invariant_channels.csv", "stitching.csv"})
+    CHECK(std::filesystem::exists(dir.path / f));
 }

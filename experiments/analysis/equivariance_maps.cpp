@@ -215,6 +215,12 @@ double l2_ratio(const ConvMap& map, const Tensor& phi_x, const Tensor& phi_gx) {
 
 double task_error(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
                   const Tensor& labels, const ConvMap* map, bool pg_only, int64_t k, int64_t batch) {
+  return task_errors(net, split, g, images, labels, map, pg_only, {k}, batch)[0];
+}
+
+std::vector<double> task_errors(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
+                                const Tensor& labels, const ConvMap* map, bool pg_only, const std::vector<int64_t>& ks,
+                                int64_t batch) {
   NoGradGuard ng;
   const Transform ginv = g.inverse_transform();
   std::vector<Tensor> logits;
@@ -229,7 +235,10 @@ double task_error(AnalysisNet& net, const NetSplit& split, const Transform& g, c
     }
     logits.push_back(split.psi(h).to(Device::CPU));
   }
-  return topk_error(cat(logits, 0), labels, k);
+  const Tensor all = cat(logits, 0);
+  std::vector<double> out;
+  for (int64_t k : ks) out.push_back(topk_error(all, labels, k));
+  return out;
 }
 
 ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,

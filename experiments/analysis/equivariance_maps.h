@@ -99,6 +99,10 @@ ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, cons
 // and with only P_g: ψ(P_g φ(g⁻¹x)) when pg_only.
 double task_error(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
                   const Tensor& labels, const ConvMap* map, bool pg_only, int64_t k, int64_t batch = 256);
+// The same for several k from one set of forwards (top-1 and top-2 in the study).
+std::vector<double> task_errors(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
+                                const Tensor& labels, const ConvMap* map, bool pg_only, const std::vector<int64_t>& ks,
+                                int64_t batch = 256);
 
 // Invariant channels (§5.3.4, Tab. 3): the largest p such that replacing the p channels whose
 // row is most dominated by its self-component (score ‖F[t]‖ / ‖F[t] without F[t,t]‖) by an
