@@ -11,6 +11,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
+#include "models/hmax_s1_cpu.h"
 
 namespace ml::models {
 
@@ -139,10 +140,10 @@ struct HmaxParts {
   std::vector<Tensor> proto_w;   // per prototype size: (K, 4, n, n)
   std::vector<Tensor> proto_w_neg2;  // -2 p
   std::vector<Tensor> proto_sq;  // (K) ||p||^2, the bias of the -2 x.p convolution
-  std::vector<Tensor> ones4;     // (1, 4, n, n)
+  std::vector<Tensor> ones_row, ones_col;  // (1, 1, 1, n), (1, 1, n, 1)
 
   void to(Device d) {
-    for (auto* v : {&bank, &ones, &proto_w, &proto_w_neg2, &proto_sq, &ones4})
+    for (auto* v : {&bank, &ones, &proto_w, &proto_w_neg2, &proto_sq, &ones_row, &ones_col})
       for (Tensor& t : *v) t = t.to(d);
   }
 };
@@ -158,6 +159,25 @@ Tensor s1_size(const HmaxParts& h, const Tensor& x, const Tensor& x2, int64_t j)
   return zero_pad(div(resp, norm), half, half, half, half);
 }
 
+// S1 of the size indices `js` on the host kernel: (B, 4 |js|, S, S), images x sizes spread over
+// threads (largest sizes first: they take up to 30x longer).
+Tensor s1_sizes_cpu(const HmaxParts& h, const Tensor& x, const std::vector<int64_t>& js) {
+  const int64_t B = x.size(0), S = x.size(2), J = static_cast<int64_t>(js.size());
+  Tensor out = Tensor::empty({B, 4 * J, S, S});
+  const float* xp = x.data();
+  float* op = out.data();
+  const int64_t tasks = B * J;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t i = J - 1 - t / B, b = t % B, j = js[static_cast<size_t>(i)];
+    hmax_s1_cpu(xp + b * S * S, S, h.bank[static_cast<size_t>(j)].data(), filter_size(j), op + (b * 4 * J + 4 * i) * S * S);
+  }
+  return out;
+}
+
+bool host_s1(const HmaxParts& h, const Tensor& x) { return x.device() == Device::CPU && !h.opt.engine_ops; }
+
+// The S1 maps of band b's two sizes, (B, 4, S, S) each.
 Tensor c1_pool(const HmaxParts& h, const Tensor& s1map, int64_t band) {
   const int64_t m = hmax_c1_window(band), step = hmax_c1_step(band);
   if (h.opt.centred_c1) return max_pool2d(s1map, m, step, m / 2);
@@ -170,6 +190,23 @@ Tensor c1_pool(const HmaxParts& h, const Tensor& s1map, int64_t band) {
 // size then taking the max equals the max then pooling, on maps 16-25x smaller.
 Tensor c1_band(const HmaxParts& h, const Tensor& s1a, const Tensor& s1b, int64_t band) {
   return elementwise_max({c1_pool(h, s1a, band), c1_pool(h, s1b, band)});
+}
+
+// The same on the host from S1 maps (B, C, S, S) whose channels ca..ca+3 and cb..cb+3 are the
+// band's two sizes.
+Tensor c1_band_cpu(const HmaxParts& h, const Tensor& s1, int64_t ca, int64_t cb, int64_t band) {
+  const int64_t B = s1.size(0), C = s1.size(1), S = s1.size(2);
+  const int64_t m = hmax_c1_window(band), step = hmax_c1_step(band), L = c1_side(S, band, h.opt.centred_c1);
+  const int64_t offset = h.opt.centred_c1 ? m / 2 : 0;
+  Tensor out = Tensor::empty({B, 4, L, L});
+  const float* sp = s1.data();
+  float* op = out.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < B * 4; ++t) {
+    const int64_t b = t / 4, o = t % 4;
+    hmax_c1_cpu(sp + (b * C + ca + o) * S * S, sp + (b * C + cb + o) * S * S, S, m, step, offset, L, op + t * L * L);
+  }
+  return out;
 }
 
 void check_images(const Tensor& x, const HmaxOptions& o) {
@@ -217,7 +254,8 @@ std::shared_ptr<HmaxParts> make_parts(const HmaxOptions& o, const HmaxPrototypes
     h->proto_w.push_back(w.to(Device::CPU).clone());
     h->proto_w_neg2.push_back(mul(w.to(Device::CPU), -2.f));
     h->proto_sq.push_back(Tensor::from_vector({K}, sq));
-    h->ones4.push_back(Tensor::ones({1, 4, n, n}));
+    h->ones_row.push_back(Tensor::ones({1, 1, 1, n}));
+    h->ones_col.push_back(Tensor::ones({1, 1, n, 1}));
   }
   return h;
 }
@@ -248,6 +286,11 @@ class HmaxNet : public nn::Module {
  private:
   // (B, 1, S, S) -> (B, 64, S, S)
   Tensor s1(const Tensor& x) const {
+    if (host_s1(*h_, x)) {
+      std::vector<int64_t> all(kHmaxSizes);
+      for (int64_t j = 0; j < kHmaxSizes; ++j) all[static_cast<size_t>(j)] = j;
+      return s1_sizes_cpu(*h_, x, all);
+    }
     const Tensor x2 = square(x);
     std::vector<Tensor> maps;
     for (int64_t j = 0; j < kHmaxSizes; ++j) maps.push_back(s1_size(*h_, x, x2, j));
@@ -258,7 +301,8 @@ class HmaxNet : public nn::Module {
     const int64_t B = s1map.size(0);
     std::vector<Tensor> flat;
     for (int64_t b = 0; b < kHmaxBands; ++b) {
-      const Tensor c = c1_band(*h_, narrow(s1map, 1, 8 * b, 4), narrow(s1map, 1, 8 * b + 4, 4), b);
+      const Tensor c = host_s1(*h_, s1map) ? c1_band_cpu(*h_, s1map, 8 * b, 8 * b + 4, b)
+                                           : c1_band(*h_, narrow(s1map, 1, 8 * b, 4), narrow(s1map, 1, 8 * b + 4, 4), b);
       flat.push_back(c.reshape({B, -1}));
     }
     return cat(flat, 1);
@@ -276,11 +320,13 @@ class HmaxNet : public nn::Module {
     std::vector<Tensor> flat;
     for (int64_t b = 0; b < kHmaxBands; ++b) {
       const Tensor x = c1_of(c1flat, b);
-      const Tensor x2 = square(x);
+      const Tensor x2 = sum(square(x), {1}, true);  // (B, 1, L, L): the 4 orientations' energy
       for (size_t i = 0; i < h_->protos.sizes.size(); ++i) {
         if (layout_.s2_side[static_cast<size_t>(b)][i] == 0) continue;
-        // d^2 = ||x||^2 + (||p||^2 - 2 x.p): a box sum and one convolution (a GEMM) per band.
-        const Tensor d2 = relu(add(conv2d(x2, h_->ones4[i]), conv2d(x, h_->proto_w_neg2[i], h_->proto_sq[i])));
+        // d^2 = ||x||^2 + (||p||^2 - 2 x.p): a separable n x n box sum (a row, then a column of
+        // ones) and one convolution (a GEMM) per band and prototype size.
+        const Tensor xx = conv2d(conv2d(x2, h_->ones_row[i]), h_->ones_col[i]);
+        const Tensor d2 = relu(add(xx, conv2d(x, h_->proto_w_neg2[i], h_->proto_sq[i])));
         const float sg = h_->opt.s2_sigma;
         const Tensor r = sg > 0 ? exp(mul(d2, -1.f / (2.f * sg * sg))) : neg(d2);
         flat.push_back(r.reshape({B, -1}));
@@ -349,34 +395,42 @@ Model hmax_model(const HmaxOptions& o, const HmaxPrototypes& p) {
 
 std::vector<Tensor> hmax_c1_bands(const Tensor& images, const HmaxOptions& o) {
   check_images(images, o);
+  std::vector<Tensor> out;
+  for (int64_t b = 0; b < kHmaxBands; ++b) out.push_back(hmax_c1_band(images, o, b));
+  return out;
+}
+
+Tensor hmax_c1_band(const Tensor& images, const HmaxOptions& o, int64_t band) {
+  check_images(images, o);
+  ML_CHECK(band >= 0 && band < kHmaxBands, "hmax: band ", band, " is not in [0, 8)");
   const auto h = make_parts(o, {});
   h->to(images.device());
+  if (host_s1(*h, images)) {
+    return c1_band_cpu(*h, s1_sizes_cpu(*h, images, {2 * band, 2 * band + 1}), 0, 4, band);
+  }
   const Tensor x2 = square(images);
-  std::vector<Tensor> out;
-  for (int64_t b = 0; b < kHmaxBands; ++b)
-    out.push_back(c1_band(*h, s1_size(*h, images, x2, 2 * b), s1_size(*h, images, x2, 2 * b + 1), b));
-  return out;
+  return c1_band(*h, s1_size(*h, images, x2, 2 * band), s1_size(*h, images, x2, 2 * band + 1), band);
 }
 
 HmaxPrototypes sample_hmax_prototypes(const Tensor& images, const HmaxOptions& o, int64_t per_size, uint64_t seed,
                                       const std::vector<int64_t>& sizes) {
   check_images(images, o);
+  std::vector<Tensor> band2;  // in chunks of 16 images, so memory stays bounded
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += 16)
+    band2.push_back(hmax_c1_band(images.slice(i0, std::min(images.size(0), i0 + 16)), o, 1).to(Device::CPU));
+  return sample_hmax_prototypes_from_c1(cat(band2, 0), per_size, seed, sizes);
+}
+
+HmaxPrototypes sample_hmax_prototypes_from_c1(const Tensor& band2, int64_t per_size, uint64_t seed,
+                                              const std::vector<int64_t>& sizes) {
   ML_CHECK(per_size > 0, "hmax prototypes: the number per size must be > 0, got ", per_size);
-  const int64_t N = images.size(0);
+  ML_CHECK(band2.dim() == 4 && band2.size(1) == kHmaxOrientations && band2.size(2) == band2.size(3),
+           "hmax prototypes: band-2 C1 maps must be (N, 4, L, L), got ", band2.str());
+  const int64_t N = band2.size(0), L = band2.size(2);
   ML_CHECK(N > 0, "hmax prototypes: no images to sample from");
-  // Band 2 (index 1) only: its two S1 sizes, in batches so memory stays bounded.
-  const auto h = make_parts(o, {});
-  h->to(images.device());
-  const int64_t L = c1_side(o.image_size, 1, o.centred_c1);
   for (int64_t n : sizes)
     ML_CHECK(n >= 1 && n <= L, "hmax prototypes: size ", n, " does not fit the band-2 C1 map (", L, " x ", L, ")");
-  std::vector<Tensor> band2;
-  for (int64_t i0 = 0; i0 < N; i0 += 16) {
-    const Tensor x = images.slice(i0, std::min(N, i0 + 16));
-    const Tensor x2 = square(x);
-    band2.push_back(c1_band(*h, s1_size(*h, x, x2, 2), s1_size(*h, x, x2, 3), 1).to(Device::CPU));
-  }
-  const auto c1 = cat(band2, 0).to_vector();  // (N, 4, L, L)
+  const auto c1 = band2.to(Device::CPU).to_vector();
   Generator gen(seed);
   HmaxPrototypes p;
   for (int64_t n : sizes) {

@@ -30,6 +30,9 @@ struct HmaxOptions {
   // S2 response exp(-d^2 / (2 sigma^2)) (1 at distance 0, as the PyTorch port with sigma 1);
   // sigma 0: the negated squared distance -d^2 itself (CBCL's C2 is min d^2, here its negative).
   float s2_sigma = 1.f;
+  // S1 and C1 from engine ops (conv2d, max_pool2d) on the CPU too; by default the CPU uses the
+  // host kernels of models/hmax_s1_cpu.h and CUDA the engine ops. The tests run both.
+  bool engine_ops = false;
 };
 
 // The Gabor filter of size index j (size 7 + 2j) and orientation index o, (size, size),
@@ -68,11 +71,18 @@ Model hmax_model(const HmaxOptions& o, const HmaxPrototypes& prototypes = {});
 // The C1 maps of images (B, 1, S, S): one (B, 4, L_b, L_b) tensor per band.
 std::vector<Tensor> hmax_c1_bands(const Tensor& images, const HmaxOptions& o);
 
+// The C1 maps of one band (0-based) only: (B, 4, L, L); computes just that band's two S1 sizes.
+Tensor hmax_c1_band(const Tensor& images, const HmaxOptions& o, int64_t band);
+
 // CBCL's extractRandC1Patches: `per_size` patches of each size in `sizes` cut from band 2 (index
 // 1) C1 maps of `images` (N, 1, S, S); patch i of a size comes from image floor(i N / per_size)
 // at a position drawn uniformly from a Generator seeded with `seed`.
 HmaxPrototypes sample_hmax_prototypes(const Tensor& images, const HmaxOptions& o, int64_t per_size, uint64_t seed,
                                       const std::vector<int64_t>& sizes = {4, 8, 12, 16});
+// The same from band-2 C1 maps (N, 4, L, L) computed beforehand (hmax_c1_band(images, o, 1),
+// e.g. in chunks of a large image set).
+HmaxPrototypes sample_hmax_prototypes_from_c1(const Tensor& band2, int64_t per_size, uint64_t seed,
+                                              const std::vector<int64_t>& sizes = {4, 8, 12, 16});
 
 // Elementwise maximum of same-shape tensors from engine ops only (a max-pool over a tile of
 // copies), so it is exact and runs on every device.

@@ -66,6 +66,9 @@ TEST_CASE("hmax: every Gabor filter has zero mean and unit norm, and zero-free s
 }
 
 TEST_CASE("hmax: S1, C1 and S2 equal plain loops of CBCL's definitions") {
+  // Both paths: the host kernels (CPU default) and the engine ops (the CUDA path).
+  for (bool engine_ops : {false, true}) {
+  INFO("engine_ops ", engine_ops);
   const int64_t S = 48;
   Generator g(3);
   const Tensor x = testing::rand({1, 1, S, S}, g, 0.f, 1.f);
@@ -75,6 +78,7 @@ TEST_CASE("hmax: S1, C1 and S2 equal plain loops of CBCL's definitions") {
   protos.patches = {testing::rand({3, 4, 4, 4}, g, 0.f, 0.5f)};
   HmaxOptions o;
   o.image_size = S;
+  o.engine_ops = engine_ops;
   Model m = hmax_model(o, protos);
   const auto outs = run_layers(m, x, {"s1", "c1", "s2", "c2"});
   const auto s1 = outs[0].to_vector();
@@ -134,6 +138,7 @@ TEST_CASE("hmax: S1, C1 and S2 equal plain loops of CBCL's definitions") {
   const auto c2 = outs[3].to_vector();
   REQUIRE(outs[3].shape() == Shape{1, 3});
   for (int64_t k = 0; k < 3; ++k) CHECK(c2[static_cast<size_t>(k)] >= c2band0[static_cast<size_t>(k)] - 1e-4);
+  }
 }
 
 TEST_CASE("hmax: a grating's peak S1 response comes from the filter of its orientation") {
@@ -294,4 +299,23 @@ TEST_CASE("hmax: bad input names the sizes") {
   p.sizes = {4};
   p.patches = {Tensor::zeros({2, 4, 5, 5})};
   CHECK_THROWS_WITH_AS(hmax_model(o, p), doctest::Contains("prototypes of size 4 must be (K, 4, 4, 4)"), Error);
+}
+
+TEST_CASE("hmax: centred C1 windows: the host kernel equals max_pool2d with m/2 padding") {
+  // The engine-op path pools with PyTorch's padding m/2 (the van Vliet port); the host kernel
+  // clips windows k*step - m/2 .. k*step + m/2 - 1 to the map. Max is exact: equal bit for bit.
+  Generator g(9);
+  const Tensor x = testing::rand({2, 1, 64, 64}, g, 0.f, 1.f);
+  HmaxOptions host, ops;
+  host.image_size = ops.image_size = 64;
+  host.centred_c1 = ops.centred_c1 = true;
+  ops.engine_ops = true;
+  for (int64_t b = 0; b < kHmaxBands; ++b) {
+    const Tensor a = hmax_c1_band(x, host, b), e = hmax_c1_band(x, ops, b);
+    INFO("band ", b);
+    REQUIRE(a.shape() == e.shape());
+    CHECK(a.size(2) == 64 / hmax_c1_step(b) + 1);
+    // S1 differs between the paths by float rounding only (division vs multiplication by 1/norm).
+    CHECK(testing::max_abs_diff(a, e) < 1e-6);
+  }
 }
