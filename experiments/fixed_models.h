@@ -91,7 +91,12 @@ inline analysis::AnalysisNet load_fixed_model(const analysis::NetSpec& spec, con
                                              files.begin() + static_cast<std::ptrdiff_t>(std::min(files.size(), i0 + 16)));
         band2.push_back(models::hmax_c1_band(load_images(chunk, 1, o.image_size, o.image_size).to(net.device), oc, 1).to(Device::CPU));
       }
-      protos = models::sample_hmax_prototypes_from_c1(cat(band2, 0), f.hmax_per_size, spec.seed);
+      // Sizes 4, 8, 12, 16 that fit the band-2 map (all from 80 px up; a smaller image keeps fewer).
+      const Tensor c1 = cat(band2, 0);
+      std::vector<int64_t> sizes;
+      for (int64_t n : {4, 8, 12, 16})
+        if (n <= c1.size(2)) sizes.push_back(n);
+      protos = models::sample_hmax_prototypes_from_c1(c1, f.hmax_per_size, spec.seed, sizes);
       source = std::to_string(protos.count()) + " prototypes drawn from " + f.hmax_sample + " (seed " + std::to_string(spec.seed) + ")";
       if (!f.hmax_save.empty()) models::save_hmax_prototypes(f.hmax_save, protos);
     }
