@@ -24,6 +24,8 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "experiments/analysis/equivalence_study.h"
+#include "experiments/analysis/hog_regression.h"
+#include "experiments/analysis/stimulus_set.h"
 #include "experiments/analysis/plot_script.h"
 #include "experiments/analysis/run_summary.h"
 #include "experiments/analysis/spatial_transform.h"
@@ -48,6 +50,9 @@ int main(int argc, char** argv) {
   int64_t fit = 0, test = 0, epochs = 0, threads = 0;
   std::vector<std::string> taps, transforms, stitch_taps;
   bool no_stitch = false, no_task = false, no_plot = false, quiet = false;
+  std::string hog_stimuli;
+  int64_t size = 72;
+  analysis::HogRegressionOptions ho;
   app.add_option("--net", net_args, "LABEL=WEIGHTS: a trained network (train's final.safetensors); repeatable");
   app.add_option("--untrained", untrained, "add N untrained vgg_small nets (28 px, 1 channel; seeds 0..N-1)");
   app.add_option("--out", out, "output folder")->required();
@@ -64,6 +69,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed of the trained maps' initialisation and data order")->capture_default_str();
   app.add_flag("--no-stitching", no_stitch, "skip the stitching table");
   app.add_flag("--no-task-maps", no_task, "skip the task-trained transformation layers");
+  app.add_option("--hog-stimuli", hog_stimuli,
+                 "stimulus manifest (render_stimuli --size 72: a multiple of the 8-px cell) for the HOG regression (Fig. 6)");
+  app.add_option("--hog-size", size, "HOG regression image side (a multiple of the 8-px cell; files are resized to it)")
+      ->capture_default_str();
   app.add_option("--threads", threads, "OpenMP threads (0: all)");
   app.add_flag("--no-plot", no_plot, "write the numbers only");
   app.add_flag("--quiet", quiet, "no progress lines");
@@ -72,8 +81,10 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
     ML_CHECK(preset == "ci" || preset == "cpu" || preset == "full", "--preset must be ci, cpu or full, got '", preset, "'");
-    ML_CHECK(!net_args.empty() || untrained > 0, "give at least one --net LABEL=WEIGHTS or --untrained N");
+    ML_CHECK(!net_args.empty() || untrained > 0 || !hog_stimuli.empty(),
+             "give at least one --net LABEL=WEIGHTS, --untrained N or --hog-stimuli CSV");
     if (preset == "ci") {
+      ho.train_images = 60, ho.test_images = 30, ho.transforms = {"rot180", "rot45"}, ho.fs_k = {1, 5};
       o.fit_images = 200, o.test_images = 200, o.task_epochs = 1;
       o.taps = {"conv1_2", "pool2", "fc1"};
       o.transforms = {"hflip", "vflip"};
@@ -96,6 +107,17 @@ int main(int argc, char** argv) {
     o.task_maps = !no_task;
     o.progress = !quiet;
 
+    fs::create_directories(out);
+    if (!hog_stimuli.empty()) {
+      // HOG regression (Fig. 6 analogue) on the rendered images, gray, at their own size.
+      const analysis::StimulusSet set = analysis::read_stimulus_set(hog_stimuli);
+      std::vector<int64_t> rows(static_cast<size_t>(std::min<int64_t>(set.size(), ho.train_images + ho.test_images)));
+      // Spread over the whole set (every family and view), not its first objects.
+      for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i) * set.size() / static_cast<int64_t>(rows.size());
+      if (!quiet) std::fprintf(stderr, "equivalence: HOG regression on %zu images of %lld px\n", rows.size(), static_cast<long long>(size));
+      const auto hr = analysis::run_hog_regression(analysis::load_stimuli(set, rows, 1, size), ho);
+      analysis::write_hog_regression(hr, (fs::path(out) / "hog_regression.csv").string());
+    }
     std::vector<std::unique_ptr<analysis::AnalysisNet>> owned;
     std::vector<analysis::EquivalenceNet> nets;
     for (const auto& a : net_args) {
@@ -117,14 +139,15 @@ int main(int argc, char** argv) {
       owned.push_back(std::make_unique<analysis::AnalysisNet>(analysis::load_analysis_net(spec)));
       nets.push_back({"untrained" + std::to_string(k), owned.back().get()});
     }
-    const Dataset train = load_fashion_mnist(data_dir, true), testset = load_fashion_mnist(data_dir, false);
-    const Tensor images = cat({to_images(train, o.fit_images), to_images(testset, o.test_images)}, 0);
-    const Tensor labels = cat({train.labels.slice(0, std::min(o.fit_images, train.size())),
-                               testset.labels.slice(0, std::min(o.test_images, testset.size()))}, 0);
-    o.fit_images = std::min(o.fit_images, train.size());
-    fs::create_directories(out);
-    const analysis::EquivalenceResult r = analysis::run_equivalence(nets, images, labels, o);
-    analysis::write_equivalence(r, out);
+    if (!nets.empty()) {
+      const Dataset train = load_fashion_mnist(data_dir, true), testset = load_fashion_mnist(data_dir, false);
+      const Tensor images = cat({to_images(train, o.fit_images), to_images(testset, o.test_images)}, 0);
+      const Tensor labels = cat({train.labels.slice(0, std::min(o.fit_images, train.size())),
+                                 testset.labels.slice(0, std::min(o.test_images, testset.size()))}, 0);
+      o.fit_images = std::min(o.fit_images, train.size());
+      const analysis::EquivalenceResult r = analysis::run_equivalence(nets, images, labels, o);
+      analysis::write_equivalence(r, out);
+    }
     nlohmann::json labels_j = nlohmann::json::array();
     for (const auto& n : nets) labels_j.push_back({{"label", n.label}, {"network", n.net->description}});
     const nlohmann::json summary = {{"preset", preset},
@@ -138,10 +161,14 @@ int main(int argc, char** argv) {
                                     {"task_epochs", o.task_epochs},
                                     {"lr", o.lr},
                                     {"seed", o.seed},
-                                    {"data", data_dir}};
+                                    {"data", data_dir},
+                                    {"hog_stimuli", hog_stimuli},
+                                    {"hog", {{"cell", ho.hog.cell_size}, {"orientations", ho.hog.orientations},
+                                             {"train_images", ho.train_images}, {"test_images", ho.test_images},
+                                             {"transforms", ho.transforms}, {"m", ho.m}, {"fs_k", ho.fs_k}}}};
     analysis::write_run_summary((fs::path(out) / "equivalence.json").string(), summary, t0);
     if (!no_plot) analysis::run_plot_script("plot_equivalence.py", "'" + out + "'");
-    std::fprintf(stderr, "equivalence: wrote %s/maps.csv\n", out.c_str());
+    std::fprintf(stderr, "equivalence: wrote %s\n", out.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "equivalence: %s\n", e.what());
     return 1;

@@ -361,3 +361,31 @@ TEST_CASE("equivalence ci: every method, invariant channels and the stitching ta
   for (const char* f : {"maps.csv", "invariant_channels.csv", "stitching.csv"})
     CHECK(std::filesystem::exists(dir.path / f));
 }
+
+#include "experiments/analysis/hog_regression.h"
+
+TEST_CASE("HOG regression: forward selection finds the exact 180-degree permutation") {
+  Generator gen(8);
+  // 8-bit gray images, 32 px = 4 x 4 cells of 8.
+  Tensor img = Tensor::empty({48, 1, 32, 32});
+  for (int64_t i = 0; i < img.numel(); ++i) img.data()[i] = static_cast<float>(gen.next_below(256)) / 255.f;
+  HogRegressionOptions o;
+  o.transforms = {"rot180", "hflip"};
+  o.m = {1};
+  o.fs_k = {1, 3};
+  o.train_images = 40;
+  o.test_images = 8;
+  o.hog.orientations = 8;  // even: flips are exact too (the odd-n trap is HOG's, pinned in test_hog)
+  const auto rows = run_hog_regression(img, o);
+  double identity = -1, fs1 = -1;
+  for (const auto& r : rows) {
+    if (r.transform != "rot180") continue;
+    if (r.method == "identity") identity = r.hellinger;
+    if (r.method == "fs_k1") fs1 = r.hellinger;
+  }
+  MESSAGE("rot180: identity ", identity, ", FS k = 1 ", fs1);
+  CHECK(identity > 0.1);  // HOG is not invariant to a half turn
+  CHECK(fs1 < 1e-3);      // one input per output: the channel permutation, exact to rounding
+  for (const auto& r : rows)
+    if (r.transform == "hflip" && r.method == "fs_k1") CHECK(r.hellinger < 1e-3);
+}

@@ -3,10 +3,11 @@
 
 Usage: plot_equivalence.py DIR
 
-Reads DIR/maps.csv, DIR/invariant_channels.csv, DIR/stitching.csv and DIR/equivalence.json and
-writes DIR/equivalence.png (Fig. 9-10 analogue: top-1 error per tap for the original network,
+Reads DIR/equivalence.json, DIR/maps.csv, DIR/invariant_channels.csv and DIR/stitching.csv (the
+networks' part) and DIR/hog_regression.csv (the HOG part), whichever the run wrote, and writes DIR/equivalence.png (Fig. 9-10 analogue: top-1 error per tap for the original network,
 uncompensated, P_g only, and the maps learned by ridge, forward selection and the task loss,
-one panel per network and transformation), DIR/invariant_channels.png (Tab. 3 analogue),
+one panel per network and transformation), DIR/hog_regression.png (Fig. 6 analogue),
+DIR/invariant_channels.png (Tab. 3 analogue),
 DIR/stitching.png (Tab. 5-6 analogue) and DIR/report.md with a computed verdict per claim of
 the paper (§8-§9 of the science file). Prints the paths it wrote. A missing or malformed input
 exits with status 2 and one line.
@@ -24,15 +25,63 @@ COLORS = {"original": "k", "none": "tab:red", "pg": "tab:orange", "ridge": "tab:
 
 
 def read(d):
-    maps = mp.read_csv(os.path.join(d, "maps.csv"), {"net": str, "tap": str, "transform": str, "method": str,
-                                                     "top1": float, "top2": float, "l2_ratio": float, "param": float})
-    inv = mp.read_csv(os.path.join(d, "invariant_channels.csv"), {"net": str, "tap": str, "transform": str,
-                                                                   "channels": int, "invariant": int, "share": float})
-    st = mp.read_csv(os.path.join(d, "stitching.csv"), {"from_net": str, "from_tap": str, "to_net": str, "to_tap": str,
-                                                        "seed": int, "top1": float, "baseline_from": float,
-                                                        "baseline_to": float})
     meta = mp.read_json(os.path.join(d, "equivalence.json"), ("networks", "transforms"))
-    return maps, inv, st, meta
+    maps, inv, st, hog = [], [], [], []
+    if os.path.exists(os.path.join(d, "maps.csv")) or meta["networks"]:
+        maps = mp.read_csv(os.path.join(d, "maps.csv"), {"net": str, "tap": str, "transform": str, "method": str,
+                                                         "top1": float, "top2": float, "l2_ratio": float,
+                                                         "param": float})
+        inv = mp.read_csv(os.path.join(d, "invariant_channels.csv"), {"net": str, "tap": str, "transform": str,
+                                                                       "channels": int, "invariant": int,
+                                                                       "share": float})
+        st = mp.read_csv(os.path.join(d, "stitching.csv"), {"from_net": str, "from_tap": str, "to_net": str,
+                                                            "to_tap": str, "seed": int, "top1": float,
+                                                            "baseline_from": float, "baseline_to": float})
+    if os.path.exists(os.path.join(d, "hog_regression.csv")) or meta.get("hog_stimuli"):
+        hog = mp.read_csv(os.path.join(d, "hog_regression.csv"), {"transform": str, "method": str, "m": int,
+                                                                   "hellinger": float, "param": float,
+                                                                   "seconds": float})
+    return maps, inv, st, hog, meta
+
+
+def plot_hog(hog, out):
+    gs = ordered(r["transform"] for r in hog)
+    ms = ordered(r["m"] for r in hog if r["m"] > 0)
+    fig, axes = plt.subplots(1, len(gs), figsize=(4.2 * len(gs), 3.4), squeeze=False)
+    for ax, g in zip(axes[0], gs):
+        rows = [r for r in hog if r["transform"] == g]
+        methods = ordered(r["method"] for r in rows if r["method"] != "identity")
+        x = np.arange(len(methods))
+        for k, m in enumerate(ms):
+            y = [next((r["hellinger"] for r in rows if r["method"] == meth and r["m"] == m), math.nan)
+                 for meth in methods]
+            ax.bar(x + 0.8 * k / len(ms), y, width=0.8 / len(ms), label=f"m = {m}")
+        ident = next((r["hellinger"] for r in rows if r["method"] == "identity"), math.nan)
+        ax.axhline(ident, color="k", ls=":", label="identity")
+        ax.set_xticks(x + 0.4 - 0.4 / len(ms))
+        ax.set_xticklabels(methods, rotation=45, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_title(g, fontsize=9)
+    axes[0, 0].set_ylabel("Hellinger distance per cell")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("HOG: HOG(gx) predicted from HOG(x) (Fig. 6 analogue; LS missing where its Gram is singular)")
+    fig.tight_layout()
+    return mp.save_fig(fig, out)
+
+
+def hog_verdict(hog):
+    rows = [r for r in hog if r["transform"] == "rot180" and r["method"] != "identity"]
+    if not rows:
+        return None
+    fs = [r for r in rows if r["method"].startswith("fs_k")]
+    other = [r for r in rows if r["method"] in ("ls", "rr") and not math.isnan(r["hellinger"])]
+    best_fs = min((r["hellinger"] for r in fs), default=math.nan)
+    best_other = min((r["hellinger"] for r in other), default=math.nan)
+    word = "agrees" if best_fs < 1e-3 and (math.isnan(best_other) or best_other > 10 * best_fs) else "does not agree"
+    return ("forward selection recovers HOG's 180° map exactly where least squares and ridge do not", word,
+            f"Rule: agrees when the best FS Hellinger distance at 180° is < 10⁻³ and LS/RR's best is > 10× it (or "
+            f"LS/RR have no solution). FS {best_fs:.2g}, LS/RR {best_other:.2g}; LS is missing where the Gram "
+            f"is singular.")
 
 
 def ordered(values):
@@ -198,18 +247,26 @@ def verdicts(maps, inv, st):
     return out
 
 
-def report(d, maps, inv, st, meta, figs):
+def report(d, maps, inv, st, hog, meta, figs):
     lines = ["# Equivariance and equivalence (Lenc & Vedaldi) on the demo's networks", "",
-             f"Networks: {', '.join(n['label'] + ' (' + n['network'] + ')' for n in meta['networks'])}. "
+             f"Networks: {', '.join(n['label'] + ' (' + n['network'] + ')' for n in meta['networks']) or 'none'}. "
              f"Preset {meta.get('preset', '?')}: {meta.get('fit_images', '?')} fitting and {meta.get('test_images', '?')} "
              f"test images, transforms {', '.join(meta['transforms'])}, m = {meta.get('m', '?')}.", ""]
     for f in figs:
         if f:
             lines += [f"![{os.path.basename(f)}]({os.path.basename(f)})", ""]
     lines += ["## Verdicts", ""]
-    for claim, word, text in verdicts(maps, inv, st):
+    claims = verdicts(maps, inv, st) if maps else []
+    hv = hog_verdict(hog) if hog else None
+    if hv:
+        claims.append(hv)
+    for claim, word, text in claims:
         lines += [f"- **{claim}: {word}.** {text}"]
-    lines += ["", "- HOG (Fig. 6: FS exact at 180° where LS and RR are not) is not run by this program yet.", ""]
+    if not maps:
+        lines += ["- The networks' part was not run (no --net/--untrained)."]
+    if not hog:
+        lines += ["- The HOG part was not run (no --hog-stimuli)."]
+    lines += [""]
     return mp.write_text(os.path.join(d, "report.md"), "\n".join(lines) + "\n")
 
 
@@ -217,14 +274,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", metavar="DIR")
     a = ap.parse_args()
-    maps, inv, st, meta = read(a.dir)
-    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png")),
+    maps, inv, st, hog, meta = read(a.dir)
+    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png")) if maps else None,
             plot_invariant(inv, os.path.join(a.dir, "invariant_channels.png")) if inv else None,
-            plot_stitching(st, os.path.join(a.dir, "stitching.png"))]
+            plot_stitching(st, os.path.join(a.dir, "stitching.png")) if st else None,
+            plot_hog(hog, os.path.join(a.dir, "hog_regression.png")) if hog else None]
     for f in figs:
         if f:
             print(f)
-    print(report(a.dir, maps, inv, st, meta, figs))
+    print(report(a.dir, maps, inv, st, hog, meta, figs))
 
 
 if __name__ == "__main__":
