@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     experiments::apply_threads(net_o);
-    analysis::AnalysisNet net = analysis::load_analysis_net(net_o.spec);
+    analysis::AnalysisNet net = experiments::load_net(net_o);
     const auto layers = analysis::resolve_layers(net.model, net_o.layers);
     const CsvTable t = read_csv(manifest, "extract_activations");
     const int64_t c_file = t.column("file", "extract_activations");

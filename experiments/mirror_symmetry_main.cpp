@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
       description = "activations from " + activations;
       if (label.empty()) label = fs::path(activations).filename().string();
     } else {
-      net = std::make_unique<analysis::AnalysisNet>(analysis::load_analysis_net(net_o.spec));
+      net = std::make_unique<analysis::AnalysisNet>(experiments::load_net(net_o));
       layers = analysis::resolve_layers(net->model, layers);
       const int64_t C = net->model.in_channels, S = net->model.image_size;
       acts = [&, C, S](const std::vector<int64_t>& rows) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "experiments/analysis/activations.h"
+#include "experiments/fixed_models.h"
 
 namespace ml::experiments {
 
@@ -16,6 +17,7 @@ struct NetOptions {
   std::vector<std::string> layers;
   int threads = 0;
   int64_t batch = 0;  // 0: the program's default
+  FixedModelOptions fixed;  // --model hmax | hog (experiments/fixed_models.h)
 };
 
 inline void add_net_options(CLI::App& app, NetOptions& o) {
@@ -32,6 +34,17 @@ inline void add_net_options(CLI::App& app, NetOptions& o) {
   app.add_option("--device", o.spec.device, "cpu | cuda")->capture_default_str();
   app.add_option("--threads", o.threads, "OpenMP threads (0: all)");
   app.add_option("--batch", o.batch, "images per forward pass");
+  add_fixed_model_options(app, o.fixed);
+}
+
+// The network to analyse: HMAX or HOG (fixed models, no weights) or a CNN (load_analysis_net).
+// HMAX's default batch is 16 images: its S1 maps are 13 MB an image.
+inline analysis::AnalysisNet load_net(NetOptions& o) {
+  if (is_fixed_model(o.spec.model)) {
+    if (o.batch == 0 && o.spec.model == "hmax") o.batch = 16;
+    return load_fixed_model(o.spec, o.fixed);
+  }
+  return analysis::load_analysis_net(o.spec);
 }
 
 inline void apply_threads(const NetOptions& o) {

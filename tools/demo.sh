@@ -25,12 +25,16 @@
 #                         and an untrained AlexNet on 224-px stimuli (the paper's Figures 2-3);
 #                         results in OUT/alexnet/
 #   --device cpu|cuda     default: cuda when a GPU answers, else cpu
+#   --classic             also the two hand-designed models (issue 17): HMAX's msvt per layer on
+#                         227-px stimuli (Fig. 2-S3; 1000 prototypes drawn from them) and HOG's
+#                         invariance/equivariance (UoCTTI, n 8, 224 px); results in OUT/classic/
 #   --rise cpu|full|off   RISE preset: cpu = 1000 masks and 50 shuffles (about a minute on 2 cores,
 #                         the default), full = the paper's 5000 masks and 1000 shuffles, off = skip
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
+classic=""
 epochs=3 seed=0 out=out/demo threads="$(nproc)" levels="0.1 0.25 0.5" dataset=fashion-mnist data_dir="" alexnet="" device=""
 rise=cpu
 while [ $# -gt 0 ]; do
@@ -44,8 +48,9 @@ while [ $# -gt 0 ]; do
     --data-dir) data_dir="$2"; shift 2 ;;
     --alexnet-weights) alexnet="$2"; shift 2 ;;
     --device) device="$2"; shift 2 ;;
+    --classic) classic=1; shift ;;
     --rise) rise="$2"; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -146,6 +151,18 @@ if [ -n "$alexnet" ]; then
     "$bin/experiments/equivariance" "${common[@]}" --stimuli "$out/stimuli_224/manifest.csv" --noise 500 \
       --out "$out/alexnet/$net/equivariance"
   done
+fi
+
+if [ -n "$classic" ]; then
+  step "HMAX on 227-px stimuli and HOG on 224-px stimuli (--classic)"
+  "$bin/tools/render_stimuli" --out "$out/stimuli_227" --size 227 --seed "$seed"
+  [ -f "$out/stimuli_224/manifest.csv" ] || "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed"
+  common=(--seed "$seed" --device "$device" --threads "$threads" --quiet)
+  "$bin/experiments/mirror_symmetry" --model hmax --hmax-sample "$out/stimuli_227/manifest.csv" \
+    --hmax-save-prototypes "$out/classic/hmax_prototypes.safetensors" --layers image,c1,c2 "${common[@]}" \
+    --stimuli "$out/stimuli_227/manifest.csv" --out "$out/classic/hmax/msvt"
+  "$bin/experiments/equivariance" --model hog --hog-orientations 8 "${common[@]}" \
+    --stimuli "$out/stimuli_224/manifest.csv" --noise 100 --out "$out/classic/hog/equivariance"
 fi
 
 t_total=$(secs "$t_start" "$(now)")

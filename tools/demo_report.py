@@ -623,6 +623,7 @@ def build(d):
             + verdict("d", word, text))
     else:
         h.append("<h2>Result 5: breaking the objects' symmetry</h2><p class='note'>Skipped: no asymmetry folders.</p>")
+    h.append(classic_section(d))
     if d["rise"] is not None:
         h.append(rise_section(d))
     h.append(gallery(d))
@@ -635,6 +636,38 @@ def build(d):
              ".verdict{background:#f3f3f3;padding:0.6em}.cap{font-size:0.9em;margin-bottom:0}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Demo study report</title><style>{style}</style>"
             f"</head><body>\n" + "\n".join(h) + "\n</body></html>\n")
+
+
+def classic_section(d):
+    """HMAX's msvt per layer and HOG's invariance/equivariance (tools/demo.sh --classic), if run."""
+    root = os.path.join(d["out"], "classic")
+    h = []
+    hm = os.path.join(root, "hmax", "msvt")
+    if os.path.exists(os.path.join(hm, "msvt.csv")):
+        m = mp.Msvt(hm)
+        rows = []
+        for layer in m.layers:
+            row = [layer]
+            for definition in mp.DEFINITIONS:
+                mean, sem = m.index("pooled", definition, [layer])
+                fm, fs = m.floor_of(definition, floor_null(m), [layer])
+                row.append(f"{pm(mean[0], sem[0])} (floor {pm(fm[0], fs[0])})")
+            rows.append(row)
+        h.append("<p class='cap'>HMAX (CBCL standard model, 227 px, prototypes drawn from the stimuli): pooled "
+                 "mirror-symmetric viewpoint tuning index per layer, mean ± SEM (null floor mean ± sd), as Fig. 2—S3"
+                 "</p>" + table(["layer"] + list(mp.DEFINITIONS), rows))
+    hg = os.path.join(root, "hog", "equivariance", "equivariance.csv")
+    if os.path.exists(hg):
+        eq = mp.read_csv(hg, ("layer", "image_set", "transform", "measure", "mean", "std", "n"))
+        rows = [[r["layer"], r["image_set"], r["transform"], r["measure"], fmt(float(r["mean"])), fmt(float(r["std"])),
+                 r["n"]] for r in eq]
+        h.append("<p class='cap'>HOG (UoCTTI, 8 orientations, 8-px cells, 224 px): invariance r(f(x), f(gx)) and "
+                 "equivariance r(f(gx), g f(x)) with g moving the cell grid only (HOG's orientation channels also "
+                 "permute under g: models/hog.h has the exact tables), mean and sd over images</p>"
+                 + table(["layer", "image set", "g", "measure", "mean", "sd", "n"], rows))
+    if not h:
+        return ""
+    return "<h2>Hand-designed models: HMAX and HOG</h2>" + "".join(h)
 
 
 def families_section(d):

@@ -1,0 +1,197 @@
+#include "experiments/analysis/equivalence_study.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/io/atomic_file.h"
+#include "engine/ops.h"
+#include "experiments/analysis/equivariance_maps.h"
+#include "experiments/analysis/net_split.h"
+#include "experiments/analysis/spatial_transform.h"
+#include "experiments/analysis/stitching.h"
+
+namespace ml::analysis {
+
+namespace {
+
+// φ of images (rows [i0, i1)), transformed by g after normalisation, in batches.
+Tensor features(AnalysisNet& net, const NetSplit& split, const Tensor& images, int64_t i0, int64_t i1,
+                const Transform& g, int64_t batch) {
+  std::vector<Tensor> out;
+  for (int64_t a = i0; a < i1; a += batch) {
+    const int64_t b = std::min(i1, a + batch);
+    out.push_back(split.phi(transform_images(normalise(net, images.slice(a, b)), g)).to(Device::CPU));
+  }
+  return cat(out, 0);
+}
+
+bool is_fc(const Tensor& phi) { return phi.dim() == 2; }
+
+std::vector<std::string> default_taps(const AnalysisNet& net) {
+  if (net.model.name == "vgg_small")
+    return {"conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2", "fc1", "fc2"};
+  if (net.model.name == "vgg_small_paper") return {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "pool2", "fc1", "fc2"};
+  throw Error(detail::cat("equivalence: give --taps for model ", net.model.name));
+}
+
+double nan() { return std::numeric_limits<double>::quiet_NaN(); }
+
+}  // namespace
+
+EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const Tensor& images, const Tensor& labels,
+                                  const EquivalenceOptions& o) {
+  ML_CHECK(!nets.empty(), "equivalence: no networks");
+  ML_CHECK(images.dim() == 4 && labels.dim() == 1 && images.size(0) == labels.size(0), "equivalence: images ",
+           images.str(), " and labels ", labels.str(), " do not match");
+  const int64_t N = images.size(0);
+  const int64_t n_fit = std::min(o.fit_images, N), n_test = std::min(o.test_images, N - n_fit);
+  ML_CHECK(n_fit >= 10 && n_test >= 10, "equivalence: need at least 10 fitting and 10 test images, have ", n_fit, " and ",
+           n_test, " of ", N);
+  // The last fifth of the fitting images choose the ridge penalty.
+  const int64_t n_train = n_fit - n_fit / 5;
+  const Tensor test_x = images.slice(n_fit, n_fit + n_test), test_y = labels.slice(n_fit, n_fit + n_test);
+  const Tensor fit_x = images.slice(0, n_fit), fit_y = labels.slice(0, n_fit);
+  EquivalenceResult res;
+  const Transform identity;
+  for (const EquivalenceNet& en : nets) {
+    AnalysisNet& net = *en.net;
+    const auto taps = o.taps.empty() ? default_taps(net) : o.taps;
+    for (const std::string& tap : taps) {
+      NetSplit split(net, tap);
+      for (const std::string& gname : o.transforms) {
+        const Transform g = parse_transform(gname);
+        if (o.progress)
+          std::fprintf(stderr, "equivalence: %s %s %s\n", en.label.c_str(), tap.c_str(), gname.c_str());
+        const Tensor phi_x = features(net, split, fit_x, 0, n_fit, identity, o.batch);
+        const Tensor phi_gx = features(net, split, fit_x, 0, n_fit, g, o.batch);
+        const bool fc = is_fc(phi_x);
+        const int64_t m = fc ? 1 : o.m, C = phi_x.size(1);
+        Tensor pg;
+        if (!fc) pg = pg_matrix(site_geometry(*net.model.net, tap, net.model.image_size), g, net.model.image_size, false, tap);
+        auto add = [&](const std::string& method, const ConvMap* map, bool pg_only, double l2, double param) {
+          const auto e = task_errors(net, split, g, test_x, test_y, map, pg_only, {1, 2});
+          res.maps.push_back({en.label, tap, gname, method, e[0], e[1], l2, param});
+        };
+        // Baselines: the network on untransformed images, uncompensated, P_g only.
+        const auto orig = task_errors(net, split, Transform{}, test_x, test_y, nullptr, false, {1, 2});
+        res.maps.push_back({en.label, tap, gname, "original", orig[0], orig[1], nan(), nan()});
+        add("none", nullptr, false, nan(), nan());
+        ConvMap pg_map;
+        pg_map.pg = pg;
+        if (!fc) add("pg", &pg_map, true, nan(), nan());
+        // Regression: Gram of the training part, penalty chosen on the validation part.
+        GramSystem sys = map_gram(phi_x.slice(0, n_train), phi_gx.slice(0, n_train), pg, m);
+        const Tensor val_x = phi_x.slice(n_train, n_fit), val_gx = phi_gx.slice(n_train, n_fit);
+        double best_l2 = std::numeric_limits<double>::infinity(), best_lambda = nan();
+        ConvMap ridge;
+        for (double lambda : o.lambdas) {
+          ConvMap cand;
+          try {
+            cand = conv_map_from_solution(ridge_solve(sys, lambda), C, m, pg);
+          } catch (const Error&) {
+            continue;  // a singular system at this penalty: the grid's larger ones remain
+          }
+          const double l2 = l2_ratio(cand, val_x, val_gx);
+          if (l2 < best_l2) best_l2 = l2, best_lambda = lambda, ridge = cand;
+        }
+        ML_CHECK(ridge.weight.defined(), "equivalence: no ridge penalty gave a solution for ", en.label, " ", tap, " ",
+                 gname);
+        add("ridge", &ridge, false, best_l2, best_lambda);
+        for (int64_t k : o.fs_k) {
+          if (k > sys.inputs()) continue;
+          const ConvMap fs = conv_map_from_solution(forward_selection(sys, k), C, m, pg);
+          add("fs_k" + std::to_string(k), &fs, false, l2_ratio(fs, val_x, val_gx), static_cast<double>(k));
+        }
+        // The transformation layer trained with the task loss (Eq. 7), Xavier start.
+        ConvMap for_invariance = ridge;
+        if (o.task_maps) {
+          ConvMap init;
+          init.m = m;
+          init.pg = pg;
+          TaskTrainOptions to;
+          to.epochs = o.task_epochs;
+          to.batch = o.batch;
+          to.lr = o.lr;
+          to.seed = o.seed;
+          to.progress = o.progress;
+          const ConvMap task = train_transformation_layer(net, split, g, fit_x, fit_y, init, to);
+          add("task", &task, false, l2_ratio(task, val_x, val_gx), nan());
+          for_invariance = task;
+        }
+        if (o.invariant)
+          res.invariant.push_back({en.label, tap, gname, C,
+                                   invariant_channels(net, split, g, test_x, test_y, for_invariance)});
+      }
+    }
+  }
+  if (o.stitching) {
+    auto stitch_taps = o.stitch_taps;
+    if (stitch_taps.empty())
+      for (const auto& t : o.taps.empty() ? default_taps(*nets[0].net) : o.taps)
+        if (t.rfind("fc", 0) != 0) stitch_taps.push_back(t);
+    auto base = [&](AnalysisNet& net) {
+      NetSplit s(net, stitch_taps.front());
+      return task_error(net, s, Transform{}, test_x, test_y, nullptr, false, 1);
+    };
+    std::vector<double> baseline;
+    for (const auto& en : nets) baseline.push_back(base(*en.net));
+    auto run = [&](size_t a, const std::string& ta, size_t b, const std::string& tb) {
+      NetSplit sa(*nets[a].net, ta), sb(*nets[b].net, tb);
+      StitchOptions so;
+      so.epochs = o.task_epochs;
+      so.batch = o.batch;
+      so.lr = o.lr;
+      so.seed = o.seed;
+      so.progress = o.progress;
+      const Stitch st = train_stitch(*nets[a].net, sa, *nets[b].net, sb, fit_x, fit_y, so);
+      res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, o.seed,
+                               stitch_error(*nets[a].net, sa, sb, st, test_x, test_y, 1), baseline[a], baseline[b]});
+    };
+    // All layer pairs within the first network (deeper into shallower is the lower triangle).
+    for (const auto& ta : stitch_taps)
+      for (const auto& tb : stitch_taps) run(0, ta, 0, tb);
+    // Between networks, layer to the same layer.
+    for (size_t a = 0; a < nets.size(); ++a)
+      for (size_t b = 0; b < nets.size(); ++b)
+        if (a != b)
+          for (const auto& t : stitch_taps) run(a, t, b, t);
+  }
+  return res;
+}
+
+namespace {
+
+std::string f(double v) {
+  if (std::isnan(v)) return "nan";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
+}  // namespace
+
+void write_equivalence(const EquivalenceResult& r, const std::string& dir) {
+  std::ostringstream maps, inv, st;
+  maps << "net,tap,transform,method,top1,top2,l2_ratio,param\n";
+  for (const auto& m : r.maps)
+    maps << m.net << "," << m.tap << "," << m.transform << "," << m.method << "," << f(m.top1) << "," << f(m.top2) << ","
+         << f(m.l2) << "," << f(m.param) << "\n";
+  inv << "net,tap,transform,channels,invariant,share\n";
+  for (const auto& i : r.invariant)
+    inv << i.net << "," << i.tap << "," << i.transform << "," << i.channels << "," << i.invariant << ","
+        << f(static_cast<double>(i.invariant) / static_cast<double>(i.channels)) << "\n";
+  st << "from_net,from_tap,to_net,to_tap,seed,top1,baseline_from,baseline_to\n";
+  for (const auto& s : r.stitching)
+    st << s.from_net << "," << s.from_tap << "," << s.to_net << "," << s.to_tap << "," << s.seed << "," << f(s.top1) << ","
+       << f(s.baseline_from) << "," << f(s.baseline_to) << "\n";
+  write_text_atomic(dir + "/maps.csv", maps.str());
+  write_text_atomic(dir + "/invariant_channels.csv", inv.str());
+  write_text_atomic(dir + "/stitching.csv", st.str());
+}
+
+}  // namespace ml::analysis

@@ -1,0 +1,69 @@
+// experiments/analysis/equivalence_study.h — the equivariance and equivalence study (Lenc &
+// Vedaldi; ../shared/science/lenc-vedaldi-equivariance.md §9 A-C) on small networks: for every
+// network, tap and transformation g, the equivariance map M_g learned by ridge regression,
+// forward selection and the task loss (Figs. 9-11 analogues), the invariant-channel count of
+// the task-trained map (Tab. 3), and the stitching table between networks and layers (§6,
+// Tabs. 5-6).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "experiments/analysis/activations.h"
+
+namespace ml::analysis {
+
+struct EquivalenceNet {
+  std::string label;  // "sym", "asym", "none", "untrained", ...
+  AnalysisNet* net = nullptr;
+};
+
+struct EquivalenceOptions {
+  std::vector<std::string> taps;        // module names; empty: every conv/pool/fc module of vgg_small
+  std::vector<std::string> transforms{"hflip", "vflip", "rot90", "scale0.7071"};
+  int64_t fit_images = 2000;            // images for the regression and the task-trained maps
+  int64_t test_images = 2000;           // held-out images for every error
+  int64_t m = 3;                        // neighbourhood (1 at FC layers)
+  std::vector<double> lambdas{1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+  std::vector<int64_t> fs_k{1, 3, 5, 10, 25};
+  int64_t task_epochs = 2;              // transformation layer and stitch training
+  int64_t batch = 64;
+  double lr = 1e-2;
+  bool task_maps = true;                // train the transformation layer (the slow part)
+  bool invariant = true;                // invariant channels of the task-trained map
+  bool stitching = true;
+  std::vector<std::string> stitch_taps; // taps of the stitching table (default: the conv/pool taps)
+  uint64_t seed = 0;
+  bool progress = true;
+};
+
+// One row per (net, tap, transform, method): top-1 and top-2 error on the test images, the ℓ2
+// ratio of the map (NaN for methods without one), the chosen penalty / k.
+struct MapRow {
+  std::string net, tap, transform, method;  // original, none, pg, ridge, fs_k<k>, task
+  double top1 = 0, top2 = 0, l2 = 0, param = 0;
+};
+struct InvariantRow {
+  std::string net, tap, transform;
+  int64_t channels = 0, invariant = 0;
+};
+struct StitchRow {
+  std::string from_net, from_tap, to_net, to_tap;
+  uint64_t seed = 0;
+  double top1 = 0, baseline_from = 0, baseline_to = 0;
+};
+struct EquivalenceResult {
+  std::vector<MapRow> maps;
+  std::vector<InvariantRow> invariant;
+  std::vector<StitchRow> stitching;
+};
+
+// images (N, C, S, S) in [0, 1] and labels int32 (N): the first fit_images train the maps, the
+// next test_images measure them (both counts are clipped to what is there, in that order).
+EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const Tensor& images, const Tensor& labels,
+                                  const EquivalenceOptions& o);
+
+// maps.csv, invariant_channels.csv, stitching.csv (atomic).
+void write_equivalence(const EquivalenceResult& r, const std::string& dir);
+
+}  // namespace ml::analysis

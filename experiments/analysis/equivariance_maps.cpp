@@ -1,0 +1,351 @@
+#include "experiments/analysis/equivariance_maps.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/generator.h"
+#include "engine/nn/init.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
+
+namespace ml::analysis {
+
+namespace {
+
+// (N, D) fully connected features as (N, D, 1, 1) maps, so one code path serves both.
+Tensor as_maps(const Tensor& t) { return t.dim() == 2 ? t.reshape({t.size(0), t.size(1), 1, 1}) : t; }
+
+}  // namespace
+
+Tensor neighbourhoods(const Tensor& phi_in, int64_t m) {
+  const Tensor phi = as_maps(phi_in).to(Device::CPU);
+  ML_CHECK(phi.dim() == 4, "neighbourhoods: features must be (N, C, H, W), got ", phi.str());
+  ML_CHECK(m >= 1 && m % 2 == 1, "neighbourhoods: m must be odd and >= 1, got ", m);
+  const int64_t N = phi.size(0), C = phi.size(1), H = phi.size(2), W = phi.size(3), r = m / 2, K = C * m * m;
+  Tensor X = Tensor::zeros({N * H * W, K});
+  const float* p = phi.data();
+  float* x = X.data();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < H; ++i)
+      for (int64_t j = 0; j < W; ++j) {
+        float* row = x + ((n * H + i) * W + j) * K;
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t dy = 0; dy < m; ++dy)
+            for (int64_t dx = 0; dx < m; ++dx) {
+              const int64_t yy = i + dy - r, xx = j + dx - r;
+              if (yy >= 0 && yy < H && xx >= 0 && xx < W) row[(c * m + dy) * m + dx] = p[((n * C + c) * H + yy) * W + xx];
+            }
+      }
+  return X;
+}
+
+Tensor sites_as_rows(const Tensor& y_in) {
+  const Tensor y = as_maps(y_in).to(Device::CPU);
+  const int64_t N = y.size(0), C = y.size(1), HW = y.size(2) * y.size(3);
+  Tensor out = Tensor::empty({N * HW, C});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t s = 0; s < HW; ++s) out.data()[(n * HW + s) * C + c] = y.data()[(n * C + c) * HW + s];
+  return out;
+}
+
+GramSystem::GramSystem(int64_t inputs, int64_t outputs)
+    : inputs_(inputs), outputs_(outputs), G_(Eigen::MatrixXd::Zero(inputs + 1, inputs + 1)),
+      B_(Eigen::MatrixXd::Zero(inputs + 1, outputs)) {}
+
+void GramSystem::add(const Tensor& X, const Tensor& Y) {
+  ML_CHECK(X.dim() == 2 && Y.dim() == 2 && X.size(0) == Y.size(0) && X.size(1) == inputs_ && Y.size(1) == outputs_,
+           "GramSystem: design ", X.str(), " and targets ", Y.str(), " do not match (", inputs_, " inputs, ", outputs_,
+           " outputs)");
+  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Map<const RowMat> x(X.data(), X.size(0), X.size(1)), y(Y.data(), Y.size(0), Y.size(1));
+  // Rows in chunks, widened to double, with the column of ones appended: the products are
+  // accumulated in float64 (a float32 Gram over 10^5 rows loses the small eigenvalues ridge needs).
+  const int64_t chunk = 4096;
+  for (int64_t r0 = 0; r0 < X.size(0); r0 += chunk) {
+    const int64_t n = std::min(chunk, X.size(0) - r0);
+    Eigen::MatrixXd xd(n, inputs_ + 1);
+    xd.leftCols(inputs_) = x.middleRows(r0, n).cast<double>();
+    xd.col(inputs_).setOnes();
+    const Eigen::MatrixXd yd = y.middleRows(r0, n).cast<double>();
+    G_.selfadjointView<Eigen::Lower>().rankUpdate(xd.transpose());
+    B_.noalias() += xd.transpose() * yd;
+  }
+  rows_ += X.size(0);
+}
+
+namespace {
+
+Eigen::MatrixXd full_gram(const GramSystem& s) {
+  Eigen::MatrixXd G = s.G().selfadjointView<Eigen::Lower>();
+  return G;
+}
+
+}  // namespace
+
+Eigen::MatrixXd ridge_solve(const GramSystem& s, double lambda) {
+  ML_CHECK(s.rows() > 0, "ridge_solve: no rows accumulated");
+  ML_CHECK(lambda >= 0 && std::isfinite(lambda), "ridge_solve: the penalty must be >= 0, got ", lambda);
+  Eigen::MatrixXd G = full_gram(s);
+  const int64_t D = s.inputs();
+  // The penalty is relative to the inputs' mean centred variance times the row count, so one
+  // grid serves every layer whatever its scale.
+  const double n = G(D, D);
+  double scale = 0;
+  for (int64_t j = 0; j < D; ++j) scale += G(j, j) - G(j, D) * G(j, D) / n;
+  scale = D ? scale / static_cast<double>(D) : 0.0;
+  for (int64_t j = 0; j < D; ++j) G(j, j) += lambda * std::max(scale, 1e-300);
+  Eigen::LLT<Eigen::MatrixXd> llt(G);
+  ML_CHECK(llt.info() == Eigen::Success, "ridge_solve: the Gram matrix (", D + 1, " x ", D + 1,
+           ") is singular", lambda == 0 ? "; least squares needs a penalty here (use ridge with lambda > 0)" : "");
+  Eigen::MatrixXd w = llt.solve(s.B());
+  ML_CHECK(w.allFinite(), "ridge_solve: the solution is not finite (an ill-conditioned Gram; raise the penalty)");
+  return w;
+}
+
+Eigen::MatrixXd forward_selection(const GramSystem& s, int64_t k) {
+  ML_CHECK(s.rows() > 0, "forward_selection: no rows accumulated");
+  const int64_t D = s.inputs(), T = s.outputs();
+  ML_CHECK(k >= 1 && k <= D, "forward_selection: k = ", k, " must be in 1..", D, " (the neighbourhood's inputs)");
+  const Eigen::MatrixXd G = full_gram(s);
+  const double n = G(D, D);
+  const Eigen::VectorXd mean_x = G.col(D).head(D) / n;
+  const Eigen::RowVectorXd mean_y = s.B().row(D) / n;
+  // Centred Gram and cross-covariance, then inputs scaled to unit length (SpaSM).
+  Eigen::MatrixXd Gc = G.topLeftCorner(D, D) - n * mean_x * mean_x.transpose();
+  Eigen::MatrixXd Bc = s.B().topRows(D) - n * mean_x * mean_y;
+  Eigen::VectorXd len(D);
+  for (int64_t j = 0; j < D; ++j) len(j) = std::sqrt(std::max(Gc(j, j), 0.0));
+  const double tiny = 1e-12 * std::max(1.0, len.maxCoeff());
+  Eigen::MatrixXd w = Eigen::MatrixXd::Zero(D + 1, T);
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<int64_t> active;
+    Eigen::VectorXd beta;  // coefficients on the scaled inputs of the active set
+    for (int64_t step = 0; step < k; ++step) {
+      // Correlations of every scaled input with the residual: (Bc_j − Gc_jA β_A) / len_j.
+      int64_t best = -1;
+      double best_c = -1;
+      for (int64_t j = 0; j < D; ++j) {
+        if (len(j) <= tiny || std::find(active.begin(), active.end(), j) != active.end()) continue;
+        double c = Bc(j, t);
+        for (size_t a = 0; a < active.size(); ++a) c -= Gc(j, active[a]) * beta(static_cast<Eigen::Index>(a)) / len(active[a]);
+        c = std::fabs(c / len(j));
+        if (c > best_c) best_c = c, best = j;
+      }
+      if (best < 0) break;  // every remaining input is constant
+      active.push_back(best);
+      const auto A = static_cast<Eigen::Index>(active.size());
+      Eigen::MatrixXd GA(A, A);
+      Eigen::VectorXd bA(A);
+      for (Eigen::Index a = 0; a < A; ++a) {
+        bA(a) = Bc(active[static_cast<size_t>(a)], t) / len(active[static_cast<size_t>(a)]);
+        for (Eigen::Index b = 0; b < A; ++b)
+          GA(a, b) = Gc(active[static_cast<size_t>(a)], active[static_cast<size_t>(b)]) /
+                     (len(active[static_cast<size_t>(a)]) * len(active[static_cast<size_t>(b)]));
+      }
+      beta = GA.ldlt().solve(bA);
+    }
+    // Back to the raw inputs: w_j = β_j / len_j, bias = ȳ − Σ w_j x̄_j.
+    double bias = mean_y(t);
+    for (size_t a = 0; a < active.size(); ++a) {
+      const double wj = beta(static_cast<Eigen::Index>(a)) / len(active[a]);
+      w(active[a], t) = wj;
+      bias -= wj * mean_x(active[a]);
+    }
+    w(D, t) = bias;
+  }
+  return w;
+}
+
+ConvMap conv_map_from_solution(const Eigen::MatrixXd& w, int64_t channels, int64_t m, const Tensor& pg) {
+  const int64_t K = channels * m * m;
+  ML_CHECK(w.rows() == K + 1 && w.cols() == channels, "conv_map_from_solution: solution ", w.rows(), " x ", w.cols(),
+           " for ", channels, " channels and m = ", m);
+  ConvMap map;
+  map.m = m;
+  map.pg = pg;
+  std::vector<float> wt(static_cast<size_t>(channels * K)), b(static_cast<size_t>(channels));
+  for (int64_t t = 0; t < channels; ++t) {
+    for (int64_t j = 0; j < K; ++j) wt[static_cast<size_t>(t * K + j)] = static_cast<float>(w(j, t));
+    b[static_cast<size_t>(t)] = static_cast<float>(w(K, t));
+  }
+  map.weight = Tensor::from_vector({channels, channels, m, m}, wt);
+  map.bias = Tensor::from_vector({channels}, b);
+  return map;
+}
+
+Tensor apply_map(const ConvMap& map, const Tensor& phi) {
+  const bool fc = phi.dim() == 2;
+  Tensor h = as_maps(phi);
+  if (map.pg.defined()) h = apply_pg(h, map.pg);
+  Tensor y = conv2d(h, map.weight.to(h.device()), map.bias.to(h.device()), 1, map.m / 2);
+  return fc ? y.reshape({phi.size(0), phi.size(1)}) : y;
+}
+
+GramSystem map_gram(const Tensor& phi_x, const Tensor& phi_gx, const Tensor& pg, int64_t m, GramSystem* into) {
+  ML_CHECK(phi_x.shape() == phi_gx.shape(), "map_gram: φ(x) ", phi_x.str(), " and φ(gx) ", phi_gx.str(), " differ");
+  Tensor h = as_maps(phi_x);
+  if (pg.defined()) h = apply_pg(h, pg);
+  const Tensor X = neighbourhoods(h, m), Y = sites_as_rows(phi_gx);
+  if (into != nullptr) {
+    into->add(X, Y);
+    return *into;
+  }
+  GramSystem s(X.size(1), Y.size(1));
+  s.add(X, Y);
+  return s;
+}
+
+double l2_ratio(const ConvMap& map, const Tensor& phi_x, const Tensor& phi_gx) {
+  NoGradGuard ng;
+  const auto pred = apply_map(map, phi_x).to(Device::CPU).to_vector();
+  const auto want = phi_gx.to(Device::CPU).to_vector();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (want[i] - pred[i]) * static_cast<double>(want[i] - pred[i]);
+    den += static_cast<double>(want[i]) * want[i];
+  }
+  return den > 0 ? num / den : NAN;
+}
+
+double task_error(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
+                  const Tensor& labels, const ConvMap* map, bool pg_only, int64_t k, int64_t batch) {
+  return task_errors(net, split, g, images, labels, map, pg_only, {k}, batch)[0];
+}
+
+std::vector<double> task_errors(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
+                                const Tensor& labels, const ConvMap* map, bool pg_only, const std::vector<int64_t>& ks,
+                                int64_t batch) {
+  NoGradGuard ng;
+  const Transform ginv = g.inverse_transform();
+  std::vector<Tensor> logits;
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += batch) {
+    const int64_t i1 = std::min(images.size(0), i0 + batch);
+    const Tensor x = transform_images(normalise(net, images.slice(i0, i1)), ginv);
+    Tensor h = split.phi(x);
+    if (map != nullptr && map->weight.defined()) {
+      h = apply_map(*map, h);
+    } else if (pg_only && map != nullptr && map->pg.defined()) {
+      h = apply_pg(h, map->pg);
+    }
+    logits.push_back(split.psi(h).to(Device::CPU));
+  }
+  const Tensor all = cat(logits, 0);
+  std::vector<double> out;
+  for (int64_t k : ks) out.push_back(topk_error(all, labels, k));
+  return out;
+}
+
+ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
+                                   const Tensor& labels, ConvMap init, const TaskTrainOptions& o) {
+  ML_CHECK(images.size(0) == labels.size(0) && images.size(0) > 0, "train_transformation_layer: ", images.str(),
+           " images for ", labels.str(), " labels");
+  Generator gen(o.seed);
+  ConvMap map = std::move(init);
+  const Transform ginv = g.inverse_transform();
+  // Channels and the neighbourhood from one forward.
+  const Tensor probe = split.phi(transform_images(normalise(net, images.slice(0, 1)), ginv));
+  const int64_t C = probe.size(1);
+  if (!map.weight.defined()) {
+    // Xavier (Glorot) uniform over fan_in = fan_out = C·m².
+    const double bound = std::sqrt(6.0 / (2.0 * static_cast<double>(C * map.m * map.m)));
+    map.weight = Tensor::uniform({C, C, map.m, map.m}, static_cast<float>(-bound), static_cast<float>(bound), gen);
+    map.bias = Tensor::zeros({C});
+  }
+  map.weight = map.weight.to(net.device).detach().clone();
+  map.bias = map.bias.to(net.device).detach().clone();
+  map.weight.requires_grad_(true);
+  map.bias.requires_grad_(true);
+  optim::SGD opt({map.weight, map.bias}, static_cast<float>(o.lr), 0.9f, 5e-4f);
+  const int64_t N = images.size(0);
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    const auto order = gen.permutation(N);
+    double sum = 0;
+    int64_t steps = 0;
+    for (int64_t i0 = 0; i0 < N; i0 += o.batch) {
+      const int64_t i1 = std::min(N, i0 + o.batch);
+      std::vector<int64_t> idx(order.begin() + i0, order.begin() + i1);
+      std::vector<float> xs;
+      std::vector<float> ys;
+      const int64_t per = images.numel() / N;
+      Tensor xb = Tensor::empty({i1 - i0, images.size(1), images.size(2), images.size(3)});
+      Tensor yb = Tensor::empty({i1 - i0}, DType::I32);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        std::copy_n(images.data() + idx[r] * per, per, xb.data() + static_cast<int64_t>(r) * per);
+        yb.data_i32()[r] = labels.data_i32()[idx[r]];
+      }
+      const Tensor h = split.phi(transform_images(normalise(net, xb), ginv));
+      const Tensor loss = cross_entropy(split.psi(apply_map(map, h)), yb.to(net.device));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      const double l = loss.item();
+      ML_CHECK(std::isfinite(l), "train_transformation_layer: the loss diverged (", l, ") at epoch ", epoch + 1,
+               " step ", steps + 1, "; lower the learning rate (", o.lr, ")");
+      sum += l;
+      ++steps;
+      if (o.progress)
+        std::fprintf(stderr, "\r  transformation layer: epoch %lld/%lld, step %lld, loss %.4f   ",
+                     static_cast<long long>(epoch + 1), static_cast<long long>(o.epochs), static_cast<long long>(steps),
+                     sum / static_cast<double>(steps));
+    }
+  }
+  if (o.progress) std::fprintf(stderr, "\n");
+  map.weight = map.weight.detach().to(Device::CPU);
+  map.bias = map.bias.detach().to(Device::CPU);
+  return map;
+}
+
+ConvMap with_identity_rows(const ConvMap& map, int64_t p) {
+  const Tensor w = map.weight.to(Device::CPU);
+  const int64_t C = w.size(0), m = map.m, mm = m * m;
+  ML_CHECK(p >= 0 && p <= C, "with_identity_rows: p = ", p, " outside 0..", C);
+  // Score: ‖row t‖ / ‖row t without its self-slice‖ (infinite for a pure self-row).
+  std::vector<std::pair<double, int64_t>> score;
+  for (int64_t t = 0; t < C; ++t) {
+    double all = 0, self = 0;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t k = 0; k < mm; ++k) {
+        const double v = w.data()[(t * C + c) * mm + k];
+        all += v * v;
+        if (c == t) self += v * v;
+      }
+    const double other = all - self;
+    score.emplace_back(other > 0 ? std::sqrt(all / other) : INFINITY, t);
+  }
+  std::stable_sort(score.begin(), score.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  ConvMap out = map;
+  out.weight = w.clone();
+  float* o = out.weight.data();
+  for (int64_t r = 0; r < p; ++r) {
+    const int64_t t = score[static_cast<size_t>(r)].second;
+    double self_sum = 0;
+    for (int64_t k = 0; k < mm; ++k) self_sum += w.data()[(t * C + t) * mm + k];
+    std::fill(o + t * C * mm, o + (t + 1) * C * mm, 0.f);
+    o[(t * C + t) * mm + mm / 2] = static_cast<float>(self_sum);  // the centre tap
+  }
+  return out;
+}
+
+int64_t invariant_channels(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
+                           const Tensor& labels, const ConvMap& map, double tolerance) {
+  const double base = task_error(net, split, g, images, labels, &map, false, 1);
+  const double limit = base * (1.0 + tolerance) + 1e-12;
+  const int64_t C = map.weight.size(0);
+  // Bisection for the largest accepted p, assuming acceptance falls monotonically with p.
+  int64_t lo = 0, hi = C;  // lo accepted (p = 0 is the learned map itself)
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    const ConvMap trial = with_identity_rows(map, mid);
+    if (task_error(net, split, g, images, labels, &trial, false, 1) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+}  // namespace ml::analysis

@@ -1,0 +1,76 @@
+#include "experiments/analysis/net_split.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/nn/module.h"
+#include "engine/ops.h"
+
+namespace ml::analysis {
+
+NetSplit::NetSplit(AnalysisNet& net, const std::string& tap) : tap_(tap) {
+  nn::Module& root = *net.model.net;
+  root.eval();
+  ML_CHECK(dynamic_cast<nn::Sequential*>(&root) != nullptr, "NetSplit: model ", net.model.name, " is not sequential");
+  bool inside = false, found = false;
+  std::vector<std::string> names;
+  for (auto& [name, m] : root.named_modules()) {
+    auto* seq = dynamic_cast<nn::Sequential*>(m);
+    const bool in_tap = name == tap || name.rfind(tap + ".", 0) == 0;
+    if (found && inside && !in_tap) cut_ = leaves_.size();  // first leaf after the tap's subtree
+    inside = in_tap;
+    if (in_tap) found = true;
+    if (seq != nullptr) continue;
+    // A leaf with children would hide its own execution order from us.
+    ML_CHECK(m->named_modules().empty(), "NetSplit: module '", name, "' of ", net.model.name,
+             " is a container other than Sequential; cannot cut inside it");
+    leaves_.push_back(m);
+    names.push_back(name);
+  }
+  std::string valid;
+  for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  ML_CHECK(found, "NetSplit: model ", net.model.name, " has no module '", tap, "' (modules: ", valid, ")");
+  if (inside) cut_ = leaves_.size();  // the tap is the last module
+}
+
+Tensor NetSplit::phi(const Tensor& x) const {
+  NoGradGuard ng;
+  Tensor h = x;
+  for (size_t i = 0; i < cut_; ++i) h = (*leaves_[i])(h);
+  return h.detach();
+}
+
+Tensor NetSplit::psi(const Tensor& h) const {
+  Tensor y = h;
+  for (size_t i = cut_; i < leaves_.size(); ++i) y = (*leaves_[i])(y);
+  return y;
+}
+
+Tensor normalise(const AnalysisNet& net, const Tensor& images) {
+  const int64_t C = net.model.in_channels;
+  ML_CHECK(images.dim() == 4 && images.size(1) == C, net.model.name, ": images must be (B, ", C, ", H, W), got ",
+           images.str());
+  const Tensor mean = Tensor::from_vector({1, C, 1, 1}, net.norm.mean, net.device);
+  const Tensor stdv = Tensor::from_vector({1, C, 1, 1}, net.norm.std, net.device);
+  return div(sub(images.to(net.device), mean), stdv).detach();
+}
+
+double topk_error(const Tensor& logits, const Tensor& labels, int64_t k) {
+  ML_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.size(0) == logits.size(0), "topk_error: logits ",
+           logits.str(), " and labels ", labels.str(), " do not match");
+  const auto v = logits.to(Device::CPU).to_vector();
+  const auto l = labels.to(Device::CPU).to_vector_i32();
+  const int64_t N = logits.size(0), C = logits.size(1);
+  int64_t wrong = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const float target = v[static_cast<size_t>(n * C + l[static_cast<size_t>(n)])];
+    int64_t above = 0;  // classes scoring strictly higher than the true one
+    for (int64_t c = 0; c < C; ++c) above += v[static_cast<size_t>(n * C + c)] > target;
+    wrong += above >= k;
+  }
+  return N ? static_cast<double>(wrong) / static_cast<double>(N) : 0.0;
+}
+
+}  // namespace ml::analysis

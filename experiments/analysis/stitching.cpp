@@ -1,0 +1,119 @@
+#include "experiments/analysis/stitching.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/generator.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
+
+namespace ml::analysis {
+
+Tensor resample_sites(const Tensor& phi, int64_t h, int64_t w) {
+  if (phi.dim() != 4 || (phi.size(2) == h && phi.size(3) == w)) return phi;
+  const int64_t N = phi.size(0), C = phi.size(1), H = phi.size(2), W = phi.size(3);
+  // A (h·w, H·W) sampling matrix, so the resampling is a differentiable matmul on any device.
+  Tensor S = Tensor::zeros({h * w, H * W});
+  auto axis = [](int64_t out, int64_t in, int64_t o, int64_t& i0, int64_t& i1, float& a) {
+    const double scale = static_cast<double>(in) / static_cast<double>(out);
+    if (out < in) {  // nearest, as PyTorch's: input floor(o · in/out)
+      i0 = i1 = std::min<int64_t>(in - 1, static_cast<int64_t>(std::floor(o * scale)));
+      a = 0.f;
+      return;
+    }
+    const double src = std::clamp((o + 0.5) * scale - 0.5, 0.0, static_cast<double>(in - 1));
+    i0 = static_cast<int64_t>(std::floor(src));
+    i1 = std::min(in - 1, i0 + 1);
+    a = static_cast<float>(src - static_cast<double>(i0));
+  };
+  for (int64_t i = 0; i < h; ++i) {
+    int64_t y0, y1;
+    float ay;
+    axis(h, H, i, y0, y1, ay);
+    for (int64_t j = 0; j < w; ++j) {
+      int64_t x0, x1;
+      float ax;
+      axis(w, W, j, x0, x1, ax);
+      float* row = S.data() + (i * w + j) * H * W;
+      row[y0 * W + x0] += (1 - ay) * (1 - ax);
+      row[y0 * W + x1] += (1 - ay) * ax;
+      row[y1 * W + x0] += ay * (1 - ax);
+      row[y1 * W + x1] += ay * ax;
+    }
+  }
+  return linear(phi.reshape({N * C, H * W}), S.to(phi.device()), Tensor()).reshape({N, C, h, w});
+}
+
+Tensor apply_stitch(const Stitch& s, const Tensor& phi_a) {
+  if (phi_a.dim() == 2) return linear(phi_a, s.weight.reshape({s.weight.size(0), s.weight.size(1)}), s.bias);
+  return conv2d(resample_sites(phi_a, s.out_h, s.out_w), s.weight, s.bias);
+}
+
+Stitch train_stitch(AnalysisNet& a, const NetSplit& sa, AnalysisNet& b, const NetSplit& sb, const Tensor& images,
+                    const Tensor& labels, const StitchOptions& o) {
+  ML_CHECK(images.size(0) == labels.size(0) && images.size(0) > 0, "train_stitch: ", images.str(), " images for ",
+           labels.str(), " labels");
+  ML_CHECK(a.device == b.device, "train_stitch: the two networks are on different devices");
+  Generator gen(o.seed);
+  const Tensor pa = sa.phi(normalise(a, images.slice(0, 1))), pb = sb.phi(normalise(b, images.slice(0, 1)));
+  ML_CHECK(pa.dim() == pb.dim(), "train_stitch: cannot stitch layer '", sa.tap(), "' ", pa.str(), " into layer '",
+           sb.tap(), "' ", pb.str(), " (a convolutional and a fully connected layer)");
+  Stitch s;
+  const int64_t ca = pa.size(1), cb = pb.size(1);
+  if (pb.dim() == 4) s.out_h = pb.size(2), s.out_w = pb.size(3);
+  const double bound = std::sqrt(6.0 / static_cast<double>(ca + cb));  // Xavier uniform, 1 x 1
+  s.weight = Tensor::uniform({cb, ca, 1, 1}, static_cast<float>(-bound), static_cast<float>(bound), gen).to(a.device);
+  s.bias = Tensor::zeros({cb}, DType::F32, a.device);
+  s.weight.requires_grad_(true);
+  s.bias.requires_grad_(true);
+  optim::SGD opt({s.weight, s.bias}, static_cast<float>(o.lr), 0.9f, 5e-4f);
+  const int64_t N = images.size(0), per = images.numel() / N;
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    const auto order = gen.permutation(N);
+    double sum = 0;
+    int64_t steps = 0;
+    for (int64_t i0 = 0; i0 < N; i0 += o.batch) {
+      const int64_t i1 = std::min(N, i0 + o.batch);
+      Tensor xb = Tensor::empty({i1 - i0, images.size(1), images.size(2), images.size(3)});
+      Tensor yb = Tensor::empty({i1 - i0}, DType::I32);
+      for (int64_t r = 0; r < i1 - i0; ++r) {
+        const int64_t k = order[static_cast<size_t>(i0 + r)];
+        std::copy_n(images.data() + k * per, per, xb.data() + r * per);
+        yb.data_i32()[r] = labels.data_i32()[k];
+      }
+      const Tensor loss = cross_entropy(sb.psi(apply_stitch(s, sa.phi(normalise(a, xb)))), yb.to(a.device));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      const double l = loss.item();
+      ML_CHECK(std::isfinite(l), "train_stitch: the loss diverged (", l, ") at epoch ", epoch + 1, " step ", steps + 1,
+               "; lower the learning rate (", o.lr, ")");
+      sum += l;
+      ++steps;
+      if (o.progress)
+        std::fprintf(stderr, "\r  stitch %s -> %s: epoch %lld/%lld, step %lld, loss %.4f   ", sa.tap().c_str(),
+                     sb.tap().c_str(), static_cast<long long>(epoch + 1), static_cast<long long>(o.epochs),
+                     static_cast<long long>(steps), sum / static_cast<double>(steps));
+    }
+  }
+  if (o.progress) std::fprintf(stderr, "\n");
+  s.weight = s.weight.detach();
+  s.bias = s.bias.detach();
+  return s;
+}
+
+double stitch_error(AnalysisNet& a, const NetSplit& sa, const NetSplit& sb, const Stitch& s, const Tensor& images,
+                    const Tensor& labels, int64_t k, int64_t batch) {
+  NoGradGuard ng;
+  std::vector<Tensor> logits;
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += batch) {
+    const int64_t i1 = std::min(images.size(0), i0 + batch);
+    logits.push_back(sb.psi(apply_stitch(s, sa.phi(normalise(a, images.slice(i0, i1))))).to(Device::CPU));
+  }
+  return topk_error(cat(logits, 0), labels, k);
+}
+
+}  // namespace ml::analysis

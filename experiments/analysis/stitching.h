@@ -1,0 +1,41 @@
+// experiments/analysis/stitching.h — equivalence of two networks by stitching (Lenc & Vedaldi
+// §6.1; ../shared/science/lenc-vedaldi-equivariance.md §6): network A up to layer i, a learned
+// linear map E (a 1 x 1 convolution with biases; dense at fully connected layers), network B
+// from layer j on — the "Franken-network" ψ_B(E φ_A(x)). Both networks stay frozen; E starts
+// from Xavier noise (also when A = B and i = j) and is trained with B's task loss. Where the
+// two layers' spatial sizes differ, φ_A is first resampled to B's size: nearest down-sampling
+// or bilinear up-sampling (the paper's rule).
+#pragma once
+#include <cstdint>
+
+#include "engine/tensor.h"
+#include "experiments/analysis/net_split.h"
+
+namespace ml::analysis {
+
+struct StitchOptions {
+  double lr = 1e-2;
+  int64_t epochs = 1, batch = 64;
+  uint64_t seed = 0;  // E's initialisation and the data order
+  bool progress = false;
+};
+
+struct Stitch {
+  Tensor weight, bias;  // (C_B, C_A, 1, 1), (C_B)
+  int64_t out_h = 0, out_w = 0;  // B's spatial size (0 at fully connected layers)
+};
+
+// φ_A resampled to (h, w): nearest when shrinking, bilinear (align-corners false) when growing.
+Tensor resample_sites(const Tensor& phi, int64_t h, int64_t w);
+// E φ_A(x) in B's layout.
+Tensor apply_stitch(const Stitch& s, const Tensor& phi_a);
+
+// Trains E on images (N, C, S, S) in [0, 1] with B's labels; A and B may be the same network.
+// Throws, writing nothing, when the loss diverges.
+Stitch train_stitch(AnalysisNet& a, const NetSplit& sa, AnalysisNet& b, const NetSplit& sb, const Tensor& images,
+                    const Tensor& labels, const StitchOptions& o);
+// Top-k error of the Franken-network on images/labels.
+double stitch_error(AnalysisNet& a, const NetSplit& sa, const NetSplit& sb, const Stitch& s, const Tensor& images,
+                    const Tensor& labels, int64_t k, int64_t batch = 256);
+
+}  // namespace ml::analysis

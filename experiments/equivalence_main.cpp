@@ -1,0 +1,177 @@
+// equivalence — equivariance maps, invariant channels and stitching (Lenc & Vedaldi) on the
+// demo's networks (experiments/analysis/equivalence_study.h,
+// ../shared/science/lenc-vedaldi-equivariance.md §9). Writes maps.csv, invariant_channels.csv,
+// stitching.csv, equivalence.json and the figures/report (tools/plot_equivalence.py). Examples:
+//   equivalence --net sym=out/demo/train/sym/final.safetensors --net asym=out/demo/train/asym/final.safetensors \
+//               --preset cpu --out out/equivalence
+//   equivalence --untrained 2 --preset ci --out /tmp/eq        (untrained vgg_small nets, for the test suite)
+// Presets (explicit options win): ci = 200 fitting / 200 test images, three taps, hflip and vflip,
+// one epoch (seconds); cpu = 2000 / 2000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
+// two epochs (the 2-core machine); full = 20000 / 10000, five epochs, the 0-90 degree rotation
+// sweep and three stitching seeds (a GPU's work).
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include <omp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/data/idx.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "experiments/analysis/equivalence_study.h"
+#include "experiments/analysis/hog_regression.h"
+#include "experiments/analysis/stimulus_set.h"
+#include "experiments/analysis/plot_script.h"
+#include "experiments/analysis/run_summary.h"
+#include "experiments/analysis/spatial_transform.h"
+
+namespace fs = std::filesystem;
+using namespace ml;
+
+namespace {
+
+Tensor to_images(const Dataset& d, int64_t n) {
+  return d.pixels.slice(0, std::min(n, d.size())).to_f32().reshape({-1, d.channels(), d.height(), d.width()}) * (1.f / 255.f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Equivariance maps, invariant channels and stitching (Lenc & Vedaldi)"};
+  std::vector<std::string> net_args;
+  int64_t untrained = 0;
+  std::string out, preset = "cpu", data_dir = kFashionMnistDir;
+  analysis::EquivalenceOptions o;
+  int64_t fit = 0, test = 0, epochs = 0, threads = 0;
+  std::vector<std::string> taps, transforms, stitch_taps;
+  bool no_stitch = false, no_task = false, no_plot = false, quiet = false;
+  std::string hog_stimuli;
+  int64_t size = 72;
+  analysis::HogRegressionOptions ho;
+  app.add_option("--net", net_args, "LABEL=WEIGHTS: a trained network (train's final.safetensors); repeatable");
+  app.add_option("--untrained", untrained, "add N untrained vgg_small nets (28 px, 1 channel; seeds 0..N-1)");
+  app.add_option("--out", out, "output folder")->required();
+  app.add_option("--preset", preset, "ci | cpu | full")->capture_default_str();
+  app.add_option("--data-dir", data_dir, "Fashion-MNIST folder (the four IDX files)")->capture_default_str();
+  app.add_option("--fit-images", fit, "images for fitting the maps (from the training set)");
+  app.add_option("--test-images", test, "images for every error (from the test set)");
+  app.add_option("--epochs", epochs, "epochs of the task-trained maps and stitches");
+  app.add_option("--taps", taps, "module names to study (default: every conv/pool/fc tap)")->delimiter(',');
+  app.add_option("--transforms", transforms, "hflip, vflip, rot90, rot180, rot<deg>, scale<s>, ...")->delimiter(',');
+  app.add_option("--stitch-taps", stitch_taps, "taps of the stitching table")->delimiter(',');
+  app.add_option("--m", o.m, "neighbourhood of the conv-shared map")->capture_default_str();
+  app.add_option("--lr", o.lr, "SGD learning rate of the trained maps and stitches")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the trained maps' initialisation and data order")->capture_default_str();
+  app.add_flag("--no-stitching", no_stitch, "skip the stitching table");
+  app.add_flag("--no-task-maps", no_task, "skip the task-trained transformation layers");
+  app.add_option("--hog-stimuli", hog_stimuli,
+                 "stimulus manifest (render_stimuli --size 72: a multiple of the 8-px cell) for the HOG regression (Fig. 6)");
+  app.add_option("--hog-size", size, "HOG regression image side (a multiple of the 8-px cell; files are resized to it)")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "OpenMP threads (0: all)");
+  app.add_flag("--no-plot", no_plot, "write the numbers only");
+  app.add_flag("--quiet", quiet, "no progress lines");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
+    ML_CHECK(preset == "ci" || preset == "cpu" || preset == "full", "--preset must be ci, cpu or full, got '", preset, "'");
+    ML_CHECK(!net_args.empty() || untrained > 0 || !hog_stimuli.empty(),
+             "give at least one --net LABEL=WEIGHTS, --untrained N or --hog-stimuli CSV");
+    if (preset == "ci") {
+      ho.train_images = 60, ho.test_images = 30, ho.transforms = {"rot180", "rot45"}, ho.fs_k = {1, 5};
+      o.fit_images = 200, o.test_images = 200, o.task_epochs = 1;
+      o.taps = {"conv1_2", "pool2", "fc1"};
+      o.transforms = {"hflip", "vflip"};
+      o.stitch_taps = {"pool1", "pool2"};
+      o.fs_k = {1, 5};
+    } else if (preset == "cpu") {
+      o.fit_images = 2000, o.test_images = 2000, o.task_epochs = 2;
+    } else {
+      o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5;
+      o.transforms = {"hflip", "vflip", "rot90", "scale0.7071", "rot15", "rot30", "rot45", "rot60", "rot75"};
+    }
+    if (fit > 0) o.fit_images = fit;
+    if (test > 0) o.test_images = test;
+    if (epochs > 0) o.task_epochs = epochs;
+    if (!taps.empty()) o.taps = taps;
+    if (!transforms.empty()) o.transforms = transforms;
+    if (!stitch_taps.empty()) o.stitch_taps = stitch_taps;
+    for (const auto& t : o.transforms) analysis::parse_transform(t);  // named errors before any work
+    o.stitching = !no_stitch;
+    o.task_maps = !no_task;
+    o.progress = !quiet;
+
+    fs::create_directories(out);
+    if (!hog_stimuli.empty()) {
+      // HOG regression (Fig. 6 analogue) on the rendered images, gray, at their own size.
+      const analysis::StimulusSet set = analysis::read_stimulus_set(hog_stimuli);
+      std::vector<int64_t> rows(static_cast<size_t>(std::min<int64_t>(set.size(), ho.train_images + ho.test_images)));
+      // Spread over the whole set (every family and view), not its first objects.
+      for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i) * set.size() / static_cast<int64_t>(rows.size());
+      if (!quiet) std::fprintf(stderr, "equivalence: HOG regression on %zu images of %lld px\n", rows.size(), static_cast<long long>(size));
+      const auto hr = analysis::run_hog_regression(analysis::load_stimuli(set, rows, 1, size), ho);
+      analysis::write_hog_regression(hr, (fs::path(out) / "hog_regression.csv").string());
+    }
+    std::vector<std::unique_ptr<analysis::AnalysisNet>> owned;
+    std::vector<analysis::EquivalenceNet> nets;
+    for (const auto& a : net_args) {
+      const auto eq = a.find('=');
+      ML_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < a.size(), "--net '", a, "' is not LABEL=WEIGHTS");
+      analysis::NetSpec spec;
+      spec.weights = a.substr(eq + 1);
+      owned.push_back(std::make_unique<analysis::AnalysisNet>(analysis::load_analysis_net(spec)));
+      nets.push_back({a.substr(0, eq), owned.back().get()});
+    }
+    for (int64_t k = 0; k < untrained; ++k) {
+      analysis::NetSpec spec;
+      spec.model = "vgg_small";
+      spec.untrained = true;
+      spec.seed = static_cast<uint64_t>(k);
+      spec.in_channels = 1;
+      spec.image_size = 28;
+      spec.normalization = "none";
+      owned.push_back(std::make_unique<analysis::AnalysisNet>(analysis::load_analysis_net(spec)));
+      nets.push_back({"untrained" + std::to_string(k), owned.back().get()});
+    }
+    if (!nets.empty()) {
+      const Dataset train = load_fashion_mnist(data_dir, true), testset = load_fashion_mnist(data_dir, false);
+      const Tensor images = cat({to_images(train, o.fit_images), to_images(testset, o.test_images)}, 0);
+      const Tensor labels = cat({train.labels.slice(0, std::min(o.fit_images, train.size())),
+                                 testset.labels.slice(0, std::min(o.test_images, testset.size()))}, 0);
+      o.fit_images = std::min(o.fit_images, train.size());
+      const analysis::EquivalenceResult r = analysis::run_equivalence(nets, images, labels, o);
+      analysis::write_equivalence(r, out);
+    }
+    nlohmann::json labels_j = nlohmann::json::array();
+    for (const auto& n : nets) labels_j.push_back({{"label", n.label}, {"network", n.net->description}});
+    const nlohmann::json summary = {{"preset", preset},
+                                    {"networks", labels_j},
+                                    {"fit_images", o.fit_images},
+                                    {"test_images", o.test_images},
+                                    {"transforms", o.transforms},
+                                    {"m", o.m},
+                                    {"lambdas", o.lambdas},
+                                    {"fs_k", o.fs_k},
+                                    {"task_epochs", o.task_epochs},
+                                    {"lr", o.lr},
+                                    {"seed", o.seed},
+                                    {"data", data_dir},
+                                    {"hog_stimuli", hog_stimuli},
+                                    {"hog", {{"cell", ho.hog.cell_size}, {"orientations", ho.hog.orientations},
+                                             {"train_images", ho.train_images}, {"test_images", ho.test_images},
+                                             {"transforms", ho.transforms}, {"m", ho.m}, {"fs_k", ho.fs_k}}}};
+    analysis::write_run_summary((fs::path(out) / "equivalence.json").string(), summary, t0);
+    if (!no_plot) analysis::run_plot_script("plot_equivalence.py", "'" + out + "'");
+    std::fprintf(stderr, "equivalence: wrote %s\n", out.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "equivalence: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,360 @@
+// models/hog.cpp — UoCTTI and Dalal–Triggs HOG on the host (see hog.h). The UoCTTI loops keep
+// vl/hog.c's order of float operations (and this file is built without FMA contraction), so the
+// values agree with VLFeat's vl_hog to float rounding (tools/hog_vlfeat_compare.c checks it).
+#include "models/hog.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numbers>
+
+#include "engine/error.h"
+#include "engine/nn/module.h"
+#include "engine/ops.h"
+
+namespace ml::models {
+
+namespace {
+
+void check_options(const HogOptions& o) {
+  ML_CHECK(o.orientations >= 1, "hog: the orientation count must be >= 1, got ", o.orientations);
+  ML_CHECK(o.cell_size >= 1, "hog: the cell size must be >= 1 px, got ", o.cell_size);
+  ML_CHECK(o.variant != HogVariant::DalalTriggs || o.block_size >= 1, "hog: the block size must be >= 1 cell, got ",
+           o.block_size);
+}
+
+// One UoCTTI image (C, H, W) -> out (3n+4, R, Q); vl_hog_put_image + vl_hog_extract.
+void uoctti_image(const float* image, int64_t C, int64_t H, int64_t W, const HogOptions& o, float* out) {
+  const int64_t n = o.orientations, cs = o.cell_size;
+  const int64_t hw = (W + cs / 2) / cs, hh = (H + cs / 2) / cs, stride = hw * hh;
+  std::vector<float> ox(static_cast<size_t>(n)), oy(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    const double angle = static_cast<double>(k) * std::numbers::pi / static_cast<double>(n);
+    ox[static_cast<size_t>(k)] = static_cast<float>(std::cos(angle));
+    oy[static_cast<size_t>(k)] = static_cast<float>(std::sin(angle));
+  }
+  std::vector<float> hist(static_cast<size_t>(2 * n * stride), 0.f), energy(static_cast<size_t>(stride), 0.f);
+  auto at = [&](int64_t x, int64_t y, int64_t k) -> float& { return hist[static_cast<size_t>(x + y * hw + k * stride)]; };
+  const int64_t plane = H * W;
+  for (int64_t y = 1; y < H - 1; ++y)
+    for (int64_t x = 1; x < W - 1; ++x) {
+      float gradx = 0, grady = 0, grad2 = 0;
+      for (int64_t ch = 0; ch < C; ++ch) {
+        const float* it = image + ch * plane + y * W + x;
+        const float gx = it[1] - it[-1];
+        const float gy = it[W] - it[-W];
+        const float g2 = gx * gx + gy * gy;
+        if (g2 > grad2) {
+          gradx = gx;
+          grady = gy;
+          grad2 = g2;
+        }
+      }
+      const float grad = std::sqrt(grad2);
+      const double gden = std::max(static_cast<double>(grad), 1e-10);
+      gradx = static_cast<float>(gradx / gden);
+      grady = static_cast<float>(grady / gden);
+      float weights[2] = {0, 0};
+      int64_t bins[2] = {-1, -1};
+      for (int64_t k = 0; k < n; ++k) {
+        float score = gradx * ox[static_cast<size_t>(k)] + grady * oy[static_cast<size_t>(k)];
+        int64_t bin = k;
+        if (score < 0) {
+          score = -score;
+          bin += n;
+        }
+        if (score > weights[0]) {
+          bins[1] = bins[0];
+          weights[1] = weights[0];
+          bins[0] = bin;
+          weights[0] = score;
+        } else if (score > weights[1]) {
+          bins[1] = bin;
+          weights[1] = score;
+        }
+      }
+      if (o.bilinear_orientations) {
+        const float angle0 = std::acos(std::min(weights[0], 1.0f));
+        weights[1] = static_cast<float>(angle0 / (std::numbers::pi / static_cast<double>(n)));
+        weights[0] = 1 - weights[1];
+      } else {
+        weights[0] = 1;
+        bins[1] = -1;
+      }
+      for (int b = 0; b < 2; ++b) {
+        const int64_t orient = bins[b];
+        if (orient < 0) continue;
+        // hx: distance to the cell centre on the left, in cells (0 on a centre).
+        const float hx = static_cast<float>((static_cast<double>(x) + 0.5) / static_cast<double>(cs) - 0.5);
+        const float hy = static_cast<float>((static_cast<double>(y) + 0.5) / static_cast<double>(cs) - 0.5);
+        const int64_t binx = static_cast<int64_t>(std::floor(hx)), biny = static_cast<int64_t>(std::floor(hy));
+        const float wx2 = hx - static_cast<float>(binx), wy2 = hy - static_cast<float>(biny);
+        const float wx1 = static_cast<float>(1.0 - wx2), wy1 = static_cast<float>(1.0 - wy2);
+        const float ow = weights[b];
+        if (binx >= 0 && biny >= 0) at(binx, biny, orient) += grad * ow * wx1 * wy1;
+        if (binx < hw - 1 && biny >= 0) at(binx + 1, biny, orient) += grad * ow * wx2 * wy1;
+        if (binx < hw - 1 && biny < hh - 1) at(binx + 1, biny + 1, orient) += grad * ow * wx2 * wy2;
+        if (binx >= 0 && biny < hh - 1) at(binx, biny + 1, orient) += grad * ow * wx1 * wy2;
+      }
+    }
+  // Cell energy: squared norm of the undirected histogram.
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t i = 0; i < stride; ++i) {
+      const float h = hist[static_cast<size_t>(k * stride + i)] + hist[static_cast<size_t>((k + n) * stride + i)];
+      energy[static_cast<size_t>(i)] += h * h;
+    }
+  auto en = [&](int64_t x, int64_t y) { return static_cast<double>(energy[static_cast<size_t>(x + y * hw)]); };
+  const float tex = 1.0f / std::sqrt(18.0f);
+  for (int64_t y = 0; y < hh; ++y)
+    for (int64_t x = 0; x < hw; ++x) {
+      const int64_t xm = std::max<int64_t>(x - 1, 0), xp = std::min(x + 1, hw - 1);
+      const int64_t ym = std::max<int64_t>(y - 1, 0), yp = std::min(y + 1, hh - 1);
+      const double n1 = en(xm, ym), n2 = en(x, ym), n3 = en(xp, ym), n4 = en(xm, y), n5 = en(x, y), n6 = en(xp, y),
+                   n7 = en(xm, yp), n8 = en(x, yp), n9 = en(xp, yp);
+      // Upper-left, upper-right, lower-left, lower-right 2 x 2 blocks around the cell.
+      const double f1 = 1.0 / std::sqrt(n1 + n2 + n4 + n5 + 1e-4), f2 = 1.0 / std::sqrt(n2 + n3 + n5 + n6 + 1e-4),
+                   f3 = 1.0 / std::sqrt(n4 + n5 + n7 + n8 + 1e-4), f4 = 1.0 / std::sqrt(n5 + n6 + n8 + n9 + 1e-4);
+      double t1 = 0, t2 = 0, t3 = 0, t4 = 0;
+      const int64_t cell = x + y * hw;
+      for (int64_t k = 0; k < n; ++k) {
+        const double ha = hist[static_cast<size_t>(k * stride + cell)], hb = hist[static_cast<size_t>((k + n) * stride + cell)];
+        double ha1 = f1 * ha, ha2 = f2 * ha, ha3 = f3 * ha, ha4 = f4 * ha;
+        double hb1 = f1 * hb, hb2 = f2 * hb, hb3 = f3 * hb, hb4 = f4 * hb;
+        double hc1 = ha1 + hb1, hc2 = ha2 + hb2, hc3 = ha3 + hb3, hc4 = ha4 + hb4;
+        ha1 = std::min(0.2, ha1), ha2 = std::min(0.2, ha2), ha3 = std::min(0.2, ha3), ha4 = std::min(0.2, ha4);
+        hb1 = std::min(0.2, hb1), hb2 = std::min(0.2, hb2), hb3 = std::min(0.2, hb3), hb4 = std::min(0.2, hb4);
+        hc1 = std::min(0.2, hc1), hc2 = std::min(0.2, hc2), hc3 = std::min(0.2, hc3), hc4 = std::min(0.2, hc4);
+        t1 += hc1, t2 += hc2, t3 += hc3, t4 += hc4;
+        out[k * stride + cell] = static_cast<float>(0.5 * (ha1 + ha2 + ha3 + ha4));
+        out[(k + n) * stride + cell] = static_cast<float>(0.5 * (hb1 + hb2 + hb3 + hb4));
+        out[(k + 2 * n) * stride + cell] = static_cast<float>(0.5 * (hc1 + hc2 + hc3 + hc4));
+      }
+      out[(3 * n + 0) * stride + cell] = static_cast<float>(tex * t1);
+      out[(3 * n + 1) * stride + cell] = static_cast<float>(tex * t2);
+      out[(3 * n + 2) * stride + cell] = static_cast<float>(tex * t3);
+      out[(3 * n + 3) * stride + cell] = static_cast<float>(tex * t4);
+    }
+}
+
+// One Dalal–Triggs image (C, H, W) -> out (b*b*n, BR, BC), as scikit-image's hog.
+void dalal_triggs_image(const float* image, int64_t C, int64_t H, int64_t W, const HogOptions& o, float* out) {
+  const int64_t n = o.orientations, cs = o.cell_size, bs = o.block_size;
+  const int64_t cr = H / cs, cc = W / cs, br = cr - bs + 1, bc = cc - bs + 1;
+  // Gradient of the channel with the largest magnitude (first on ties); border rows have no
+  // row derivative and border columns no column derivative, as np.gradient-free skimage does.
+  std::vector<double> mag(static_cast<size_t>(H * W)), ori(static_cast<size_t>(H * W));
+  const int64_t plane = H * W;
+  for (int64_t r = 0; r < H; ++r)
+    for (int64_t c = 0; c < W; ++c) {
+      double best = -1, gr_b = 0, gc_b = 0;
+      for (int64_t ch = 0; ch < C; ++ch) {
+        const float* p = image + ch * plane;
+        const double gr = (r > 0 && r < H - 1) ? static_cast<double>(p[(r + 1) * W + c]) - p[(r - 1) * W + c] : 0.0;
+        const double gc = (c > 0 && c < W - 1) ? static_cast<double>(p[r * W + c + 1]) - p[r * W + c - 1] : 0.0;
+        const double m = std::hypot(gc, gr);
+        if (m > best) {
+          best = m;
+          gr_b = gr;
+          gc_b = gc;
+        }
+      }
+      mag[static_cast<size_t>(r * W + c)] = best;
+      double a = std::fmod(std::atan2(gr_b, gc_b) * (180.0 / std::numbers::pi), 180.0);
+      if (a < 0) a += 180.0;  // numpy's % for a positive divisor
+      ori[static_cast<size_t>(r * W + c)] = a;
+    }
+  // Cell histograms: bin i holds orientations in [180 i / n, 180 (i+1) / n); the mean over the
+  // cell's pixels, accumulated in float as scikit-image's cell_hog.
+  std::vector<double> cells(static_cast<size_t>(cr * cc * n));
+  const double per = 180.0 / static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double lo = per * static_cast<double>(i), hi = per * static_cast<double>(i + 1);
+    for (int64_t y = 0; y < cr; ++y)
+      for (int64_t x = 0; x < cc; ++x) {
+        float total = 0;
+        for (int64_t r = y * cs; r < (y + 1) * cs; ++r)
+          for (int64_t c = x * cs; c < (x + 1) * cs; ++c) {
+            const double a = ori[static_cast<size_t>(r * W + c)];
+            if (a >= hi || a < lo) continue;
+            total = static_cast<float>(static_cast<double>(total) + mag[static_cast<size_t>(r * W + c)]);
+          }
+        cells[static_cast<size_t>((y * cc + x) * n + i)] = static_cast<double>(total / static_cast<float>(cs * cs));
+      }
+  }
+  const int64_t D = bs * bs * n, bstride = br * bc;
+  std::vector<double> v(static_cast<size_t>(D));
+  for (int64_t y = 0; y < br; ++y)
+    for (int64_t x = 0; x < bc; ++x) {
+      double s = 0;
+      for (int64_t a = 0; a < bs; ++a)
+        for (int64_t b = 0; b < bs; ++b)
+          for (int64_t i = 0; i < n; ++i) {
+            const double h = cells[static_cast<size_t>(((y + a) * cc + x + b) * n + i)];
+            v[static_cast<size_t>((a * bs + b) * n + i)] = h;
+            s += h * h;
+          }
+      // L2-Hys: eps = 1e-5 as scikit-image.
+      const double eps2 = 1e-10;
+      double s2 = 0;
+      for (double& h : v) {
+        h = std::min(h / std::sqrt(s + eps2), 0.2);
+        s2 += h * h;
+      }
+      for (int64_t d = 0; d < D; ++d)
+        out[d * bstride + y * bc + x] = static_cast<float>(v[static_cast<size_t>(d)] / std::sqrt(s2 + eps2));
+    }
+}
+
+class HogNet : public nn::Module {
+ public:
+  explicit HogNet(HogOptions o) : o_(o) {
+    image_ = register_module("image", std::make_shared<Fn>([](const Tensor& x) { return x; }));
+    hog_ = register_module("hog", std::make_shared<Fn>([this](const Tensor& x) { return hog(x, o_); }));
+  }
+  Tensor forward(const Tensor& x) override { return (*hog_)((*image_)(x)); }
+
+ private:
+  struct Fn : nn::Module {
+    explicit Fn(std::function<Tensor(const Tensor&)> f) : f_(std::move(f)) {}
+    Tensor forward(const Tensor& x) override { return f_(x); }
+    std::function<Tensor(const Tensor&)> f_;
+  };
+  HogOptions o_;
+  std::shared_ptr<Fn> image_, hog_;
+};
+
+}  // namespace
+
+HogVariant parse_hog_variant(const std::string& name) {
+  if (name == "uoctti") return HogVariant::UoCTTI;
+  if (name == "dalal_triggs") return HogVariant::DalalTriggs;
+  throw Error("hog: unknown variant '" + name + "' (uoctti, dalal_triggs)");
+}
+
+const char* hog_variant_name(HogVariant v) { return v == HogVariant::UoCTTI ? "uoctti" : "dalal_triggs"; }
+
+int64_t hog_dimension(const HogOptions& o) {
+  check_options(o);
+  return o.variant == HogVariant::UoCTTI ? 3 * o.orientations + 4 : o.block_size * o.block_size * o.orientations;
+}
+
+std::pair<int64_t, int64_t> hog_grid(int64_t H, int64_t W, const HogOptions& o) {
+  check_options(o);
+  const int64_t cs = o.cell_size;
+  if (o.variant == HogVariant::UoCTTI) {
+    // One 2 x 2 block of cells, and VLFeat's minimum of 4 px.
+    ML_CHECK(H >= 2 * cs && W >= 2 * cs && H >= 4 && W >= 4, "hog: a ", H, " x ", W,
+             " image is smaller than one 2 x 2 block of ", cs, "-px cells (", std::max<int64_t>(2 * cs, 4), " px)");
+    return {(H + cs / 2) / cs, (W + cs / 2) / cs};
+  }
+  const int64_t need = o.block_size * cs;
+  ML_CHECK(H >= need && W >= need, "hog: a ", H, " x ", W, " image is smaller than one ", o.block_size, " x ",
+           o.block_size, " block of ", cs, "-px cells (", need, " px)");
+  return {H / cs - o.block_size + 1, W / cs - o.block_size + 1};
+}
+
+Tensor hog(const Tensor& images, const HogOptions& o) {
+  ML_CHECK(images.defined() && images.dtype() == DType::F32 && images.dim() == 4 &&
+               (images.size(1) == 1 || images.size(1) == 3),
+           "hog: images must be float32 (B, 1 or 3, H, W), got ", images.defined() ? images.str() : "undefined");
+  const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+  const auto [R, Q] = hog_grid(H, W, o);
+  const int64_t D = hog_dimension(o);
+  const Tensor x = images.to(Device::CPU);
+  Tensor y = Tensor::empty({B, D, R, Q});
+  const float* xp = x.data();
+  float* yp = y.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < B; ++b) {
+    if (o.variant == HogVariant::UoCTTI)
+      uoctti_image(xp + b * C * H * W, C, H, W, o, yp + b * D * R * Q);
+    else
+      dalal_triggs_image(xp + b * C * H * W, C, H, W, o, yp + b * D * R * Q);
+  }
+  return y.to(images.device());
+}
+
+const char* hog_transform_name(HogTransform g) {
+  switch (g) {
+    case HogTransform::HFlip: return "hflip";
+    case HogTransform::VFlip: return "vflip";
+    case HogTransform::Rot180: return "rot180";
+    case HogTransform::Rot90: return "rot90";
+  }
+  return "?";
+}
+
+std::vector<int64_t> hog_channel_permutation(HogTransform g, int64_t n) {
+  ML_CHECK(n >= 1, "hog permutation: the orientation count must be >= 1, got ", n);
+  ML_CHECK(g != HogTransform::Rot90 || n % 2 == 0, "hog permutation: rot90 needs an even orientation count (bins at ",
+           "multiples of 90 deg), got ", n);
+  auto mod = [](int64_t a, int64_t m) { return ((a % m) + m) % m; };
+  std::vector<int64_t> p(static_cast<size_t>(3 * n + 4));
+  // Texture values: blocks UL, UR, LL, LR around the cell (0..3).
+  int64_t tex[4] = {0, 1, 2, 3};
+  for (int64_t k = 0; k < 2 * n; ++k) {
+    int64_t d = k;
+    switch (g) {
+      case HogTransform::HFlip: d = mod(n - k, 2 * n); break;      // theta -> pi - theta
+      case HogTransform::VFlip: d = mod(2 * n - k, 2 * n); break;  // theta -> -theta
+      case HogTransform::Rot180: d = mod(k + n, 2 * n); break;     // theta -> theta + pi
+      case HogTransform::Rot90: d = mod(k - n / 2, 2 * n); break;  // theta -> theta - pi/2 (CCW, y down)
+    }
+    p[static_cast<size_t>(k)] = d;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t u = k;
+    switch (g) {
+      case HogTransform::HFlip:
+      case HogTransform::VFlip: u = mod(n - k, n); break;
+      case HogTransform::Rot180: u = k; break;
+      case HogTransform::Rot90: u = mod(k - n / 2, n); break;
+    }
+    p[static_cast<size_t>(2 * n + k)] = 2 * n + u;
+  }
+  switch (g) {
+    case HogTransform::HFlip: tex[0] = 1, tex[1] = 0, tex[2] = 3, tex[3] = 2; break;
+    case HogTransform::VFlip: tex[0] = 2, tex[1] = 3, tex[2] = 0, tex[3] = 1; break;
+    case HogTransform::Rot180: tex[0] = 3, tex[1] = 2, tex[2] = 1, tex[3] = 0; break;
+    case HogTransform::Rot90: tex[0] = 2, tex[1] = 0, tex[2] = 3, tex[3] = 1; break;  // UL->LL, UR->UL, LL->LR, LR->UR
+  }
+  for (int64_t t = 0; t < 4; ++t) p[static_cast<size_t>(3 * n + t)] = 3 * n + tex[t];
+  return p;
+}
+
+Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
+  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == 3 * n + 4, "hog permutation: features must be (B, 3n+4 = ",
+           3 * n + 4, ", R, C) UoCTTI HOG, got ", f.defined() ? f.str() : "undefined");
+  ML_CHECK(g != HogTransform::Rot90 || f.size(2) == f.size(3), "hog permutation: rot90 needs a square cell grid, got ",
+           f.size(2), " x ", f.size(3), " cells");
+  const auto p = hog_channel_permutation(g, n);
+  Tensor moved;
+  switch (g) {
+    case HogTransform::HFlip: moved = hflip(f); break;
+    case HogTransform::VFlip: moved = vflip(f); break;
+    case HogTransform::Rot180: moved = rot90(f, 2); break;
+    case HogTransform::Rot90: moved = rot90(f, 1); break;
+  }
+  std::vector<int64_t> inv(p.size());
+  for (size_t k = 0; k < p.size(); ++k) inv[static_cast<size_t>(p[k])] = static_cast<int64_t>(k);
+  std::vector<Tensor> chans;
+  for (size_t k = 0; k < p.size(); ++k) chans.push_back(narrow(moved, 1, inv[k], 1));
+  return cat(chans, 1);
+}
+
+Model hog_model(const HogOptions& o, int64_t in_channels, int64_t image_size) {
+  ML_CHECK(in_channels == 1 || in_channels == 3, "hog: --in-channels must be 1 (gray) or 3 (colour), got ", in_channels);
+  hog_grid(image_size, image_size, o);  // throws for images smaller than one block
+  Model m;
+  m.name = "hog";
+  m.in_channels = in_channels;
+  m.image_size = image_size;
+  m.num_classes = 0;
+  m.net = std::make_shared<HogNet>(o);
+  m.layers = {{"image", "image", false}, {"hog", "hog", false}};
+  return m;
+}
+
+}  // namespace ml::models

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""tools/plot_equivalence.py on synthetic equivalence outputs: the figures and report are written,
+each verdict follows the numbers (and flips when they are reversed), bad input exits 2 naming the
+file. Run: python3 tests/python/test_plot_equivalence.py"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "..", "..", "tools", "plot_equivalence.py")
+TAPS = ["conv1_1", "pool1", "conv2_2", "pool2", "fc1"]
+
+
+def write(path, header, rows):
+    with open(path, "w") as f:
+        f.write(",".join(header) + "\n")
+        for r in rows:
+            f.write(",".join(str(c) for c in r) + "\n")
+
+
+def make(d, good=True):
+    os.makedirs(d, exist_ok=True)
+    maps, inv, st = [], [], []
+    for net in ("sym", "asym"):
+        for k, tap in enumerate(TAPS):
+            for g in ("hflip", "vflip", "rot90"):
+                orig = 0.1
+                none = 0.12 if g == "hflip" else 0.6
+                fixed = 0.15 if good else 0.55
+                for m, e in (("original", orig), ("none", none), ("pg", none - 0.05), ("ridge", fixed),
+                             ("fs_k5", fixed + 0.02), ("task", fixed - 0.01)):
+                    maps.append([net, tap, g, m, e, e / 2, "nan", "nan"])
+                share = (0.3 + 0.15 * k) if (net == "sym") == good else 0.2
+                inv.append([net, tap, g, 64, int(64 * share), share])
+    spatial = TAPS[:-1]
+    for i, a in enumerate(spatial):
+        for j, b in enumerate(spatial):
+            e = 0.12 if (i >= j) == good else 0.5
+            st.append(["sym", a, "sym", b, 0, e, 0.1, 0.1])
+    write(os.path.join(d, "maps.csv"), ["net", "tap", "transform", "method", "top1", "top2", "l2_ratio", "param"], maps)
+    write(os.path.join(d, "invariant_channels.csv"), ["net", "tap", "transform", "channels", "invariant", "share"], inv)
+    write(os.path.join(d, "stitching.csv"), ["from_net", "from_tap", "to_net", "to_tap", "seed", "top1",
+                                             "baseline_from", "baseline_to"], st)
+    with open(os.path.join(d, "equivalence.json"), "w") as f:
+        json.dump({"networks": [{"label": "sym", "network": "x"}, {"label": "asym", "network": "y"}],
+                   "transforms": ["hflip", "vflip", "rot90"], "preset": "cpu"}, f)
+    return d
+
+
+def run(d):
+    return subprocess.run([sys.executable, SCRIPT, d], capture_output=True, text=True)
+
+
+def verdicts(d):
+    with open(os.path.join(d, "report.md")) as f:
+        return re.findall(r"\*\*(.+?): (agrees|does not agree|inconclusive)\.\*\*", f.read())
+
+
+class PlotEquivalenceTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="test_plot_equivalence_")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_verdicts_follow_the_numbers(self):
+        good = make(os.path.join(self.tmp, "good"))
+        p = run(good)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for f in ("equivalence.png", "invariant_channels.png", "stitching.png", "report.md"):
+            self.assertTrue(os.path.getsize(os.path.join(good, f)) > 1000, f)
+        self.assertEqual([w for _, w in verdicts(good)], ["agrees"] * 3)
+        bad = make(os.path.join(self.tmp, "bad"), good=False)
+        self.assertEqual(run(bad).returncode, 0)
+        self.assertNotIn("agrees", [w for _, w in verdicts(bad)])
+
+    def test_bad_input_names_the_file(self):
+        d = make(os.path.join(self.tmp, "broken"))
+        os.remove(os.path.join(d, "stitching.csv"))
+        p = run(d)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("stitching.csv", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "report.md")))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

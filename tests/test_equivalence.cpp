@@ -1,0 +1,391 @@
+// Equivariance maps, invariant channels and stitching (Lenc & Vedaldi;
+// experiments/analysis/spatial_transform, equivariance_maps, net_split, stitching): known
+// answers and direct dense solves computed in the tests.
+#include <doctest/doctest.h>
+
+#include <Eigen/Dense>
+
+#include <cmath>
+#include <memory>
+
+#include "engine/nn/layers.h"
+#include "experiments/analysis/equivariance_maps.h"
+#include "experiments/analysis/spatial_transform.h"
+#include "experiments/analysis/stitching.h"
+#include "models/model.h"
+#include "tests/testing.h"
+
+#include <filesystem>
+
+using namespace ml;
+using namespace ml::analysis;
+
+namespace {
+
+// Small integers so that sums are exact in float.
+Tensor int_tensor(const Shape& s, Generator& gen, int lo = -3, int hi = 3) {
+  Tensor t = Tensor::empty(s);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = static_cast<float>(lo + gen.next_below(hi - lo + 1));
+  return t;
+}
+
+// A one-conv "network" phi = ReLU(conv(x)) with left-right symmetric 3x3 kernels, then a
+// classifier; `classes` outputs. Its phi is exactly hflip-equivariant: phi(hflip x) = hflip phi(x).
+AnalysisNet symmetric_net(int64_t S, int64_t channels, int64_t classes, Generator& gen) {
+  auto seq = std::make_shared<nn::Sequential>();
+  auto conv = std::make_shared<nn::Conv2d>(1, channels, 3, gen);
+  seq->add("conv", conv);
+  seq->add("relu", std::make_shared<nn::ReLU>());
+  seq->add("flatten", std::make_shared<nn::Flatten>());
+  seq->add("fc", std::make_shared<nn::Linear>(channels * (S - 2) * (S - 2), classes, gen));
+  std::vector<float> w(static_cast<size_t>(channels * 9));
+  for (int64_t c = 0; c < channels; ++c)
+    for (int dy = 0; dy < 3; ++dy) {
+      const float side = static_cast<float>(gen.next_below(5)) - 2.f, mid = static_cast<float>(gen.next_below(5)) - 2.f;
+      w[static_cast<size_t>(c * 9 + dy * 3 + 0)] = side;
+      w[static_cast<size_t>(c * 9 + dy * 3 + 1)] = mid;
+      w[static_cast<size_t>(c * 9 + dy * 3 + 2)] = side;  // symmetric under a left-right flip
+    }
+  seq->load_state_dict({{"conv.weight", Tensor::from_vector({channels, 1, 3, 3}, w)},
+                        {"conv.bias", Tensor::zeros({channels})},
+                        {"fc.weight", Tensor::normal({classes, channels * (S - 2) * (S - 2)}, 0.f, 0.1f, gen)},
+                        {"fc.bias", Tensor::zeros({classes})}},
+                       true);
+  AnalysisNet net;
+  net.model.name = "symmetric_net";
+  net.model.net = seq;
+  net.model.in_channels = 1;
+  net.model.image_size = S;
+  net.model.num_classes = classes;
+  net.norm = {{0.f}, {1.f}, "none"};
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("spatial transforms: names, rotation sense against a hand-written index map, exact quarter turns") {
+  CHECK(parse_transform("hflip").kind == Transform::Kind::HFlip);
+  CHECK(parse_transform("rot45").angle_deg == 45.0);
+  CHECK(parse_transform("scale0.5").scale == 0.5);
+  const Transform rs = parse_transform("rot30_scale2");
+  CHECK(rs.angle_deg == 30.0);
+  CHECK(rs.scale == 2.0);
+  for (const char* bad : {"flip", "rot", "rotx", "scale", "rot30_scale", "rot30scale2", "scale-1", "rot10_scale0"})
+    CHECK_THROWS_WITH_AS(parse_transform(bad), doctest::Contains(bad), std::exception);
+  // rot90, counter-clockwise as displayed: out row i, column j = in row j, column W-1-i.
+  Generator gen(1);
+  const Tensor x = int_tensor({1, 1, 5, 5}, gen, 0, 9);
+  const Tensor r = transform_images(x, parse_transform("rot90"));
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 5; ++j) CHECK(r.data()[i * 5 + j] == x.data()[j * 5 + (4 - i)]);
+  // The bilinear path at 90 degrees samples the same pixels (cos 90 is 6e-17, not 0).
+  const Tensor b = transform_images(x, parse_transform("rot90.0_scale1"));
+  for (int64_t i = 0; i < 25; ++i) CHECK(std::fabs(b.data()[i] - r.data()[i]) < 1e-5);
+  // rot90 then rot270 is the identity; hflip twice too.
+  const Tensor back = transform_images(r, parse_transform("rot90").inverse_transform());
+  CHECK(back.to_vector() == x.to_vector());
+  // A scale of 2 about the centre: the centre pixel keeps its value, the corners are zero fill.
+  const Tensor s = transform_images(x, parse_transform("scale0.5"));
+  CHECK(s.data()[12] == x.data()[12]);
+  CHECK(s.data()[0] == 0.f);
+}
+
+TEST_CASE("P_g: receptive-field geometry of vgg_small and exact permutations where the centres are symmetric") {
+  models::ModelOptions mo;
+  mo.in_channels = 1;
+  mo.image_size = 28;
+  models::Model m = models::make_model("vgg_small", mo);
+  // Centres: conv1_1 1..26, conv1_2 2..25, pool1 2.5 + 2i, conv2_1 4.5 + 2i, conv2_2 6.5 + 2i,
+  // pool2 7.5 + 4i — each symmetric about the image centre 13.5.
+  const SiteGeometry g11 = site_geometry(*m.net, "conv1_1", 28);
+  CHECK(g11.offset == 1.0);
+  CHECK(g11.stride == 1.0);
+  CHECK(g11.height == 26);
+  const SiteGeometry gp1 = site_geometry(*m.net, "pool1", 28);
+  CHECK(gp1.offset == 2.5);
+  CHECK(gp1.stride == 2.0);
+  CHECK(gp1.height == 12);
+  const SiteGeometry gp2 = site_geometry(*m.net, "pool2", 28);
+  CHECK(gp2.offset == 7.5);
+  CHECK(gp2.stride == 4.0);
+  CHECK(gp2.height == 4);
+  CHECK_THROWS_WITH_AS(site_geometry(*m.net, "fc1", 28), doctest::Contains("flattened"), std::exception);
+  CHECK_THROWS_WITH_AS(site_geometry(*m.net, "conv9", 28), doctest::Contains("conv9"), std::exception);
+  // The gather through S equals the engine's index permutations bit for bit.
+  Generator gen(2);
+  const Tensor phi = Tensor::normal({2, 3, 12, 12}, 0.f, 1.f, gen);
+  for (const char* name : {"hflip", "vflip", "rot90", "rot180", "rot270"}) {
+    const Transform t = parse_transform(name);
+    const Tensor S = pg_matrix(gp1, t, 28, /*exact=*/true, "pool1");
+    CHECK(apply_pg(phi, S).to_vector() == transform_images(phi, t).to_vector());
+  }
+  // torchvision AlexNet at 224: conv1 centres 3..219 (not symmetric about 111.5); exact mode refuses.
+  models::Model a = models::make_model("alexnet");
+  const SiteGeometry ga = site_geometry(*a.net, "features.0", 224);
+  CHECK(ga.offset == 3.0);
+  CHECK(ga.stride == 4.0);
+  CHECK(ga.height == 55);
+  CHECK_THROWS_WITH_AS(pg_matrix(ga, parse_transform("hflip"), 224, true, "conv1"),
+                       doctest::Contains("not an exact permutation"), std::exception);
+  CHECK_NOTHROW(pg_matrix(site_geometry(*a.net, "features.0", 223), parse_transform("hflip"), 223, true, "conv1"));
+  // Bilinear P_g (a 45-degree turn) gets the gradient of a matmul: check it against finite
+  // differences of L = sum(R ⊙ P_g φ) (the backward is Sᵀ R exactly, a linear map).
+  const Tensor S45 = pg_matrix(gp1, parse_transform("rot45"), 28);
+  Tensor p = Tensor::normal({1, 1, 12, 12}, 0.f, 1.f, gen).requires_grad_(true);
+  const Tensor R = Tensor::normal({1, 1, 12, 12}, 0.f, 1.f, gen);
+  sum(mul(apply_pg(p, S45), R)).backward();
+  const auto grad = p.grad().to_vector();
+  for (int64_t k : {0, 17, 65, 77, 143}) {
+    double fd = 0;  // L is linear in φ: the exact derivative is Σ_r R_r S_rk
+    for (int64_t r = 0; r < 144; ++r) fd += R.data()[r] * S45.data()[r * 144 + k];
+    CHECK(std::fabs(grad[static_cast<size_t>(k)] - fd) < 1e-5);
+  }
+}
+
+TEST_CASE("ridge and forward selection from the Gram agree with direct dense solves") {
+  Generator gen(3);
+  const int64_t N = 300, D = 6, T = 2;
+  const Tensor X = Tensor::normal({N, D}, 0.f, 1.f, gen);
+  Tensor Y = Tensor::normal({N, T}, 0.f, 0.1f, gen);
+  // Y = X w* + bias + noise.
+  const double wstar[D][T] = {{1, 0}, {0, -2}, {0.5, 0}, {0, 0}, {0, 0.3}, {-1, 0}};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t t = 0; t < T; ++t) {
+      double v = t ? -1.0 : 2.0;
+      for (int64_t d = 0; d < D; ++d) v += X.data()[n * D + d] * wstar[d][t];
+      Y.data()[n * T + t] += static_cast<float>(v);
+    }
+  GramSystem s(D, T);
+  s.add(X.slice(0, 100), Y.slice(0, 100));  // accumulated in two batches
+  s.add(X.slice(100, N), Y.slice(100, N));
+  CHECK(s.rows() == N);
+  // Direct solve in the test: [X 1] by QR (least squares), and the ridge normal equations.
+  Eigen::MatrixXd A(N, D + 1), Yd(N, T);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t d = 0; d < D; ++d) A(n, d) = X.data()[n * D + d];
+    A(n, D) = 1;
+    for (int64_t t = 0; t < T; ++t) Yd(n, t) = Y.data()[n * T + t];
+  }
+  const Eigen::MatrixXd ls = A.colPivHouseholderQr().solve(Yd);
+  const Eigen::MatrixXd w0 = ridge_solve(s, 0.0);
+  CHECK((w0 - ls).cwiseAbs().maxCoeff() < 1e-9);
+  // Ridge: penalty lambda · mean centred variance on the inputs, none on the bias.
+  for (double lambda : {1e-2, 1.0, 30.0}) {
+    double scale = 0;
+    for (int64_t d = 0; d < D; ++d) scale += (A.col(d).array() - A.col(d).mean()).square().sum();
+    scale /= D;
+    Eigen::MatrixXd P = Eigen::MatrixXd::Zero(D + 1, D + 1);
+    for (int64_t d = 0; d < D; ++d) P(d, d) = lambda * scale;
+    const Eigen::MatrixXd want = (A.transpose() * A + P).ldlt().solve(A.transpose() * Yd);
+    CHECK((ridge_solve(s, lambda) - want).cwiseAbs().maxCoeff() < 1e-9);
+  }
+  // FS with k = D is least squares; with k = 1 it picks the input most correlated with y.
+  CHECK((forward_selection(s, D) - ls).cwiseAbs().maxCoeff() < 1e-8);
+  const Eigen::MatrixXd f1 = forward_selection(s, 1);
+  for (int64_t t = 0; t < T; ++t) {
+    int64_t best = -1;
+    double best_r = -1;
+    for (int64_t d = 0; d < D; ++d) {
+      const Eigen::VectorXd a = A.col(d).array() - A.col(d).mean(), y = Yd.col(t).array() - Yd.col(t).mean();
+      const double r = std::fabs(a.dot(y) / (a.norm() * y.norm()));
+      if (r > best_r) best_r = r, best = d;
+    }
+    for (int64_t d = 0; d < D; ++d) CHECK((f1(d, t) != 0) == (d == best));
+    // The one-input fit is that input's simple regression.
+    const Eigen::VectorXd a = A.col(best).array() - A.col(best).mean(), y = Yd.col(t).array() - Yd.col(t).mean();
+    CHECK(std::fabs(f1(best, t) - a.dot(y) / a.dot(a)) < 1e-9);
+  }
+  CHECK(forward_selection(s, 3).col(1).head(D).cwiseAbs().minCoeff() == 0.0);
+  CHECK_THROWS_WITH_AS(forward_selection(s, 7), doctest::Contains("k = 7"), std::exception);
+  // A singular Gram (a duplicated column) without a penalty is a named error.
+  Tensor Xs = Tensor::normal({20, 3}, 0.f, 1.f, gen);
+  for (int64_t n = 0; n < 20; ++n) Xs.data()[n * 3 + 2] = Xs.data()[n * 3 + 1];
+  GramSystem ss(3, 1);
+  ss.add(Xs, Tensor::normal({20, 1}, 0.f, 1.f, gen));
+  CHECK_THROWS_WITH_AS(ridge_solve(ss, 0.0), doctest::Contains("singular"), std::exception);
+  CHECK_NOTHROW(ridge_solve(ss, 0.1));
+}
+
+TEST_CASE("an exactly hflip-equivariant layer gives M_g = P_g: ridge and FS recover the identity map") {
+  Generator gen(4);
+  const int64_t S = 10, C = 3;
+  AnalysisNet net = symmetric_net(S, C, 4, gen);
+  NetSplit split(net, "relu");
+  const Tensor x = int_tensor({40, 1, S, S}, gen, 0, 4);
+  const Transform g = parse_transform("hflip");
+  const Tensor phi_x = split.phi(x), phi_gx = split.phi(transform_images(x, g));
+  // The layer is exactly equivariant (small integers: no rounding anywhere).
+  CHECK(phi_gx.to_vector() == transform_images(phi_x, g).to_vector());
+  const SiteGeometry geo = site_geometry(*net.model.net, "relu", S);
+  const Tensor pg = pg_matrix(geo, g, S, true, "relu");
+  GramSystem sys = map_gram(phi_x, phi_gx, pg, 3);
+  for (const Eigen::MatrixXd& w : {ridge_solve(sys, 1e-8), forward_selection(sys, 1)}) {
+    const ConvMap map = conv_map_from_solution(w, C, 3, pg);
+    // The identity: a centre tap of 1 on the channel itself, nothing else, no bias.
+    for (int64_t t = 0; t < C; ++t)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t k = 0; k < 9; ++k) {
+          const float want = (t == c && k == 4) ? 1.f : 0.f;
+          CHECK(std::fabs(map.weight.data()[(t * C + c) * 9 + k] - want) < 1e-4);
+        }
+    CHECK(l2_ratio(map, phi_x, phi_gx) < 1e-8);
+  }
+}
+
+TEST_CASE("task error with the map, uncompensated and P_g only, and invariant channels of an identity map") {
+  Generator gen(5);
+  const int64_t S = 10, C = 3;
+  AnalysisNet net = symmetric_net(S, C, 4, gen);
+  NetSplit split(net, "relu");
+  const Tensor x = Tensor::uniform({64, 1, S, S}, 0.f, 1.f, gen);
+  // Labels = the network's own predictions on x: the original error is 0 by construction.
+  Tensor labels = Tensor::empty({64}, DType::I32);
+  {
+    const Tensor logits = split.psi(split.phi(normalise(net, x)));
+    const auto am = argmax(logits).to_vector_i32();
+    for (int64_t i = 0; i < 64; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  }
+  const Transform g = parse_transform("hflip");
+  const Tensor pg = pg_matrix(site_geometry(*net.model.net, "relu", S), g, S, true, "relu");
+  ConvMap identity = conv_map_from_solution(Eigen::MatrixXd::Zero(C * 9 + 1, C), C, 3, pg);
+  for (int64_t t = 0; t < C; ++t) identity.weight.data()[(t * C + t) * 9 + 4] = 1.f;
+  // ψ(F ∗ P_g φ(g⁻¹x)) with F = identity undoes the flip exactly (up to the float sums).
+  CHECK(task_error(net, split, g, x, labels, &identity, false, 1) == 0.0);
+  ConvMap pg_only;
+  pg_only.pg = pg;
+  CHECK(task_error(net, split, g, x, labels, &pg_only, true, 1) == 0.0);
+  // Uncompensated: the flipped images through the unchanged network err on some.
+  CHECK(task_error(net, split, g, x, labels, nullptr, false, 1) > 0.0);
+  // Every row of the identity map is pure self: all C channels count as invariant.
+  CHECK(invariant_channels(net, split, g, x, labels, identity) == C);
+  // A map that mixes channels, with labels defined as its own predictions (so its error is 0):
+  // replacing its rows by identity rows changes the predictions, so fewer channels pass.
+  ConvMap mixed = identity;
+  mixed.weight = identity.weight.clone();
+  for (int64_t t = 0; t < C; ++t) mixed.weight.data()[(t * C + (t + 1) % C) * 9 + 4] = 3.f;
+  Tensor mixed_labels = Tensor::empty({64}, DType::I32);
+  {
+    const Tensor h = apply_map(mixed, split.phi(transform_images(normalise(net, x), g.inverse_transform())));
+    const auto am = argmax(split.psi(h)).to_vector_i32();
+    for (int64_t i = 0; i < 64; ++i) mixed_labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  }
+  CHECK(task_error(net, split, g, x, mixed_labels, &mixed, false, 1) == 0.0);
+  const int64_t p = invariant_channels(net, split, g, x, mixed_labels, mixed);
+  CHECK(p < C);
+  const ConvMap replaced = with_identity_rows(mixed, p);
+  CHECK(task_error(net, split, g, x, mixed_labels, &replaced, false, 1) == 0.0);
+  const ConvMap one_more = with_identity_rows(mixed, p + 1);
+  CHECK(task_error(net, split, g, x, mixed_labels, &one_more, false, 1) > 0.0);
+}
+
+TEST_CASE("the transformation layer trained by the task loss learns to undo a flip, and stitching a net to itself") {
+  Generator gen(6);
+  const int64_t S = 10, C = 3;
+  AnalysisNet net = symmetric_net(S, C, 4, gen);
+  NetSplit split(net, "relu");
+  const Tensor x = Tensor::uniform({256, 1, S, S}, 0.f, 1.f, gen);
+  Tensor labels = Tensor::empty({256}, DType::I32);
+  const auto am = argmax(split.psi(split.phi(normalise(net, x)))).to_vector_i32();
+  for (int64_t i = 0; i < 256; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  const Transform g = parse_transform("vflip");  // not an equivariance of this layer's kernels
+  const Tensor pg = pg_matrix(site_geometry(*net.model.net, "relu", S), g, S, true, "relu");
+  const double none = task_error(net, split, g, x, labels, nullptr, false, 1);
+  ConvMap init;
+  init.m = 3;
+  init.pg = pg;
+  TaskTrainOptions o;
+  o.epochs = 15;
+  o.batch = 32;
+  o.lr = 0.05;
+  const ConvMap learned = train_transformation_layer(net, split, g, x, labels, init, o);
+  const double after = task_error(net, split, g, x, labels, &learned, false, 1);
+  MESSAGE("vflip: uncompensated error ", none, ", with the learned transformation layer ", after);
+  CHECK(after < none / 2);
+  // Stitching the network to itself at the same layer recovers (nearly) its own error, 0 here.
+  StitchOptions so;
+  so.epochs = 30;
+  so.batch = 32;
+  so.lr = 0.05;
+  const Stitch st = train_stitch(net, split, net, split, x, labels, so);
+  const double e = stitch_error(net, split, split, st, x, labels, 1);
+  MESSAGE("self-stitch error ", e);
+  CHECK(e < 0.1);
+  // Resampling: nearest down-sampling picks sites, bilinear up-sampling keeps a constant map constant.
+  const Tensor ones = Tensor::ones({1, 2, 4, 4});
+  for (float v : resample_sites(ones, 7, 7).to_vector()) CHECK(std::fabs(v - 1.f) < 1e-6);
+  Tensor ramp = Tensor::empty({1, 1, 4, 4});
+  for (int i = 0; i < 16; ++i) ramp.data()[i] = static_cast<float>(i);
+  const auto down = resample_sites(ramp, 2, 2).to_vector();
+  CHECK(down == std::vector<float>{0.f, 2.f, 8.f, 10.f});
+}
+
+#include "experiments/analysis/equivalence_study.h"
+
+TEST_CASE("equivalence ci: every method, invariant channels and the stitching table on two small networks") {
+  Generator gen(7);
+  const int64_t S = 10, C = 3;
+  AnalysisNet a = symmetric_net(S, C, 4, gen), b = symmetric_net(S, C, 4, gen);
+  const Tensor x = Tensor::uniform({100, 1, S, S}, 0.f, 1.f, gen);
+  Tensor labels = Tensor::empty({100}, DType::I32);
+  NetSplit sa(a, "relu");
+  const auto am = argmax(sa.psi(sa.phi(normalise(a, x)))).to_vector_i32();
+  for (int64_t i = 0; i < 100; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  EquivalenceOptions o;
+  o.taps = {"relu"};
+  o.transforms = {"hflip", "vflip"};
+  o.fit_images = 60;
+  o.test_images = 40;
+  o.fs_k = {1, 5};
+  o.task_epochs = 1;
+  o.stitch_taps = {"conv", "relu"};
+  o.progress = false;
+  const EquivalenceResult r = run_equivalence({{"a", &a}, {"b", &b}}, x, labels, o);
+  // 2 nets x 1 tap x 2 transforms x {original, none, pg, ridge, fs_k1, fs_k5, task}.
+  CHECK(r.maps.size() == 2 * 2 * 7);
+  CHECK(r.invariant.size() == 4);
+  CHECK(r.stitching.size() == 4 + 2 * 2);  // 2x2 pairs in net a, then a<->b at both taps
+  for (const MapRow& m : r.maps) {
+    CHECK(m.top1 >= 0.0);
+    CHECK(m.top1 <= 1.0);
+    CHECK(m.top2 <= m.top1);
+    // Net a's labels are its own predictions: 0 error on the originals; and its layer is
+    // exactly hflip-equivariant, so the ridge map compensates the flip without loss.
+    if (m.net == "a" && m.method == "original") CHECK(m.top1 == 0.0);
+    if (m.net == "a" && m.transform == "hflip" && m.method == "ridge") {
+      CHECK(m.top1 == 0.0);
+      CHECK(m.l2 < 1e-6);
+    }
+  }
+  testing::TempDir dir("equivalence");
+  write_equivalence(r, dir.path.string());
+  for (const char* f : {"maps.csv", "invariant_channels.csv", "stitching.csv"})
+    CHECK(std::filesystem::exists(dir.path / f));
+}
+
+#include "experiments/analysis/hog_regression.h"
+
+TEST_CASE("HOG regression: forward selection finds the exact 180-degree permutation") {
+  Generator gen(8);
+  // 8-bit gray images, 32 px = 4 x 4 cells of 8.
+  Tensor img = Tensor::empty({48, 1, 32, 32});
+  for (int64_t i = 0; i < img.numel(); ++i) img.data()[i] = static_cast<float>(gen.next_below(256)) / 255.f;
+  HogRegressionOptions o;
+  o.transforms = {"rot180", "hflip"};
+  o.m = {1};
+  o.fs_k = {1, 3};
+  o.train_images = 40;
+  o.test_images = 8;
+  o.hog.orientations = 8;  // even: flips are exact too (the odd-n trap is HOG's, pinned in test_hog)
+  const auto rows = run_hog_regression(img, o);
+  double identity = -1, fs1 = -1;
+  for (const auto& r : rows) {
+    if (r.transform != "rot180") continue;
+    if (r.method == "identity") identity = r.hellinger;
+    if (r.method == "fs_k1") fs1 = r.hellinger;
+  }
+  MESSAGE("rot180: identity ", identity, ", FS k = 1 ", fs1);
+  CHECK(identity > 0.1);  // HOG is not invariant to a half turn
+  CHECK(fs1 < 1e-3);      // one input per output: the channel permutation, exact to rounding
+  for (const auto& r : rows)
+    if (r.transform == "hflip" && r.method == "fs_k1") CHECK(r.hellinger < 1e-3);
+}

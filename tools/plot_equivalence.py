@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Equivariance maps, invariant channels and stitching (Lenc & Vedaldi), from equivalence's outputs.
+
+Usage: plot_equivalence.py DIR
+
+Reads DIR/equivalence.json, DIR/maps.csv, DIR/invariant_channels.csv and DIR/stitching.csv (the
+networks' part) and DIR/hog_regression.csv (the HOG part), whichever the run wrote, and writes DIR/equivalence.png (Fig. 9-10 analogue: top-1 error per tap for the original network,
+uncompensated, P_g only, and the maps learned by ridge, forward selection and the task loss,
+one panel per network and transformation), DIR/hog_regression.png (Fig. 6 analogue),
+DIR/invariant_channels.png (Tab. 3 analogue),
+DIR/stitching.png (Tab. 5-6 analogue) and DIR/report.md with a computed verdict per claim of
+the paper (§8-§9 of the science file). Prints the paths it wrote. A missing or malformed input
+exits with status 2 and one line.
+"""
+import argparse
+import math
+import os
+
+import mlplot as mp
+from mlplot import fmt, np, plt
+
+METHODS = ["original", "none", "pg", "ridge", "fs", "task"]
+COLORS = {"original": "k", "none": "tab:red", "pg": "tab:orange", "ridge": "tab:blue", "fs": "tab:purple",
+          "task": "tab:green"}
+
+
+def read(d):
+    meta = mp.read_json(os.path.join(d, "equivalence.json"), ("networks", "transforms"))
+    maps, inv, st, hog = [], [], [], []
+    if os.path.exists(os.path.join(d, "maps.csv")) or meta["networks"]:
+        maps = mp.read_csv(os.path.join(d, "maps.csv"), {"net": str, "tap": str, "transform": str, "method": str,
+                                                         "top1": float, "top2": float, "l2_ratio": float,
+                                                         "param": float})
+        inv = mp.read_csv(os.path.join(d, "invariant_channels.csv"), {"net": str, "tap": str, "transform": str,
+                                                                       "channels": int, "invariant": int,
+                                                                       "share": float})
+        st = mp.read_csv(os.path.join(d, "stitching.csv"), {"from_net": str, "from_tap": str, "to_net": str,
+                                                            "to_tap": str, "seed": int, "top1": float,
+                                                            "baseline_from": float, "baseline_to": float})
+    if os.path.exists(os.path.join(d, "hog_regression.csv")) or meta.get("hog_stimuli"):
+        hog = mp.read_csv(os.path.join(d, "hog_regression.csv"), {"transform": str, "method": str, "m": int,
+                                                                   "hellinger": float, "param": float,
+                                                                   "seconds": float})
+    return maps, inv, st, hog, meta
+
+
+def plot_hog(hog, out):
+    gs = ordered(r["transform"] for r in hog)
+    ms = ordered(r["m"] for r in hog if r["m"] > 0)
+    fig, axes = plt.subplots(1, len(gs), figsize=(4.2 * len(gs), 3.4), squeeze=False)
+    for ax, g in zip(axes[0], gs):
+        rows = [r for r in hog if r["transform"] == g]
+        methods = ordered(r["method"] for r in rows if r["method"] != "identity")
+        x = np.arange(len(methods))
+        for k, m in enumerate(ms):
+            y = [next((r["hellinger"] for r in rows if r["method"] == meth and r["m"] == m), math.nan)
+                 for meth in methods]
+            ax.bar(x + 0.8 * k / len(ms), y, width=0.8 / len(ms), label=f"m = {m}")
+        ident = next((r["hellinger"] for r in rows if r["method"] == "identity"), math.nan)
+        ax.axhline(ident, color="k", ls=":", label="identity")
+        ax.set_xticks(x + 0.4 - 0.4 / len(ms))
+        ax.set_xticklabels(methods, rotation=45, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_title(g, fontsize=9)
+    axes[0, 0].set_ylabel("Hellinger distance per cell")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("HOG: HOG(gx) predicted from HOG(x) (Fig. 6 analogue; LS missing where its Gram is singular)")
+    fig.tight_layout()
+    return mp.save_fig(fig, out)
+
+
+def hog_verdict(hog):
+    rows = [r for r in hog if r["transform"] == "rot180" and r["method"] != "identity"]
+    if not rows:
+        return None
+    fs = [r for r in rows if r["method"].startswith("fs_k")]
+    other = [r for r in rows if r["method"] in ("ls", "rr") and not math.isnan(r["hellinger"])]
+    best_fs = min((r["hellinger"] for r in fs), default=math.nan)
+    best_other = min((r["hellinger"] for r in other), default=math.nan)
+    word = "agrees" if best_fs < 1e-3 and (math.isnan(best_other) or best_other > 10 * best_fs) else "does not agree"
+    return ("forward selection recovers HOG's 180° map exactly where least squares and ridge do not", word,
+            f"Rule: agrees when the best FS Hellinger distance at 180° is < 10⁻³ and LS/RR's best is > 10× it (or "
+            f"LS/RR have no solution). FS {best_fs:.2g}, LS/RR {best_other:.2g}; LS is missing where the Gram "
+            f"is singular.")
+
+
+def ordered(values):
+    out = []
+    for v in values:
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def best_fs(rows):
+    """The forward-selection row with the lowest top-1 error (over k)."""
+    fs = [r for r in rows if r["method"].startswith("fs_k")]
+    return min(fs, key=lambda r: r["top1"]) if fs else None
+
+
+def method_error(maps, net, tap, g, method):
+    rows = [r for r in maps if r["net"] == net and r["tap"] == tap and r["transform"] == g]
+    if method == "fs":
+        r = best_fs(rows)
+        return r["top1"] if r else math.nan
+    for r in rows:
+        if r["method"] == method:
+            return r["top1"]
+    return math.nan
+
+
+def plot_maps(maps, out):
+    nets, gs, taps = ordered(r["net"] for r in maps), ordered(r["transform"] for r in maps), ordered(r["tap"] for r in maps)
+    fig, axes = plt.subplots(len(nets), len(gs), figsize=(3.4 * len(gs), 2.8 * len(nets)), squeeze=False, sharey=True)
+    x = np.arange(len(taps))
+    for i, n in enumerate(nets):
+        for j, g in enumerate(gs):
+            ax = axes[i, j]
+            for m in METHODS:
+                y = [method_error(maps, n, t, g, m) for t in taps]
+                if all(math.isnan(v) for v in y):
+                    continue
+                ax.plot(x, y, "-o", ms=3, color=COLORS[m], label=m if m != "fs" else "fs (best k)",
+                        ls=":" if m == "original" else "-")
+            ax.set_xticks(x)
+            ax.set_xticklabels(taps, rotation=60, fontsize=7)
+            ax.set_title(f"{n}: {g}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel("top-1 error")
+    axes[0, 0].legend(fontsize=6)
+    fig.suptitle("Equivariance maps M_g: task error with the map inserted at each tap (fed g⁻¹x)")
+    fig.tight_layout()
+    return mp.save_fig(fig, out)
+
+
+def plot_invariant(inv, out):
+    nets, gs, taps = ordered(r["net"] for r in inv), ordered(r["transform"] for r in inv), ordered(r["tap"] for r in inv)
+    fig, axes = plt.subplots(1, len(gs), figsize=(3.6 * len(gs), 3.2), squeeze=False, sharey=True)
+    x = np.arange(len(taps))
+    for j, g in enumerate(gs):
+        ax = axes[0, j]
+        for n in nets:
+            y = [next((r["share"] for r in inv if r["net"] == n and r["tap"] == t and r["transform"] == g), math.nan)
+                 for t in taps]
+            ax.plot(x, y, "-o", ms=3, label=n)
+        ax.set_xticks(x)
+        ax.set_xticklabels(taps, rotation=60, fontsize=7)
+        ax.set_title(g, fontsize=9)
+        ax.set_ylim(-0.05, 1.05)
+    axes[0, 0].set_ylabel("share of invariant channels")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Invariant channels of the learned map (Tab. 3 analogue)")
+    fig.tight_layout()
+    return mp.save_fig(fig, out)
+
+
+def plot_stitching(st, out):
+    if not st:
+        return None
+    first = st[0]["from_net"]
+    inner = [r for r in st if r["from_net"] == first and r["to_net"] == first]
+    taps = ordered([r["from_tap"] for r in inner])
+    M = np.full((len(taps), len(taps)), np.nan)
+    for r in inner:
+        M[taps.index(r["from_tap"]), taps.index(r["to_tap"])] = r["top1"]
+    fig, ax = plt.subplots(figsize=(1.1 * len(taps) + 2.5, 1.0 * len(taps) + 1.5))
+    im = ax.imshow(M, cmap="viridis", vmin=0, vmax=1)
+    for i in range(len(taps)):
+        for j in range(len(taps)):
+            ax.text(j, i, fmt(M[i, j], 2), ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(len(taps)))
+    ax.set_xticklabels(taps, rotation=45)
+    ax.set_yticks(range(len(taps)))
+    ax.set_yticklabels(taps)
+    ax.set_xlabel(f"into {first}'s layer (ψ from there on)")
+    ax.set_ylabel(f"from {first}'s layer (φ up to there)")
+    fig.colorbar(im, ax=ax, label="top-1 error")
+    ax.set_title(f"Stitching {first} into itself (baseline {fmt(inner[0]['baseline_to'], 3)})", fontsize=9)
+    fig.tight_layout()
+    return mp.save_fig(fig, out)
+
+
+def tap_depth(taps, t):
+    return taps.index(t)
+
+
+def verdicts(maps, inv, st):
+    out = []
+    orig = [r["top1"] for r in maps if r["method"] == "original"]
+    if orig and float(np.mean(orig)) > 0.5:
+        why = (f"The networks' own top-1 error is {fmt(float(np.mean(orig)))} (near chance): untrained or failed "
+               f"networks say nothing about what training learns.")
+        return [(c, "inconclusive", why) for c in (
+            "vflip and rot90 need a map M_g", "hflip is learned as invariance with depth",
+            "deeper layers cover earlier ones and not the reverse (stitching)")]
+    taps = ordered(r["tap"] for r in maps)
+    spatial = [t for t in taps if not t.startswith("fc")]
+    # (1) vflip and rot90 need M_g; hflip gains little in a net trained with flips.
+    gaps = []
+    for r in maps:
+        if r["method"] != "none" or r["tap"] not in spatial or r["transform"] not in ("vflip", "rot90"):
+            continue
+        orig = method_error(maps, r["net"], r["tap"], r["transform"], "original")
+        best = min(method_error(maps, r["net"], r["tap"], r["transform"], m) for m in ("ridge", "fs", "task"))
+        gaps.append((r["net"], r["tap"], r["transform"], orig, r["top1"], best))
+    if gaps:
+        recovered = [g for g in gaps if g[4] - g[3] > 0.05 and (g[4] - g[5]) >= 0.5 * (g[4] - g[3])]
+        hurt = [g for g in gaps if g[4] - g[3] > 0.05]
+        word = "agrees" if hurt and len(recovered) >= 0.75 * len(hurt) and len(hurt) >= 0.75 * len(gaps) else \
+            ("does not agree" if not hurt else "inconclusive")
+        out.append(("vflip and rot90 need a map M_g (uncompensated error well above the original; a learned map "
+                    "recovers most of the gap)", word,
+                    f"Rule: agrees when at ≥ 75 % of (net, conv/pool tap, vflip|rot90) cases the uncompensated error "
+                    f"exceeds the original by > 5 points and, in ≥ 75 % of those, the best map (ridge, FS or task) "
+                    f"recovers ≥ half of the gap. Hurt: {len(hurt)} of {len(gaps)}; recovered: {len(recovered)}."))
+    # (2) hflip learned as invariance with depth: the sym net's hflip invariant share rises from the
+    # first to the last spatial tap, and exceeds the asym net's at the last one.
+    sym = {r["tap"]: r["share"] for r in inv if r["net"] == "sym" and r["transform"] == "hflip"}
+    asym = {r["tap"]: r["share"] for r in inv if r["net"] == "asym" and r["transform"] == "hflip"}
+    sp = [t for t in spatial if t in sym]
+    if len(sp) >= 2:
+        rises = sym[sp[-1]] >= sym[sp[0]]
+        above = sp[-1] in asym and sym[sp[-1]] > asym[sp[-1]]
+        word = "agrees" if rises and above else ("inconclusive" if rises or above else "does not agree")
+        out.append(("hflip is learned as invariance with depth (sym net), less so in the asym net", word,
+                    f"Rule: agrees when the sym net's hflip invariant-channel share at the deepest spatial tap "
+                    f"({sp[-1]}: {fmt(sym[sp[-1]])}) is ≥ that at the first ({sp[0]}: {fmt(sym[sp[0]])}) and above the "
+                    f"asym net's there ({fmt(asym.get(sp[-1], math.nan))})."))
+    else:
+        out.append(("hflip is learned as invariance with depth", "inconclusive",
+                    "Needs networks labelled sym and asym with invariant-channel counts at ≥ 2 spatial taps."))
+    # (3) Deeper layers cover earlier ones, not the reverse (stitching within one net).
+    if st:
+        first = st[0]["from_net"]
+        inner = [r for r in st if r["from_net"] == first and r["to_net"] == first]
+        order = ordered([r["from_tap"] for r in inner])
+        down = [r["top1"] for r in inner if order.index(r["from_tap"]) > order.index(r["to_tap"])]
+        up = [r["top1"] for r in inner if order.index(r["from_tap"]) < order.index(r["to_tap"])]
+        base = inner[0]["baseline_to"] if inner else math.nan
+        if down and up:
+            md, mu = float(np.mean(down)), float(np.mean(up))
+            word = "agrees" if md < mu and md - base < 0.05 else ("inconclusive" if md < mu else "does not agree")
+            out.append(("deeper layers cover earlier ones and not the reverse (stitching)", word,
+                        f"Rule: agrees when stitching a deeper layer into a shallower one (mean top-1 error "
+                        f"{fmt(md)}) is better than the reverse ({fmt(mu)}) and within 5 points of the network's own "
+                        f"error ({fmt(base)})."))
+    return out
+
+
+def report(d, maps, inv, st, hog, meta, figs):
+    lines = ["# Equivariance and equivalence (Lenc & Vedaldi) on the demo's networks", "",
+             f"Networks: {', '.join(n['label'] + ' (' + n['network'] + ')' for n in meta['networks']) or 'none'}. "
+             f"Preset {meta.get('preset', '?')}: {meta.get('fit_images', '?')} fitting and {meta.get('test_images', '?')} "
+             f"test images, transforms {', '.join(meta['transforms'])}, m = {meta.get('m', '?')}.", ""]
+    for f in figs:
+        if f:
+            lines += [f"![{os.path.basename(f)}]({os.path.basename(f)})", ""]
+    lines += ["## Verdicts", ""]
+    claims = verdicts(maps, inv, st) if maps else []
+    hv = hog_verdict(hog) if hog else None
+    if hv:
+        claims.append(hv)
+    for claim, word, text in claims:
+        lines += [f"- **{claim}: {word}.** {text}"]
+    if not maps:
+        lines += ["- The networks' part was not run (no --net/--untrained)."]
+    if not hog:
+        lines += ["- The HOG part was not run (no --hog-stimuli)."]
+    lines += [""]
+    return mp.write_text(os.path.join(d, "report.md"), "\n".join(lines) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dir", metavar="DIR")
+    a = ap.parse_args()
+    maps, inv, st, hog, meta = read(a.dir)
+    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png")) if maps else None,
+            plot_invariant(inv, os.path.join(a.dir, "invariant_channels.png")) if inv else None,
+            plot_stitching(st, os.path.join(a.dir, "stitching.png")) if st else None,
+            plot_hog(hog, os.path.join(a.dir, "hog_regression.png")) if hog else None]
+    for f in figs:
+        if f:
+            print(f)
+    print(report(a.dir, maps, inv, st, hog, meta, figs))
+
+
+if __name__ == "__main__":
+    mp.run_main("plot_equivalence", main)
