@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   app.add_option("--time-limit", c.time_limit_s, "seconds per model before stopping with the best weights (0: none)");
   app.add_flag("--resume", c.resume, "load models already fitted in --out instead of refitting them");
   app.add_flag("--skip-cnns", c.skip_cnns, "fit only the equivariant model and the shuffled control");
+  app.add_option("--device", c.device, "cpu | cuda")->capture_default_str();
   app.add_flag("--bn-tied-rotations", c.bn_tied_rotations, "pool batch norm over each feature's rotations");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress lines");

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/device.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "engine/io/safetensors.h"
@@ -68,7 +69,8 @@ struct Truth {
   bool present = false;
   std::vector<int32_t> type;
   std::vector<float> theta, cx, cy, gain;
-  Tensor rates_test;  // (t, N), scaled like the responses
+  Tensor rates_test;      // (t, N), scaled like the responses (the true-rate model's prediction)
+  Tensor rates_test_raw;  // (t, N), spikes per trial: the Poisson analytic oracle needs these
 };
 
 Truth load_truth(const std::string& dir, const V1Dataset& d) {
@@ -86,6 +88,7 @@ Truth load_truth(const std::string& dir, const V1Dataset& d) {
   ML_CHECK(static_cast<int64_t>(t.type.size()) == d.neurons && r.dim() == 2 && r.size(0) == d.test.images &&
                r.size(1) == d.neurons,
            dir, ": truth arrays do not match the dataset's ", d.neurons, " neurons and ", d.test.images, " test images");
+  t.rates_test_raw = r;
   auto v = r.to_vector();
   for (size_t i = 0; i < v.size(); ++i) v[i] /= d.response_scale[i % static_cast<size_t>(d.neurons)];
   t.rates_test = Tensor::from_vector(r.shape(), v);
@@ -200,6 +203,9 @@ json run_v1_study(const V1StudyConfig& c) {
   if (c.max_steps > 0) preset.fit.max_steps = c.max_steps;
   preset.fit.time_limit_s = c.time_limit_s;
   preset.fit.progress = c.progress;
+  ML_CHECK(c.device == "cpu" || c.device == "cuda", "fit_v1: --device '", c.device, "' is neither cpu nor cuda");
+  preset.fit.device = c.device == "cuda" ? Device::CUDA : Device::CPU;
+  if (preset.fit.device == Device::CUDA) ML_CHECK(cuda_available(), "fit_v1: --device cuda: ", cuda_unavailable_reason());
   preset.equivariant.bn_tied_rotations = c.bn_tied_rotations;
   fs::create_directories(c.out);
   const fs::path out(c.out);
@@ -246,6 +252,7 @@ json run_v1_study(const V1StudyConfig& c) {
     if (c.resume && fs::exists(wpath) && fs::exists(lpath)) {
       const auto f = load_safetensors(wpath);
       m->load_state_dict(f.items);
+      m->to(preset.fit.device);
       mj["resumed"] = true;
       for (const auto& [k, v] : f.metadata) mj[k] = v;
       if (c.progress) std::fprintf(stderr, "fit_v1: %s loaded from %s (resume)\n", name.c_str(), wpath.c_str());
@@ -261,7 +268,7 @@ json run_v1_study(const V1StudyConfig& c) {
                                                  {"best_val_loss", std::to_string(r.best_val_loss)},
                                                  {"seconds", std::to_string(r.seconds)},
                                                  {"stop_reason", r.stop_reason}};
-      save_safetensors(wpath, m->state_dict(), meta);
+      save_safetensors(wpath, m->state_dict(), meta);  // GPU tensors are copied to the host
       for (const auto& [k, v] : meta) mj[k] = v;
     }
     mj["val_loss"] = v1_eval_loss(*m, d.val_images, d.val_responses);
@@ -334,9 +341,9 @@ json run_v1_study(const V1StudyConfig& c) {
   std::ostringstream neurons_csv;
   if (truth.present) {
     const int64_t N = d.neurons, R = preset.equivariant.rotations, F = preset.equivariant.features.back();
-    const Tensor pred_true = truth.rates_test;
-    const auto fev_an = analytic_fev(truth.rates_test, d.test.repeats);
-    const auto fev_an1 = analytic_fev(truth.rates_test, 1);
+    // Unscaled rates: Var(count) = lambda holds for spike counts, not for counts / SD.
+    const auto fev_an = analytic_fev(truth.rates_test_raw, d.test.repeats);
+    const auto fev_an1 = analytic_fev(truth.rates_test_raw, 1);
     const double d_fev = std::fabs(mean_of(fev_est) - mean_of(fev_an));
     const double d_expl = std::fabs(mean_of(explainable) - mean_of(fev_an1));
     const double true_feve = models_json["true_rate"]["feve_mean"].get<double>();

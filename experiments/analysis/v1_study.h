@@ -43,6 +43,7 @@ struct V1StudyConfig {
   bool resume = false;
   bool skip_cnns = false;       // fit only the equivariant model and the controls without a core search
   bool bn_tied_rotations = false;
+  std::string device = "cpu";   // cpu | cuda: where the models are fitted
 };
 
 nlohmann::json run_v1_study(const V1StudyConfig& c);

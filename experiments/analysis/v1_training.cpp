@@ -57,14 +57,15 @@ Tensor v1_predict(models::V1Model& model, const Tensor& images, int64_t batch) {
   const bool was = model.is_training();
   model.eval();
   std::vector<Tensor> parts;
+  const Device dev = model.readout->mask.device();
   for (int64_t i = 0; i < images.size(0); i += batch)
-    parts.push_back(model.forward(images.slice(i, std::min(images.size(0), i + batch))));
+    parts.push_back(model.forward(images.slice(i, std::min(images.size(0), i + batch)).to(dev)).to(Device::CPU));
   model.train(was);
   return parts.size() == 1 ? parts[0] : cat(parts, 0);
 }
 
 double v1_eval_loss(models::V1Model& model, const Tensor& images, const Tensor& responses, int64_t batch) {
-  const Tensor pred = v1_predict(model, images, batch);
+  const Tensor pred = v1_predict(model, images, batch);  // on the CPU
   NoGradGuard ng;
   return models::v1_poisson_loss(pred, responses).item();
 }
@@ -80,6 +81,7 @@ V1FitResult fit_v1_model(models::V1Model& model, const Tensor& train_images, con
   ML_CHECK(o.interval >= 1 && o.patience >= 1 && o.max_steps >= 1, "fit_v1_model: interval, patience and max_steps must be >= 1");
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
+  model.to(o.device);
   optim::Adam opt(model.parameters(), o.lr, 0.9f, 0.999f, 1e-8f);
   EarlyStopSchedule sched(o.patience, o.decays);
   Generator gen(o.seed);
@@ -101,8 +103,8 @@ V1FitResult fit_v1_model(models::V1Model& model, const Tensor& train_images, con
       order = gen.permutation(n);
       pos = 0;
     }
-    const Tensor x = gather_rows(train_images, order, static_cast<size_t>(pos * o.batch), static_cast<size_t>(o.batch));
-    const Tensor y = gather_rows(train_responses, order, static_cast<size_t>(pos * o.batch), static_cast<size_t>(o.batch));
+    const Tensor x = gather_rows(train_images, order, static_cast<size_t>(pos * o.batch), static_cast<size_t>(o.batch)).to(o.device);
+    const Tensor y = gather_rows(train_responses, order, static_cast<size_t>(pos * o.batch), static_cast<size_t>(o.batch)).to(o.device);
     ++pos;
     opt.zero_grad();
     const Tensor rate = model.forward(x);

@@ -47,6 +47,7 @@ struct V1FitOptions {
   bool progress = false;   // a progress line on stderr
   std::string label;       // shown in the progress line
   double time_limit_s = 0; // stop (best restored) after this wall time; 0: none
+  Device device = Device::CPU;  // where the model lives; batches are copied there
 };
 
 struct V1FitLogRow {
@@ -65,7 +66,7 @@ struct V1FitResult {
 // Poisson loss (§2.4, batch mean of the neuron sum) of the model on (images, responses), in
 // inference mode, batch by batch.
 double v1_eval_loss(models::V1Model& model, const Tensor& images, const Tensor& responses, int64_t batch = 256);
-// Predicted rates (images, N), inference mode.
+// Predicted rates (images, N) on the CPU, inference mode; batches go to the model's device.
 Tensor v1_predict(models::V1Model& model, const Tensor& images, int64_t batch = 256);
 
 V1FitResult fit_v1_model(models::V1Model& model, const Tensor& train_images, const Tensor& train_responses,
