@@ -13,6 +13,7 @@ Prints the paths it wrote. A missing or malformed input exits with status 2 and 
 """
 import argparse
 import html
+import json
 import math
 import os
 
@@ -132,6 +133,11 @@ def main():
         md += ["", "## Recovered cells (equivariant model)", "",
                "- cell types: k-means on readouts rolled to their peak rotation, ARI %s (without the roll %s)" % (
                    f(eq["ari"]), f(eq["ari_without_roll"])),
+               "- per true type, the mean share of each last-layer feature in the readout energy, and the "
+               "neurons per k-means cluster: " + "; ".join(
+                   "%s: features [%s], clusters %s" % (k, ", ".join(f(x, 2) for x in v["feature_energy_share"]),
+                                                       json.dumps(v["clusters"]))
+                   for k, v in sorted(eq.get("readout_by_type", {}).items())),
                "- orientation: median error from gratings %s deg against the cells' own grating preference, "
                "%s deg against theta; from readout energy %s deg (one orientation offset fitted per recovered "
                "cluster, which uses the truth: readouts alone do not give the base feature's orientation)" % (

@@ -442,6 +442,31 @@ json run_v1_study(const V1StudyConfig& c) {
       const double ari = adjusted_rand_index(cl, truth_type), ari_plain = adjusted_rand_index(cl_plain, truth_type);
       mj["ari"] = ari;
       mj["ari_without_roll"] = ari_plain;
+      // Diagnosis of the clustering: per true type, the mean share of each last-layer feature in
+      // the readout energy (summed over rotations), and the cluster sizes per type.
+      json by_type = json::object();
+      for (int ty : truth_type) {
+        const std::string key = "T" + std::to_string(ty);
+        if (by_type.contains(key)) continue;
+        std::vector<double> share(static_cast<size_t>(F), 0.0);
+        std::map<int, int> sizes;
+        int cnt = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          if (truth_type[static_cast<size_t>(n)] != ty) continue;
+          ++cnt;
+          ++sizes[cl[static_cast<size_t>(n)]];
+          for (int64_t r = 0; r < R; ++r)
+            for (int64_t f = 0; f < F; ++f) {
+              const double v = rolled[static_cast<size_t>((n * R + r) * F + f)];
+              share[static_cast<size_t>(f)] += v * v;
+            }
+        }
+        for (auto& v : share) v /= std::max(cnt, 1);
+        json sz = json::object();
+        for (const auto& [k2, v] : sizes) sz[std::to_string(k2)] = v;
+        by_type[key] = {{"feature_energy_share", share}, {"clusters", sz}};
+      }
+      mj["readout_by_type"] = by_type;
       if (!record) return ari;
       // Orientation from readout energy: phi = arg(sum_r E_r e^{i m alpha_r}) / m, m = 2 (180-degree
       // types) or 1 (T2); a positive alpha turns a filter counter-clockwise on the display, which
