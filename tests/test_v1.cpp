@@ -310,3 +310,23 @@ TEST_CASE("v1 ci pipeline end to end (reduced): simulate, fit every model, seven
   CHECK(r2["models"]["equivariant"]["test_r_mean"].get<double>() ==
         doctest::Approx(r["models"]["equivariant"]["test_r_mean"].get<double>()).epsilon(1e-6));
 }
+
+TEST_CASE("v1 paper preset: the science file's parameter counts (62,896 + 640 BN vs 840,832)") {
+  const auto p = v1_fit_preset("paper");
+  Generator g(0);
+  models::V1Core equi(p.equivariant, g);
+  // 91 x 1 x 16 + 2 x (15 x 128 x 16) coefficients; BN gamma+beta on layers 1-2, beta on layer 3.
+  CHECK(equi.conv_parameter_count() == 62896);
+  int64_t bn = 0;
+  for (const auto& [n, t] : equi.named_parameters())
+    if (n.find(".bn.") != std::string::npos) bn += t.numel();
+  CHECK(bn == 640);
+  CHECK(equi.out_channels() == 128);
+  for (const auto& [name, core] : p.cnns)
+    if (name == "cnn_128") {
+      models::V1Core cnn(core, g);
+      CHECK(cnn.conv_parameter_count() == 840832);  // 169 x 128 + 2 x (25 x 128 x 128)
+    }
+  CHECK(p.equal_channel_cnn == "cnn_128");
+  expect_parts(error_of([] { v1_fit_preset("huge"); }), {"v1_fit_preset", "huge"});
+}
