@@ -273,6 +273,21 @@ TEST_CASE("v1 simulation: cells prefer gratings at their theta, FEV is analytic,
   std::sort(errs2.begin(), errs2.end());
   CHECK(errs2[errs2.size() / 2] <= 4.0);
   CHECK(errs2.back() <= 12.0);
+  // The small preset adds T5 (end-stopped): on full-field gratings its flanks see the same
+  // energy as its centre, so it too prefers theta (within the same bounds).
+  const V1SimPreset ps = v1_sim_preset("small");
+  const V1Truth t5 = draw_v1_cells(ps, 5);
+  const auto pref5 = cell_grating_orientation(t5, ps.height, ps.width);
+  std::vector<double> errs5;
+  for (int64_t n = 0; n < ps.neurons; ++n) {
+    if (t5.type[n] != 5) continue;
+    double e = std::fmod(std::fabs(pref5[n] - t5.theta[n]), std::numbers::pi) * 180 / std::numbers::pi;
+    errs5.push_back(std::min(e, 180 - e));
+  }
+  REQUIRE(errs5.size() == 80);
+  std::sort(errs5.begin(), errs5.end());
+  CHECK(errs5[errs5.size() / 2] <= 4.0);
+  CHECK(errs5.back() <= 12.0);
   // Analytic FEV formula by hand on two neurons' rates.
   const Tensor rates = Tensor::from_vector({2, 2}, {1, 2, 3, 2});
   const auto f = analytic_fev(rates, 10);

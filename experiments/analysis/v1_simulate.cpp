@@ -257,7 +257,7 @@ std::vector<double> V1CellBank::drives(const Tensor& images) const {
             const double e = apply(f[2 * k], img), o = apply(f[2 * k + 1], img);
             en[k] = e * e + o * o;
           }
-          v = en[0] - 0.7 * (en[1] + en[2]);
+          v = en[0] - 0.7 * 0.5 * (en[1] + en[2]);  // 0.7 x the flanks' mean (see the header)
           break;
         }
         default: break;

@@ -4,7 +4,9 @@
 //
 // Cells: type T1 even simple (even Gabor . image), T2 odd simple (odd Gabor), T3 complex
 // (even^2 + odd^2), T4 centre-surround (DoG, sd 1.2 / 3 px, surround weight 0.8), T5 end-stopped
-// (centre energy - 0.7 x (sum of the energies 1.5 wavelengths either way along the bar)). Gabors:
+// (centre energy - 0.7 x the MEAN of the energies 1.5 wavelengths either way along the bar: with
+// the sum, a full-field grating at theta would drive it to -0.4 x its centre energy and its grating
+// preference would be the orthogonal orientation; with the mean it keeps 0.3 x). Gabors:
 // wavelength 6 px, envelope sd 1.8 px; every filter 9 x 9, zero-mean and unit-norm, centred on
 // the pixel nearest the cell's centre and evaluated at the exact (sub-pixel) offsets. Orientation
 // theta: the carrier runs along (cos theta, sin theta) in (column, row) coordinates, i.e.
