@@ -1,0 +1,181 @@
+// models/v1_model.cpp — core, readout, loss and regularisers of the V1 model (see the header).
+#include "models/v1_model.h"
+
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+
+namespace ml::models {
+
+V1Core::V1Core(const V1CoreOptions& o, Generator& gen) : options(o) {
+  const std::string who = "V1Core";
+  ML_CHECK(o.kind == "equivariant" || o.kind == "cnn", who, ": kind '", o.kind, "' must be equivariant or cnn");
+  ML_CHECK(!o.kernels.empty() && o.kernels.size() == o.features.size(), who, ": ", o.kernels.size(), " kernels and ",
+           o.features.size(), " feature counts must be the same non-zero number of layers");
+  const bool equi = o.kind == "equivariant";
+  if (equi && o.require_exact_rotations) check_exact_rotations(o.rotations, who);
+  bn_momentum_ = equi ? 0.1f : 0.02f;  // TF decay 0.9 (equivariant) / 0.98 (cnn)
+  int64_t in = o.in_channels;
+  const size_t L = o.kernels.size();
+  for (size_t l = 0; l < L; ++l) {
+    const std::string p = "layer" + std::to_string(l);
+    int64_t out = 0, bn_channels = 0;
+    if (equi) {
+      RotEquiConvOptions ro;
+      ro.in_channels = in;
+      ro.features = o.features[l];
+      ro.kernel = o.kernels[l];
+      ro.rotations = o.rotations;
+      ro.first_layer = l == 0;
+      ro.require_exact = o.require_exact_rotations;
+      equi_.push_back(register_module(p + ".conv", std::make_shared<RotEquiConv2d>(ro, gen)));
+      out = o.rotations * o.features[l];
+      bn_channels = o.bn_tied_rotations ? o.features[l] : out;
+    } else {
+      ML_CHECK(o.kernels[l] % 2 == 1, who, ": kernel ", o.kernels[l], " must be odd (SAME padding)");
+      Tensor w = Tensor::zeros({o.features[l], in, o.kernels[l], o.kernels[l]});
+      truncated_normal_(w, gen, 0.01f);
+      conv_w_.push_back(register_parameter(p + ".conv.weight", w));
+      out = o.features[l];
+      bn_channels = out;
+    }
+    const bool last = l + 1 == L;
+    // gamma on the equivariant core's layers except the last; the CNN control has none.
+    bn_gamma_.push_back(equi && !last ? register_parameter(p + ".bn.weight", Tensor::ones({bn_channels})) : Tensor());
+    bn_beta_.push_back(register_parameter(p + ".bn.bias", Tensor::zeros({bn_channels})));
+    bn_mean_.push_back(register_buffer(p + ".bn.running_mean", Tensor::zeros({bn_channels})));
+    bn_var_.push_back(register_buffer(p + ".bn.running_var", Tensor::ones({bn_channels})));
+    in = out;
+  }
+}
+
+int64_t V1Core::out_channels() const {
+  const int64_t f = options.features.back();
+  return options.kind == "equivariant" ? options.rotations * f : f;
+}
+
+std::vector<Tensor> V1Core::layer_weights() const {
+  std::vector<Tensor> ws;
+  if (options.kind == "equivariant")
+    for (const auto& m : equi_) ws.push_back(m->weights());
+  else
+    ws = conv_w_;
+  return ws;
+}
+
+int64_t V1Core::conv_parameter_count() const {
+  int64_t n = 0;
+  if (options.kind == "equivariant")
+    for (const auto& m : equi_) n += m->conv_parameter_count();
+  else
+    for (const auto& w : conv_w_) n += w.numel();
+  return n;
+}
+
+Tensor V1Core::forward(const Tensor& x) {
+  ML_CHECK(x.defined() && x.dim() == 4 && x.size(1) == options.in_channels, "V1Core: input ",
+           x.defined() ? x.str() : std::string("undefined"), " must be (N, ", options.in_channels, ", H, W)");
+  const bool equi = options.kind == "equivariant";
+  const auto ws = layer_weights();
+  Tensor h = x;
+  for (size_t l = 0; l < ws.size(); ++l) {
+    const int64_t K = ws[l].size(2);
+    h = conv2d(h, ws[l], Tensor(), 1, K / 2);
+    if (equi && options.bn_tied_rotations) {
+      // (N, R*F, H, W) viewed as (N*R, F, H, W): each feature's statistics pool its R copies.
+      const Shape s = h.shape();
+      h = batch_norm(h.reshape({s[0] * options.rotations, s[1] / options.rotations, s[2], s[3]}), bn_mean_[l],
+                     bn_var_[l], bn_gamma_[l], bn_beta_[l], is_training(), bn_momentum_, bn_eps_)
+              .reshape(s);
+    } else {
+      h = batch_norm(h, bn_mean_[l], bn_var_[l], bn_gamma_[l], bn_beta_[l], is_training(), bn_momentum_, bn_eps_);
+    }
+    if (l + 1 < ws.size()) h = softplus(h);
+  }
+  return h;
+}
+
+FactorisedReadout::FactorisedReadout(int64_t channels, int64_t height, int64_t width,
+                                     const std::vector<float>& mean_response, Generator& gen)
+    : channels(channels), height(height), width(width), neurons(static_cast<int64_t>(mean_response.size())) {
+  ML_CHECK(channels >= 1 && height >= 1 && width >= 1 && neurons >= 1, "FactorisedReadout: channels ", channels,
+           ", map ", height, "x", width, " and ", neurons, " neurons must all be positive");
+  Tensor m = Tensor::zeros({height * width, neurons}), w = Tensor::zeros({channels, neurons});
+  truncated_normal_(m, gen, 0.01f);
+  truncated_normal_(w, gen, 0.01f);
+  std::vector<float> b(static_cast<size_t>(neurons));
+  for (size_t n = 0; n < b.size(); ++n) {
+    // 0.5 softplus^-1(mean): log(exp(m) - 1), kept finite for a silent neuron.
+    const double mr = std::max(1e-3, static_cast<double>(mean_response[n]));
+    b[n] = static_cast<float>(0.5 * (mr > 20 ? mr : std::log(std::expm1(mr))));
+  }
+  mask = register_parameter("mask", m);
+  weight = register_parameter("feature_weight", w);
+  bias = register_parameter("bias", Tensor::from_vector({neurons}, b));
+}
+
+Tensor FactorisedReadout::forward(const Tensor& features) {
+  ML_CHECK(features.defined() && features.dim() == 4 && features.size(1) == channels &&
+               features.size(2) == height && features.size(3) == width,
+           "FactorisedReadout: features ", features.defined() ? features.str() : std::string("undefined"),
+           " must be (B, ", channels, ", ", height, ", ", width, ")");
+  const int64_t B = features.size(0);
+  Tensor pooled = matmul(features.reshape({B * channels, height * width}), abs(mask));  // (B*C, N)
+  Tensor drive = sum(mul(pooled.reshape({B, channels, neurons}), weight), {1});      // (B, N)
+  return softplus(add(drive, bias));
+}
+
+Tensor FactorisedReadout::l1_penalty() const {
+  return sum(mul(sum(abs(mask), {0}), sum(abs(weight), {0})));
+}
+
+V1Model::V1Model(const V1ModelOptions& o, const std::vector<float>& mean_response, Generator& gen) : options(o) {
+  ML_CHECK(static_cast<int64_t>(mean_response.size()) == o.neurons, "V1Model: ", mean_response.size(),
+           " mean responses for ", o.neurons, " neurons");
+  core = register_module("core", std::make_shared<V1Core>(o.core, gen));
+  readout = register_module("readout",
+                            std::make_shared<FactorisedReadout>(core->out_channels(), o.height, o.width, mean_response, gen));
+}
+
+Tensor V1Model::forward(const Tensor& images) { return (*readout)((*core)(images)); }
+
+Tensor V1Model::regularizer() const {
+  const auto ws = core->layer_weights();
+  Tensor r = mul(readout->l1_penalty(), options.readout);
+  for (size_t l = 0; l < ws.size(); ++l) {
+    const float rel = l < options.smooth_layer_weights.size() ? options.smooth_layer_weights[l]
+                                                              : options.smooth_layer_weights.back();
+    if (options.smooth != 0.f) r = add(r, mul(smoothness_penalty(ws[l]), options.smooth * rel));
+    if (l > 0 && options.sparse != 0.f) r = add(r, mul(group_sparsity_penalty(ws[l]), options.sparse));
+  }
+  return r;
+}
+
+Tensor v1_poisson_loss(const Tensor& rate, const Tensor& y) {
+  ML_CHECK(rate.dim() == 2, "v1_poisson_loss: rate ", rate.str(), " must be (B, N)");
+  // poisson_nll_loss is the mean over all B*N elements; the paper sums over neurons.
+  return mul(poisson_nll_loss(rate, y, false, 1e-5f), static_cast<float>(rate.size(1)));
+}
+
+Tensor smoothness_penalty(const Tensor& w) {
+  ML_CHECK(w.dim() == 4, "smoothness_penalty: weights ", w.str(), " must be (O, I, K, K)");
+  const int64_t O = w.size(0), I = w.size(1), K = w.size(2);
+  static const std::vector<float> lap{0.25f, 0.5f, 0.25f, 0.5f, -3.f, 0.5f, 0.25f, 0.5f, 0.25f};
+  const Tensor L = Tensor::from_vector({1, 1, 3, 3}, lap).to(w.device());
+  Tensor lw = conv2d(w.reshape({O * I, 1, K, K}), L, Tensor(), 1, 1);  // SAME, zero pad
+  Tensor num = sum(square(lw).reshape({O, I * K * K}), {1});
+  Tensor den = sum(square(w).reshape({O, I * K * K}), {1});
+  return sum(div(num, add(den, 1e-12f)));
+}
+
+Tensor group_sparsity_penalty(const Tensor& w) {
+  ML_CHECK(w.dim() == 4, "group_sparsity_penalty: weights ", w.str(), " must be (O, I, K, K)");
+  const int64_t O = w.size(0), I = w.size(1), K = w.size(2);
+  // The 1e-12 keeps sqrt differentiable at a zero kernel.
+  Tensor per_kernel = sqrt(add(sum(square(w).reshape({O, I, K * K}), {2}), 1e-12f));  // (O, I)
+  Tensor per_filter = sqrt(add(sum(square(w).reshape({O, I * K * K}), {1}), 1e-12f));  // (O)
+  return sum(div(sum(per_kernel, {1}), per_filter));
+}
+
+}  // namespace ml::models

@@ -1,0 +1,92 @@
+// models/v1_model.h — the V1 system-identification model of Ecker et al. 2019 and its CNN
+// controls (../shared/science/ecker2019-v1-model.md §2): a convolutional core shared by all
+// neurons, a factorised readout per neuron, the Poisson loss and the three regularisers.
+//
+// Core (stride 1, SAME zero padding, no pooling, convs without bias):
+//   equivariant: RotEquiConv2d layers (models/rot_equivariant.h), R orientations x F features;
+//     BN TF-decay 0.9 (momentum 0.1), eps 1e-3; beta and gamma on all but the last layer (beta
+//     only); softplus after all but the last layer. BN per channel (the analysed model) or,
+//     with bn_tied_rotations, pooled over each feature's R rotated copies.
+//   cnn: ordinary convolutions, weights truncated normal sd 0.01, BN decay 0.98 (momentum 0.02)
+//     without gamma, same nonlinearities.
+// Readout (SpatialXFeatureJointL1Readout): rate_n = softplus(sum_c w_nc sum_yx |m_n(y,x)| Phi_c(y,x) + b_n).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/generator.h"
+#include "engine/nn/module.h"
+#include "models/rot_equivariant.h"
+
+namespace ml::models {
+
+struct V1CoreOptions {
+  std::string kind = "equivariant";       // "equivariant" | "cnn"
+  std::vector<int64_t> kernels{13, 5, 5};  // per layer
+  std::vector<int64_t> features{16, 16, 16};  // equivariant: F per layer; cnn: channels per layer
+  int64_t rotations = 8;                   // equivariant only
+  bool bn_tied_rotations = false;          // equivariant only
+  bool require_exact_rotations = false;    // equivariant only: refuse R not in {1, 2, 4}
+  int64_t in_channels = 1;
+};
+
+class V1Core : public nn::Module {
+ public:
+  V1Core(const V1CoreOptions& o, Generator& gen);
+  Tensor forward(const Tensor& x) override;  // (N, C, H, W) -> (N, out_channels, H, W)
+  int64_t out_channels() const;
+  // Each layer's assembled (equivariant) or plain (cnn) weights, (O, I, K, K), differentiable.
+  std::vector<Tensor> layer_weights() const;
+  int64_t conv_parameter_count() const;
+  V1CoreOptions options;
+
+ private:
+  std::vector<std::shared_ptr<RotEquiConv2d>> equi_;
+  std::vector<Tensor> conv_w_;
+  std::vector<Tensor> bn_gamma_, bn_beta_, bn_mean_, bn_var_;
+  float bn_momentum_ = 0.1f, bn_eps_ = 1e-3f;
+};
+
+class FactorisedReadout : public nn::Module {
+ public:
+  // Init: mask and feature weights truncated normal sd 0.01; bias b_n = 0.5 softplus^-1(mean_n).
+  FactorisedReadout(int64_t channels, int64_t height, int64_t width, const std::vector<float>& mean_response,
+                    Generator& gen);
+  // (B, C, H, W) -> (B, N) rates
+  Tensor forward(const Tensor& features) override;
+  // sum_n ||m_n||_1 ||w_n||_1
+  Tensor l1_penalty() const;
+  Tensor mask;      // (H*W, N): stored transposed so the readout is one (B*C, HW) x (HW, N) GEMM
+  Tensor weight;    // (C, N)
+  Tensor bias;      // (N)
+  int64_t channels, height, width, neurons;
+};
+
+struct V1ModelOptions {
+  V1CoreOptions core;
+  int64_t height = 36, width = 64, neurons = 0;
+  // Regulariser weights (§2.4; the chosen draw of the paper by default).
+  float smooth = 0.0249692f, sparse = 0.0152482f, readout = 0.0170696f;
+  std::vector<float> smooth_layer_weights{1.f, 0.5f, 0.5f};  // relative, per layer
+};
+
+class V1Model : public nn::Module {
+ public:
+  V1Model(const V1ModelOptions& o, const std::vector<float>& mean_response, Generator& gen);
+  Tensor forward(const Tensor& images) override;  // (B, 1, H, W) -> (B, N) rates
+  // Smoothness + group sparsity + readout penalty, with the option weights.
+  Tensor regularizer() const;
+  V1ModelOptions options;
+  std::shared_ptr<V1Core> core;
+  std::shared_ptr<FactorisedReadout> readout;
+};
+
+// Poisson loss of §2.4: batch mean of sum_neurons [rate - y log(rate + 1e-5)]. rate, y: (B, N).
+Tensor v1_poisson_loss(const Tensor& rate, const Tensor& y);
+// Laplacian smoothness of one layer's weights (O, I, K, K): sum_o sum_i ||Lap * w_oi||^2 / ||w_o||^2.
+Tensor smoothness_penalty(const Tensor& w);
+// Group sparsity: sum_o sum_i ||w_oi||_2 / ||w_o||_2.
+Tensor group_sparsity_penalty(const Tensor& w);
+
+}  // namespace ml::models
