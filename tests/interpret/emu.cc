@@ -5,9 +5,10 @@
 // Switching. A fiber is created once per slot (makecontext, entered with setcontext) and then
 // loops: run the kernel body for the thread it is given, report Done, wait for the next block.
 // Between switches _setjmp/_longjmp move between the scheduler's stack and the fibers' stacks:
-// unlike swapcontext they make no sigprocmask system call, which was a third of the run time.
-// Under AddressSanitizer swapcontext with ASan's fiber annotations is used instead. After an
-// error every fiber is abandoned where it stood and created afresh at the next launch.
+// unlike swapcontext they make no sigprocmask system call (which was a third of the run time;
+// under AddressSanitizer, whose swapcontext interceptor also clears the shadow of the whole
+// stack, most of it). AddressSanitizer is told of every switch (its fiber annotations). After
+// an error every fiber is abandoned where it stood and created afresh at the next launch.
 //
 // (.cc, not .cpp: tests/CMakeLists.txt globs tests/**/*.cpp into the ordinary test binary,
 // which must not contain the emulator.)
@@ -66,14 +67,15 @@ struct Fiber : ThreadIds {
   size_t bytes = 0;
   unsigned index = 0;  // linear thread index in the block; lane = index % 32
   bool started = false;  // its context runs fiber_main's loop (else it must be made afresh)
-  jmp_buf jb;            // where it waits (non-ASan switching)
+  jmp_buf jb;            // where it waits
+  void* fake_stack = nullptr;  // AddressSanitizer's bookkeeping across switches
 };
 
 // Stacks: kernels keep a few hundred bytes of locals (conv2d's tile accumulators are the
 // largest, 8x8 floats). 64 KiB leaves a wide margin; AddressSanitizer's redzones need more.
 // A guard page below each stack turns an overflow into a fault instead of silent corruption.
 #if ML_EMU_ASAN
-constexpr size_t kStack = 512 * 1024;
+constexpr size_t kStack = 256 * 1024;
 #else
 constexpr size_t kStack = 64 * 1024;
 #endif
@@ -82,7 +84,6 @@ struct Scheduler {
   // Grows to the largest block seen; stacks are reused. Fibers never move (a ucontext_t points
   // into itself), hence the unique_ptr.
   std::vector<std::unique_ptr<Fiber>> fibers;
-  ucontext_t main_ctx;
   jmp_buf main_jb;
   Body body = nullptr;
   void* body_ctx = nullptr;
@@ -134,12 +135,14 @@ void fiber_main();
 void yield_to_scheduler() {
   Scheduler& s = sched();
   Fiber& f = current();
+  if (!_setjmp(f.jb)) {
 #if ML_EMU_ASAN
-  __sanitizer_start_switch_fiber(nullptr, s.main_bottom, s.main_size);
-  swapcontext(&f.ctx, &s.main_ctx);
-  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
-#else
-  if (!_setjmp(f.jb)) _longjmp(s.main_jb, 1);
+    __sanitizer_start_switch_fiber(&f.fake_stack, s.main_bottom, s.main_size);
+#endif
+    _longjmp(s.main_jb, 1);
+  }
+#if ML_EMU_ASAN
+  __sanitizer_finish_switch_fiber(f.fake_stack, nullptr, nullptr);
 #endif
 }
 
@@ -154,15 +157,15 @@ void enter(Scheduler& s, Fiber& f) {
     f.ctx.uc_link = nullptr;
     makecontext(&f.ctx, fiber_main, 0);
   }
-#if ML_EMU_ASAN
-  __sanitizer_start_switch_fiber(&s.fake_stack, f.stack, kStack);
-  swapcontext(&s.main_ctx, &f.ctx);
-  __sanitizer_finish_switch_fiber(s.fake_stack, nullptr, nullptr);
-#else
   if (!_setjmp(s.main_jb)) {
+#if ML_EMU_ASAN
+    __sanitizer_start_switch_fiber(&s.fake_stack, f.stack, kStack);
+#endif
     if (fresh) setcontext(&f.ctx);
     _longjmp(f.jb, 1);
   }
+#if ML_EMU_ASAN
+  __sanitizer_finish_switch_fiber(s.fake_stack, nullptr, nullptr);
 #endif
   g_cur = nullptr;
 }
@@ -274,10 +277,12 @@ bool resolve_shuffles(Scheduler& s) {
       continue;
     }
     // All there: lane l reads lane l ^ lane_mask (its own value if that is past its segment).
+    // Lanes outside the leader's mask (another group's shuffle) wait for their own turn.
+    auto member = [&](unsigned l) { return (lead.mask >> l & 1u) && F(s, w0 + l).state == State::Shuffle; };
     unsigned char out[32][16];
     for (unsigned l = 0; l < lanes; ++l) {
       const Fiber& f = F(s, w0 + l);
-      if (f.state != State::Shuffle) continue;
+      if (!member(l)) continue;
       const unsigned src = l ^ static_cast<unsigned>(f.lane_mask);
       const unsigned seg_end = (l / static_cast<unsigned>(f.width) + 1) * static_cast<unsigned>(f.width);
       const Fiber* from = &f;
@@ -291,8 +296,8 @@ bool resolve_shuffles(Scheduler& s) {
       std::memcpy(out[l], from->value, f.bytes);
     }
     for (unsigned l = 0; l < lanes; ++l) {
+      if (!member(l)) continue;
       Fiber& f = F(s, w0 + l);
-      if (f.state != State::Shuffle) continue;
       std::memcpy(f.value, out[l], f.bytes);
       f.state = State::Ready;
     }
@@ -307,11 +312,12 @@ bool resolve_shuffles(Scheduler& s) {
 void resolve_barrier(Scheduler& s) {
   const Fiber* lead = nullptr;
   unsigned waiting = 0, exited = 0;
-  std::string exited_ids, other;
+  std::ostringstream exited_ids;  // (a stream: GCC 12 warns falsely on string += " " + s)
+  std::string other;
   for (unsigned t = 0; t < s.n; ++t) {
     const Fiber& f = F(s, t);
     if (f.state == State::Done) {
-      if (++exited <= 4) exited_ids += " " + tid_str(f);
+      if (++exited <= 4) exited_ids << ' ' << tid_str(f);
       continue;
     }
     ++waiting;
@@ -324,8 +330,8 @@ void resolve_barrier(Scheduler& s) {
   }
   if (!other.empty()) throw std::runtime_error("barrier divergence: threads wait at different barriers: " + other);
   if (exited > 0)
-    throw std::runtime_error("barrier divergence: " + std::to_string(exited) + " thread(s) exited (" + exited_ids +
-                             (exited > 4 ? " ..." : "") + " ) while " + std::to_string(waiting) +
+    throw std::runtime_error("barrier divergence: " + std::to_string(exited) + " thread(s) exited (" +
+                             exited_ids.str() + (exited > 4 ? " ..." : "") + " ) while " + std::to_string(waiting) +
                              " wait at the barrier of " + site_str(lead->site));
   int any = 0;
   for (unsigned t = 0; t < s.n; ++t) any |= F(s, t).pred;
@@ -380,9 +386,12 @@ void shuffle(unsigned mask, int lane_mask, int width, void* value, size_t bytes,
   if (!g_cur) throw std::runtime_error("interpret: __shfl_xor_sync outside a kernel");
   Fiber& f = current();
   const unsigned lane = f.index % 32;
-  if (!(mask >> lane & 1u))
-    fail_in_thread("__shfl_xor_sync at " + site_str(site) + " with mask 0x" + std::to_string(mask) +
+  if (!(mask >> lane & 1u)) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%08x", mask);
+    fail_in_thread("__shfl_xor_sync at " + site_str(site) + " with mask 0x" + hex +
                    " that does not include the calling lane " + std::to_string(lane));
+  }
   if (width < 1 || width > 32 || (width & (width - 1)))
     fail_in_thread("__shfl_xor_sync at " + site_str(site) + ": width " + std::to_string(width) +
                    " is not a power of two in [1, 32]");

@@ -82,6 +82,13 @@ __global__ void warp_sum_kernel(float* out) {
   out[threadIdx.x] = v;
 }
 
+// Two half-warp groups shuffle separately (masks 0x0000ffff and 0xffff0000): pairs swap.
+__global__ void half_warp_shuffle_kernel(float* out) {
+  const float v = static_cast<float>(threadIdx.x);
+  if (threadIdx.x < 16) out[threadIdx.x] = __shfl_xor_sync(0x0000ffffu, v, 1);
+  else out[threadIdx.x] = __shfl_xor_sync(0xffff0000u, v, 1);
+}
+
 // ---- buggy kernels -----------------------------------------------------------------------------
 
 __global__ void divergent_barrier_kernel(float* y) {
@@ -205,6 +212,13 @@ TEST_CASE("interpret: block sums, barriers, __syncthreads_or and shuffles run co
     CHECK(hw[31] == 496.f);
     CHECK(hw[32] == 32.f * 32.f + 496.f);  // lanes of warp 1 hold 32..63
     cudaFree(ws);
+
+    float* hs = device_floats(32);
+    ML_LAUNCH(1, 32, 0, nullptr, half_warp_shuffle_kernel)(hs);
+    std::vector<float> hh(32);
+    cudaMemcpy(hh.data(), hs, 32 * sizeof(float), cudaMemcpyDeviceToHost);
+    for (int l = 0; l < 32; ++l) CHECK(hh[static_cast<size_t>(l)] == static_cast<float>(l ^ 1));
+    cudaFree(hs);
     cudaFree(a);
     cudaFree(b);
   }
