@@ -25,3 +25,4 @@ cmake --build "$build" -j "$jobs"
 # oversubscribing the cores (the kernels' threading is exercised by tests that set it).
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
 bash tools/ci/avx2.sh  # the kernel tests again in an AVX2 (x86-64-v3) build with 2 threads (issue 12)
+bash tools/ci/interpret.sh  # the CUDA tests without a GPU: tests/cuda/ in the interpret mode
