@@ -19,7 +19,10 @@ build="build"
 [ "$cuda" = OFF ] && build="build-cpu"
 
 jobs="${JOBS:-$(nproc)}"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA="$cuda"
+# ccache, where installed, keeps a rerun's unchanged objects (CI reruns on the same machine).
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA="$cuda" "${launcher[@]}"
 cmake --build "$build" -j "$jobs"
 # One process per test case; OMP_NUM_THREADS=1 keeps two concurrent cases from
 # oversubscribing the cores (the kernels' threading is exercised by tests that set it).
