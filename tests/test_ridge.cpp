@@ -258,7 +258,7 @@ TEST_CASE("permutation p-values with Benjamini-Hochberg hold the FDR on null vox
     const auto pv = permutation_pvalues(obs, null);
     for (int64_t v = n_sig; v < n_sig + n_null; ++v) null_p.push_back(pv[static_cast<size_t>(v)]);
     for (double q : {0.05, 0.01}) {
-      const auto rej = benjamini_hochberg(pv, q);
+      const auto rej = benjamini_hochberg(pv, q).rejected;
       int64_t r = 0, fr = 0, tr = 0;
       for (int64_t v = 0; v < Y.cols(); ++v)
         if (rej[static_cast<size_t>(v)]) {
@@ -291,9 +291,9 @@ TEST_CASE("permutation p-values with Benjamini-Hochberg hold the FDR on null vox
 TEST_CASE("benjamini_hochberg and permutation_pvalues on hand-worked values") {
   // m = 5, q = 0.05: thresholds 0.01 0.02 0.03 0.04 0.05; sorted p 0.001 0.015 0.035 0.038 0.9:
   // the largest k with p_(k) <= k q / m is k = 4 (0.038 <= 0.04) => reject the first four.
-  const auto rej = benjamini_hochberg({0.9, 0.035, 0.001, 0.038, 0.015}, 0.05);
+  const auto rej = benjamini_hochberg({0.9, 0.035, 0.001, 0.038, 0.015}, 0.05).rejected;
   CHECK(rej == std::vector<bool>{false, true, true, true, true});
-  CHECK(benjamini_hochberg({0.2, 0.3}, 0.05) == std::vector<bool>{false, false});
+  CHECK(benjamini_hochberg({0.2, 0.3}, 0.05).rejected == std::vector<bool>{false, false});
   const auto pv = permutation_pvalues({0.5, 2.0, -1.0}, {0.1, 0.5, 0.7, 1.0});
   CHECK(pv[0] == doctest::Approx(4.0 / 5));  // 0.5, 0.7, 1.0 >= 0.5
   CHECK(pv[1] == doctest::Approx(1.0 / 5));

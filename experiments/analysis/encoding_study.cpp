@@ -211,7 +211,7 @@ json run_encoding_study(const EncodingStudyOptions& o) {
   for (int64_t v = 0; v < V; ++v) obs[static_cast<size_t>(v)] = scores.row(v).maxCoeff();
   for (int64_t k = 0; k < null_scores.rows(); ++k) null.push_back(null_scores.row(k).maxCoeff());
   const auto pval = permutation_pvalues(obs, null);
-  const auto sig01 = benjamini_hochberg(pval, 0.01), sig05 = benjamini_hochberg(pval, 0.05);
+  const auto sig01 = benjamini_hochberg(pval, 0.01).rejected, sig05 = benjamini_hochberg(pval, 0.05).rejected;
 
   // ---- fingerprints ----
   const Fingerprints fp = fingerprints(scores, sig01);

@@ -209,19 +209,6 @@ std::vector<double> permutation_pvalues(const std::vector<double>& observed, std
   return p;
 }
 
-std::vector<bool> benjamini_hochberg(const std::vector<double>& p, double q) {
-  const size_t m = p.size();
-  std::vector<size_t> order(m);
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
-  double cut = -1;  // the largest p_(k) with p_(k) <= k q / m
-  for (size_t k = 0; k < m; ++k)
-    if (p[order[k]] <= static_cast<double>(k + 1) * q / static_cast<double>(m)) cut = p[order[k]];
-  std::vector<bool> reject(m);
-  for (size_t i = 0; i < m; ++i) reject[i] = p[i] <= cut;
-  return reject;
-}
-
 MatF RidgeFit::predict(const MatF& X) const {
   ML_CHECK(X.cols() == feature_mean.size(), "ridge predict: ", X.cols(), " features, the model was fitted on ",
            feature_mean.size());

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/analysis/fdr.h"
+
 namespace ml::analysis {
 
 struct RidgeOptions {
@@ -94,8 +96,7 @@ Eigen::MatrixXf permuted_targets(const Eigen::MatrixXf& Y, const std::vector<int
 // p = (1 + #{null >= observed}) / (1 + N) for each observed value against one pooled null.
 std::vector<double> permutation_pvalues(const std::vector<double>& observed, std::vector<double> null);
 
-// Benjamini–Hochberg at level q: which hypotheses are rejected.
-std::vector<bool> benjamini_hochberg(const std::vector<double>& p, double q);
+// Benjamini–Hochberg FDR: experiments/analysis/fdr.h (shared with the mirror study's Fig. 2—S2B).
 
 // Geometric grid of `count` values from lo to hi (both included).
 std::vector<double> log_grid(double lo, double hi, int count);
