@@ -152,3 +152,17 @@ TEST_CASE("weights metadata of the wrong type is an ml::Error naming the file an
     CHECK(msg.find(c.field) != std::string::npos);
   }
 }
+
+TEST_CASE("safetensors: a JSON number too large for a double is an invalid header, not a json exception") {
+  testing::TempDir dir("fuzz_st");
+  // nlohmann reports 1e999 as out_of_range (406), not parse_error: the loader let it escape.
+  const std::string header = R"({"x": {"dtype": "U8", "shape": [1e999], "data_offsets": [0, 0]}})";
+  std::vector<uint8_t> file(8, 0);
+  file[0] = static_cast<uint8_t>(header.size());
+  file.insert(file.end(), header.begin(), header.end());
+  const fs::path p = dir.path / "big.safetensors";
+  write(p, file);
+  const std::string msg = error_of([&] { load_safetensors(p.string()); });
+  CHECK(msg.find(p.string()) != std::string::npos);
+  CHECK(msg.find("invalid JSON header") != std::string::npos);
+}
