@@ -24,3 +24,5 @@ cmake --build "$build" -j "$jobs"
 # One process per test case; OMP_NUM_THREADS=1 keeps two concurrent cases from
 # oversubscribing the cores (the kernels' threading is exercised by tests that set it).
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
+bash tools/ci/fuzz.sh      # every file parser under libFuzzer + ASan/UBSan, FUZZ_SECONDS (20) each (tests/fuzz/README.md)
+bash tools/ci/sanitize.sh  # the CPU suite again, built with -fsanitize=address,undefined (build-asan/)
