@@ -17,6 +17,7 @@ packages=(
   libtinyobjloader-dev   # OBJ meshes for the stimulus renderer
   python3 python3-numpy python3-matplotlib  # figures and reports (tools/*.py)
   dataset-fashion-mnist  # the demo study's training data
+  clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for the fuzz targets (tools/ci/fuzz.sh)
 )
 
 missing=()

@@ -29,3 +29,5 @@ cmake --build "$build" -j "$jobs"
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
 bash tools/ci/avx2.sh  # the kernel tests again in an AVX2 (x86-64-v3) build with 2 threads (issue 12)
 bash tools/ci/interpret.sh  # the CUDA tests without a GPU: tests/cuda/ in the interpret mode
+bash tools/ci/fuzz.sh      # every file parser under libFuzzer + ASan/UBSan, FUZZ_SECONDS (20) each (tests/fuzz/README.md)
+bash tools/ci/sanitize.sh  # the CPU suite again, built with -fsanitize=address,undefined (build-asan/)

@@ -234,8 +234,9 @@ void save_npy(const std::string& path, const Tensor& t) {
                            std::span(static_cast<const uint8_t*>(host.raw()), host.nbytes())});
 }
 
-Tensor load_npy(const std::string& path) {
-  const std::vector<uint8_t> file = read_file(path);
+Tensor load_npy(const std::string& path) { return load_npy_bytes(read_file(path), path); }
+
+Tensor load_npy_bytes(std::span<const uint8_t> file, const std::string& path) {
   const size_t n = file.size();
   ML_CHECK(n >= kMagicLen && std::memcmp(file.data(), kMagic, kMagicLen) == 0, path,
            ": bad magic: not an NPY file (it does not start with \"\\x93NUMPY\")");
@@ -260,12 +261,16 @@ Tensor load_npy(const std::string& path) {
            h.shape.size(), " dims; tensors have at most ", kMaxTensorDims);
 
   // Expected data size, with overflow checks: a corrupt shape must not wrap around to a
-  // size that happens to match.
+  // size that happens to match. The element count is checked in int64 left to right, as
+  // Tensor computes it: (2^62, 3, 0) holds no data, yet its partial product 3 * 2^62
+  // overflows int64 (UBSan through the fuzz target; tests/fuzz/regressions/npy).
   const size_t found = n - prefix - header_len;
-  uint64_t expected = dtype_size(dtype);
+  int64_t numel = 1;
+  uint64_t expected = 0;
   for (int64_t d : h.shape)
-    ML_CHECK(!__builtin_mul_overflow(expected, static_cast<uint64_t>(d), &expected), path, ": shape ",
-             shape_str(h.shape), " is too large");
+    ML_CHECK(!__builtin_mul_overflow(numel, d, &numel), path, ": shape ", shape_str(h.shape), " is too large");
+  ML_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(numel), dtype_size(dtype), &expected), path, ": shape ",
+           shape_str(h.shape), " is too large");
   ML_CHECK(found >= expected, path, ": data is truncated: shape ", shape_str(h.shape), " of ", dtype_name(dtype),
            " needs ", expected, " bytes but the file has ", found);
   // Extra bytes are not ignored: they mean the header's shape is not the array's shape.

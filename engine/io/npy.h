@@ -7,7 +7,9 @@
 //     {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 // padded with spaces and ended by '\n' — then the raw array in C order.
 #pragma once
+#include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 
 #include "engine/tensor.h"
@@ -23,6 +25,9 @@ void save_npy(const std::string& path, const Tensor& t);
 // format v1.0, v2.0 or v3.0 into a CPU tensor. Anything else is an ml::Error that names
 // the file and what is wrong with it.
 Tensor load_npy(const std::string& path);
+// The same for a file already in memory; `name` stands for the file in errors. load_npy is
+// read_file + this, so the fuzz target (tests/fuzz) exercises exactly the programs' parser.
+Tensor load_npy_bytes(std::span<const uint8_t> file, const std::string& name);
 
 // Writes an array too large to hold in memory row block by row block: the shape is fixed up
 // front, append() adds rows along the first dimension, finish() checks that every row came

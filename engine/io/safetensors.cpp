@@ -73,11 +73,16 @@ Entry parse_entry(const std::string& path, const std::string& name, const Json& 
   ML_CHECK(e.begin <= e.end, where, ": data_offsets ", off.dump(), " end before they begin");
   ML_CHECK(e.end <= buffer_size, where, ": data_offsets ", off.dump(), " are out of the buffer (", buffer_size,
            " bytes after the header)");
-  // Overflow-checked: a huge corrupt shape must not wrap around to the right size.
-  uint64_t bytes = dtype_size(e.dtype);
+  // Overflow-checked: a huge corrupt shape must not wrap around to the right size. The
+  // element count is checked in int64 left to right, as Tensor computes it: [2^62, 3, 0]
+  // holds no data, yet 3 * 2^62 overflows int64 (UBSan through the fuzz target;
+  // tests/fuzz/regressions/safetensors).
+  int64_t numel = 1;
+  uint64_t bytes = 0;
   for (int64_t d : e.shape)
-    ML_CHECK(!__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes), where, ": shape ", shape.dump(),
-             " is too large");
+    ML_CHECK(!__builtin_mul_overflow(numel, d, &numel), where, ": shape ", shape.dump(), " is too large");
+  ML_CHECK(!__builtin_mul_overflow(static_cast<uint64_t>(numel), dtype_size(e.dtype), &bytes), where, ": shape ",
+           shape.dump(), " is too large");
   ML_CHECK(bytes == e.end - e.begin, where, ": size mismatch: shape ", shape_str(e.shape), " of ", dtype, " needs ",
            bytes, " bytes but data_offsets ", off.dump(), " span ", e.end - e.begin);
   return e;
@@ -132,8 +137,9 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   write_file_atomic(path, parts);
 }
 
-SafetensorsFile load_safetensors(const std::string& path) {
-  const std::vector<uint8_t> file = read_file(path);
+SafetensorsFile load_safetensors(const std::string& path) { return load_safetensors_bytes(read_file(path), path); }
+
+SafetensorsFile load_safetensors_bytes(std::span<const uint8_t> file, const std::string& path) {
   const uint64_t n = file.size();
   ML_CHECK(n >= 8, path, ": truncated: ", n, " bytes, shorter than the 8-byte header length");
   uint64_t header_len = 0;
@@ -153,7 +159,9 @@ SafetensorsFile load_safetensors(const std::string& path) {
   try {
     header = Json::parse(file.begin() + 8, file.begin() + 8 + static_cast<std::ptrdiff_t>(header_len),
                                    note_keys);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number too large for a double ("6e616") is out_of_range 406
+    // (found by fuzzing; tests/fuzz/regressions/safetensors/json_number_overflow).
     throw Error(detail::cat(path, ": invalid JSON header: ", e.what()));
   }
   ML_CHECK(header.is_object(), path, ": invalid header: the JSON is not an object");

@@ -8,7 +8,9 @@
 // (padded with spaces); then the byte buffer, in which every tensor's [begin, end) lies,
 // relative to the buffer's start, in C order, little-endian.
 #pragma once
+#include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,5 +36,8 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 // validated as the reference implementation does (sizes, offsets, full coverage of the
 // buffer) and every problem is an ml::Error naming the file and the tensor.
 SafetensorsFile load_safetensors(const std::string& path);
+// The same for a file already in memory; `name` stands for the file in errors (the fuzz
+// target, tests/fuzz, feeds bytes here; load_safetensors is read_file + this).
+SafetensorsFile load_safetensors_bytes(std::span<const uint8_t> file, const std::string& name);
 
 }  // namespace ml

@@ -1,5 +1,6 @@
 #include "experiments/analysis/activations.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -32,34 +33,83 @@ json parse_json(const std::string& text, const std::string& what) {
   return j;
 }
 
+// Bounds on what metadata may ask for: far above any net of these studies, far below sizes
+// whose layers could not be allocated.
+constexpr int64_t kMaxClasses = 100000, kMaxChannels = 64, kMaxImageSize = 4096, kMaxNormChannels = 64;
+
+// An array of finite numbers, checked element by element (json's get<> would throw its own
+// type_error, which names neither the file nor the field).
+std::vector<float> float_list(const json& j, const std::string& source, const char* field) {
+  ML_CHECK(j.is_array(), source, ": normalisation '", field, "' must be an array of numbers");
+  ML_CHECK(!j.empty() && j.size() <= static_cast<size_t>(kMaxNormChannels), source, ": normalisation '", field,
+           "' must have 1 to ", kMaxNormChannels, " entries, has ", j.size());
+  std::vector<float> out;
+  for (const auto& v : j) {
+    ML_CHECK(v.is_number(), source, ": normalisation '", field, "' holds a non-number");
+    const double d = v.get<double>();
+    ML_CHECK(std::isfinite(d) && std::fabs(d) <= 1e30, source, ": normalisation '", field, "' holds ", d,
+             ", not a finite float");
+    out.push_back(static_cast<float>(d));
+  }
+  return out;
+}
+
 Normalization normalization_from_json(const json& j, const std::string& source) {
-  ML_CHECK(j.contains("mean") && j.contains("std") && j["mean"].is_array() && j["std"].is_array(), source,
+  ML_CHECK(j.is_object() && j.contains("mean") && j.contains("std"), source,
            ": the normalisation needs arrays 'mean' and 'std'");
-  Normalization n{j["mean"].get<std::vector<float>>(), j["std"].get<std::vector<float>>(), source};
-  ML_CHECK(!n.mean.empty() && n.mean.size() == n.std.size(), source, ": 'mean' and 'std' must have the same length");
+  Normalization n{float_list(j["mean"], source, "mean"), float_list(j["std"], source, "std"), source};
+  ML_CHECK(n.mean.size() == n.std.size(), source, ": 'mean' and 'std' must have the same length");
   for (float s : n.std) ML_CHECK(s > 0, source, ": every std must be > 0");
   return n;
 }
 
-// --normalization FILE: a train final.json ("normalization": {...}) or a weights file whose
-// metadata "model" carries it.
-Normalization normalization_from_file(const std::string& path) {
+// An optional integer field in [1, max]; 0 when absent.
+int64_t size_field(const json& j, const char* field, int64_t max, const std::string& where) {
+  if (!j.contains(field)) return 0;
+  const json& v = j[field];
+  ML_CHECK(v.is_number_integer(), where, ": '", field, "' must be an integer, got ", v.dump());
+  ML_CHECK(v.is_number_unsigned() && v.get<uint64_t>() >= 1 && v.get<uint64_t>() <= static_cast<uint64_t>(max), where,
+           ": '", field, "' must be in [1, ", max, "], got ", v.dump());
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+NetMetadata parse_net_metadata(const std::string& text, const std::string& file) {
+  const std::string where = "'" + file + "' metadata 'model'";
+  const json j = parse_json(text, where);
+  ML_CHECK(j.is_object(), where, " must be a JSON object");
+  NetMetadata m;
+  if (j.contains("name")) {
+    ML_CHECK(j["name"].is_string(), where, ": 'name' must be a string");
+    m.name = j["name"].get<std::string>();
+  }
+  m.num_classes = size_field(j, "num_classes", kMaxClasses, where);
+  m.in_channels = size_field(j, "in_channels", kMaxChannels, where);
+  m.image_size = size_field(j, "image_size", kMaxImageSize, where);
+  if (j.contains("normalization")) {
+    m.has_normalization = true;
+    m.normalization = normalization_from_json(j["normalization"], file);
+  }
+  return m;
+}
+
+Normalization read_normalization(const std::string& path) {
   ML_CHECK(fs::is_regular_file(path), "--normalization: missing file '", path, "'");
   if (fs::path(path).extension() == ".json") {
     const auto bytes = read_file(path);
     const json j = parse_json(std::string(bytes.begin(), bytes.end()), "'" + path + "'");
-    ML_CHECK(j.contains("normalization"), "--normalization: '", path, "' has no 'normalization' entry");
+    ML_CHECK(j.is_object() && j.contains("normalization"), "--normalization: '", path,
+             "' has no 'normalization' entry");
     return normalization_from_json(j["normalization"], path);
   }
   const SafetensorsFile f = load_safetensors(path);
   const auto it = f.metadata.find("model");
   ML_CHECK(it != f.metadata.end(), "--normalization: '", path, "' has no 'model' metadata with a normalisation");
-  const json m = parse_json(it->second, "'" + path + "' metadata 'model'");
-  ML_CHECK(m.contains("normalization"), "--normalization: '", path, "' metadata has no normalisation");
-  return normalization_from_json(m["normalization"], path);
+  const NetMetadata m = parse_net_metadata(it->second, path);
+  ML_CHECK(m.has_normalization, "--normalization: '", path, "' metadata has no normalisation");
+  return m.normalization;
 }
-
-}  // namespace
 
 AnalysisNet load_analysis_net(const NetSpec& spec) {
   ML_CHECK(spec.untrained != !spec.weights.empty(), "give either --weights FILE or --untrained (exactly one)");
@@ -72,21 +122,19 @@ AnalysisNet load_analysis_net(const NetSpec& spec) {
   mo.seed = spec.seed;
   mo.untrained = spec.untrained;
   std::string name = spec.model;
-  json meta;  // the training run's "model" metadata, when the weights carry it
+  NetMetadata meta;  // the training run's "model" metadata, when the weights carry it
   std::string epoch;
   SafetensorsFile weights;  // read once: its metadata says which net to build
   if (!spec.weights.empty()) {
     weights = load_safetensors(spec.weights);
     if (const auto it = weights.metadata.find("model"); it != weights.metadata.end())
-      meta = parse_json(it->second, "'" + spec.weights + "' metadata 'model'");
+      meta = parse_net_metadata(it->second, spec.weights);
     if (const auto it = weights.metadata.find("epoch"); it != weights.metadata.end()) epoch = it->second;
   }
-  if (meta.is_object()) {
-    if (name.empty()) name = meta.value("name", "");
-    mo.num_classes = meta.value("num_classes", int64_t{0});
-    mo.in_channels = meta.value("in_channels", int64_t{0});
-    mo.image_size = meta.value("image_size", int64_t{0});
-  }
+  if (name.empty()) name = meta.name;
+  mo.num_classes = meta.num_classes;
+  mo.in_channels = meta.in_channels;
+  mo.image_size = meta.image_size;
   ML_CHECK(!name.empty(), "--model is required (", spec.weights.empty() ? "an untrained net" : "'" + spec.weights + "'",
            " does not name its model)");
   if (spec.num_classes) mo.num_classes = spec.num_classes;
@@ -104,9 +152,9 @@ AnalysisNet load_analysis_net(const NetSpec& spec) {
   } else if (nz == "imagenet") {
     net.norm = kImageNet;
   } else if (!nz.empty()) {
-    net.norm = normalization_from_file(nz);
-  } else if (meta.is_object() && meta.contains("normalization")) {
-    net.norm = normalization_from_json(meta["normalization"], spec.weights);
+    net.norm = read_normalization(nz);
+  } else if (meta.has_normalization) {
+    net.norm = meta.normalization;
   } else if (name.rfind("alexnet", 0) == 0 || name == "vgg16") {
     net.norm = kImageNet;
   } else {

@@ -39,6 +39,23 @@ struct AnalysisNet {
 // Errors name the weights file, the option, or the model.
 AnalysisNet load_analysis_net(const NetSpec& spec);
 
+// What a weights file's "model" metadata (JSON written by train: name, in_channels,
+// image_size, num_classes, normalization {mean, std}) says about the net. Every field is
+// optional; one that is present is checked for its type and a sane range before anything is
+// built from it (a num_classes of 2^40 would otherwise be a 2^52-byte layer). Errors name
+// `file` and the field.
+struct NetMetadata {
+  std::string name;                                    // "" when absent
+  int64_t num_classes = 0, in_channels = 0, image_size = 0;  // 0 when absent
+  bool has_normalization = false;
+  Normalization normalization;                         // source = `file`
+};
+NetMetadata parse_net_metadata(const std::string& text, const std::string& file);
+
+// --normalization FILE: a train final.json ("normalization": {mean, std}) or a weights file
+// whose "model" metadata carries one. Errors name the file and the field.
+Normalization read_normalization(const std::string& path);
+
 // The outputs of `layers` (names of net.model.layers) for images (B, in_channels, S, S) in
 // [0, 1] on the CPU, S = the model's image size: one CPU tensor per layer, (B, C, H, W) for a
 // convolutional layer and (B, U) for a fully connected one, after the layer's analysis ReLU.

@@ -71,6 +71,9 @@ StimulusSet read_stimulus_set(const std::string& manifest) {
     ML_CHECK(!cat.empty(), kWho, ": '", manifest, "' line ", row.line, ": empty category");
     const auto ex = parse_number<int64_t>(row.fields[static_cast<size_t>(c_ex)], manifest, row.line, "exemplar");
     const auto view = parse_number<double>(row.fields[static_cast<size_t>(c_view)], manifest, row.line, "view_deg");
+    // from_chars reads "nan" and "inf": a NaN angle would leave the views unsortable.
+    ML_CHECK(std::isfinite(view), kWho, ": '", manifest, "' line ", row.line, ": column view_deg must be a finite ",
+             "angle, got '", row.fields[static_cast<size_t>(c_view)], "'");
     const int64_t index = s.size();
     s.files.push_back((file.is_absolute() ? file : folder / file).string());
     s.category.push_back(cat);

@@ -115,7 +115,9 @@ std::vector<ManifestRow> read_manifest(const std::string& path) {
                 c_view = column("view_deg", true), c_label = column("label", false);
   std::vector<ManifestRow> out;
   for (size_t i = 1; i < rows.size(); ++i) {
-    const auto& [line, f] = rows[i];
+    // Not a structured binding: the lambda below captures `f`, which clang before 16 refuses.
+    const int64_t line = rows[i].first;
+    const std::vector<std::string>& f = rows[i].second;
     const std::string where = "read_manifest: '" + path + "' line " + std::to_string(line);
     ML_CHECK(f.size() == header.size(), where, " has ", f.size(), " fields, the header ", header.size());
     auto field = [&](int64_t c) { return f[static_cast<size_t>(c)]; };

@@ -5,17 +5,25 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/io/atomic_file.h"
 
 namespace ml::render {
 
 Mesh load_obj(const std::string& path, double albedo) {
   ML_CHECK(std::filesystem::is_regular_file(path), "load_obj: missing file '", path, "'");
+  const std::vector<uint8_t> bytes = read_file(path);
+  return load_obj_text(std::string(bytes.begin(), bytes.end()), path, albedo);
+}
+
+Mesh load_obj_text(const std::string& text, const std::string& path, double albedo) {
   tinyobj::ObjReaderConfig config;
   config.triangulate = true;
   config.vertex_color = false;
-  config.mtl_search_path = "";  // materials are not used; do not go looking for .mtl files
   tinyobj::ObjReader reader;
-  ML_CHECK(reader.ParseFromFile(path, config), "load_obj: cannot read '", path, "': ", reader.Error());
+  // From a string with an empty material text: materials are not used, and ParseFromFile
+  // opens whatever file an 'mtllib' line names, relative to the OBJ's folder (a path up to
+  // /dev/zero would be read until memory runs out).
+  ML_CHECK(reader.ParseFromString(text, "", config), "load_obj: cannot read '", path, "': ", reader.Error());
   const tinyobj::attrib_t& attrib = reader.GetAttrib();
   const auto nv = static_cast<int64_t>(attrib.vertices.size() / 3);
   const auto nn = static_cast<int64_t>(attrib.normals.size() / 3);
@@ -31,9 +39,15 @@ Mesh load_obj(const std::string& path, double albedo) {
   size_t face = 0;
   for (const tinyobj::shape_t& shape : reader.GetShapes()) {
     const auto& ids = shape.mesh.indices;
+    // Each face's corners start where the previous face's end: faces need not all have 3
+    // (tinyobjloader leaves a polygon it cannot triangulate as it is).
+    size_t first = 0;
     for (size_t f = 0; f < shape.mesh.num_face_vertices.size(); ++f, ++face) {
-      if (shape.mesh.num_face_vertices[f] != 3) continue;  // a point or line element
-      const tinyobj::index_t c[3] = {ids[3 * f], ids[3 * f + 1], ids[3 * f + 2]};
+      const size_t corners = shape.mesh.num_face_vertices[f];
+      first += corners;
+      ML_CHECK(first <= ids.size(), "load_obj: '", path, "' face ", face, " has corners past the index list");
+      if (corners != 3) continue;  // a point or line element
+      const tinyobj::index_t c[3] = {ids[first - 3], ids[first - 2], ids[first - 1]};
       const Vec3 p[3] = {vertex(c[0], face), vertex(c[1], face), vertex(c[2], face)};
       const Vec3 flat = (p[1] - p[0]).cross(p[2] - p[0]);
       if (!(flat.norm() > 0.0)) continue;  // degenerate face: nothing to draw
