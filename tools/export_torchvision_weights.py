@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write torchvision's AlexNet or VGG16 weights to a safetensors file the engine loads unchanged.
+"""Write torchvision's AlexNet, VGG16 or ResNet-50 weights to a safetensors file the engine loads unchanged.
 
 Usage (on a machine with torch and torchvision; the weights download from torchvision's
 servers the first time, or come from a local .pth file):
@@ -21,7 +21,7 @@ import sys
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", choices=["alexnet", "vgg16"])
+    ap.add_argument("model", choices=["alexnet", "vgg16", "resnet50"])
     ap.add_argument("out", help="output .safetensors file")
     ap.add_argument("--pth", help="a torchvision checkpoint (.pth) instead of the download")
     ap.add_argument("--random", action="store_true", help="export torchvision's random initialisation")
