@@ -24,3 +24,4 @@ cmake --build "$build" -j "$jobs"
 # One process per test case; OMP_NUM_THREADS=1 keeps two concurrent cases from
 # oversubscribing the cores (the kernels' threading is exercised by tests that set it).
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
+bash tools/ci/interpret.sh  # the CUDA tests without a GPU: tests/cuda/ in the interpret mode

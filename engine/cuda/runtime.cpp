@@ -30,6 +30,18 @@
 #include <unordered_map>
 #include <vector>
 
+#if defined(ML_INTERPRET) && defined(__SANITIZE_ADDRESS__)
+// The interpret mode (tests/interpret/) runs the kernels on the host, where AddressSanitizer
+// sees their accesses: the slack between a tensor's bytes and its size class is poisoned, so
+// a kernel reading or writing past its tensor is caught although the block is larger.
+#include <sanitizer/asan_interface.h>
+#define ML_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ML_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ML_POISON(p, n) ((void)(p), (void)(n))
+#define ML_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #include "engine/cuda/allocator_stats.h"
 #include "engine/device.h"
 #include "engine/error.h"
@@ -106,6 +118,8 @@ class CachingAllocator {
       p = device_malloc(bytes, cls);
     }
     live_.emplace(p, cls);
+    ML_UNPOISON(p, cls);
+    ML_POISON(static_cast<char*>(p) + bytes, cls - bytes);
     current_ += cls;
     if (current_ > peak_) peak_ = current_;
     return p;
@@ -123,6 +137,7 @@ class CachingAllocator {
     }
     const size_t cls = it->second;
     live_.erase(it);
+    ML_UNPOISON(p, cls);
     current_ -= cls;
     try {
       free_[cls].push_back(p);

@@ -12,8 +12,12 @@
 // Accuracy and determinism. Sums in double (as the CPU), each thread over a fixed stripe, then
 // a fixed-order block reduction: no atomics, reruns are bit-identical, and the statistics
 // agree with the CPU's to double precision before their single rounding to float. The
-// per-element formulas are the CPU's, with its fused multiply-adds (GCC fuses y = a*x + b and
-// b = beta - a*mean; written here as fma so the two compilers cannot differ).
+// per-element formulas are the CPU's double-precision ones (kernels/cpu/batchnorm.cpp, commit
+// e1bd7d5): y = a (x - mean) + beta formed in double before one rounding (a*x + b in float
+// loses a small spread about a large mean: at x = 1000 +- 0.01 float's spacing is 6e-5), and
+// the backward recomputes the mean in double from its sums of x, gy and gy*x instead of reading
+// the float-rounded save_mean, with sum gy*xhat = invstd (sum gy*x - mean sum gy) and
+// gx = k gy + b (x - mean) + c0 as the CPU writes them.
 //
 // Parallelism is C blocks: ample for the conv layers of the models here (C >= 32). A layer
 // with a handful of channels over a huge batch would leave SMs idle; a split of M into chunks
@@ -37,11 +41,43 @@ __device__ __forceinline__ int64_t at(int64_t m, int64_t c, const BatchNormParam
   return (n * p.C + c) * p.L + l;
 }
 
+// y = a (x - mean) + b over channel c, in double before one rounding (the CPU's normalise_channel).
+__device__ __forceinline__ void normalise(float* y, const float* x, const BatchNormParams& p, int64_t c, double mean,
+                                          double a, double b) {
+  const int64_t M = p.N * p.L;
+  for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
+    const int64_t i = at(m, c, p);
+    y[i] = static_cast<float>(a * (static_cast<double>(x[i]) - mean) + b);
+  }
+}
+
+// Block sums over channel c of x, gy and gy*x, in double (the CPU's grad_sums); every thread
+// gets them. sum gy (x - m) = sum gy*x - m sum gy: each gy*x is exact in double.
+struct GradSums {
+  double x, gy, gy_x;
+};
+__device__ __forceinline__ GradSums grad_sums(const float* gy, const float* x, const BatchNormParams& p, int64_t c,
+                                              double* smem) {
+  const int64_t M = p.N * p.L;
+  double sx = 0.0, sg = 0.0, sgx = 0.0;
+  for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
+    const int64_t i = at(m, c, p);
+    sx += x[i];
+    sg += gy[i];
+    sgx += static_cast<double>(gy[i]) * x[i];
+  }
+  GradSums s;
+  s.x = cuda::block_sum<kBnThreads>(sx, smem);
+  s.gy = cuda::block_sum<kBnThreads>(sg, smem);
+  s.gy_x = cuda::block_sum<kBnThreads>(sgx, smem);
+  return s;
+}
+
 __global__ void __launch_bounds__(kBnThreads) bn_forward_train_kernel(float* y, float* save_mean, float* save_invstd,
                                                                       float* running_mean, float* running_var,
                                                                       const float* x, const float* gamma,
                                                                       const float* beta, BatchNormParams p) {
-  __shared__ double smem[kBnThreads / 32];
+  ML_SHARED(double, smem, [kBnThreads / 32]);
   const int64_t c = blockIdx.x, M = p.N * p.L;
   double acc = 0.0;
   for (int64_t m = threadIdx.x; m < M; m += kBnThreads) acc += x[at(m, c, p)];
@@ -64,28 +100,16 @@ __global__ void __launch_bounds__(kBnThreads) bn_forward_train_kernel(float* y, 
       running_var[c] = static_cast<float>((1.0 - mom) * running_var[c] + mom * unbiased);
     }
   }
-  // y = a*x + b with a = gamma*invstd, b = beta - a*mean.
-  const double a = (gamma ? gamma[c] : 1.0) * invstd;
-  const double b = fma(-a, mean, beta ? static_cast<double>(beta[c]) : 0.0);
-  const float af = static_cast<float>(a), bf = static_cast<float>(b);
-  for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
-    const int64_t i = at(m, c, p);
-    y[i] = __fmaf_rn(af, x[i], bf);
-  }
+  normalise(y, x, p, c, mean, (gamma ? gamma[c] : 1.0) * invstd, beta ? static_cast<double>(beta[c]) : 0.0);
 }
 
 __global__ void __launch_bounds__(kBnThreads) bn_forward_eval_kernel(float* y, const float* x, const float* gamma,
                                                                      const float* beta, const float* running_mean,
                                                                      const float* running_var, BatchNormParams p) {
-  const int64_t c = blockIdx.x, M = p.N * p.L;
+  const int64_t c = blockIdx.x;
   const double invstd = 1.0 / sqrt(static_cast<double>(running_var[c]) + p.eps);
-  const double a = (gamma ? gamma[c] : 1.0) * invstd;
-  const double b = fma(-a, static_cast<double>(running_mean[c]), beta ? static_cast<double>(beta[c]) : 0.0);
-  const float af = static_cast<float>(a), bf = static_cast<float>(b);
-  for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
-    const int64_t i = at(m, c, p);
-    y[i] = __fmaf_rn(af, x[i], bf);
-  }
+  normalise(y, x, p, c, running_mean[c], (gamma ? gamma[c] : 1.0) * invstd,
+            beta ? static_cast<double>(beta[c]) : 0.0);
 }
 
 // gbeta = sum gy, ggamma = sum gy*xhat, gx = gamma*invstd * (gy - mean(gy) - xhat*mean(gy*xhat)).
@@ -93,52 +117,43 @@ __global__ void __launch_bounds__(kBnThreads) bn_backward_kernel(float* gx, floa
                                                                  const float* gy, const float* x, const float* gamma,
                                                                  const float* save_mean, const float* save_invstd,
                                                                  BatchNormParams p) {
-  __shared__ double smem[kBnThreads / 32];
+  ML_SHARED(double, smem, [kBnThreads / 32]);
   const int64_t c = blockIdx.x, M = p.N * p.L;
-  const double mean = save_mean[c], invstd = save_invstd[c];
-  double sg = 0.0, sgx = 0.0;
-  for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
-    const int64_t i = at(m, c, p);
-    sg += gy[i];
-    sgx += gy[i] * (x[i] - mean) * invstd;
-  }
-  const double sum_gy = cuda::block_sum<kBnThreads>(sg, smem);
-  const double sum_gy_xhat = cuda::block_sum<kBnThreads>(sgx, smem);
+  // The mean from the sums again, not save_mean (rounded to float): see the file comment.
+  (void)save_mean;
+  const GradSums sums = grad_sums(gy, x, p, c, smem);
+  const double mean = sums.x / static_cast<double>(M);
+  const double invstd = save_invstd[c];
+  const double sum_gy = sums.gy;
+  const double sum_gy_xhat = invstd * (sums.gy_x - mean * sums.gy);
   if (threadIdx.x == 0) {
     if (gbeta) gbeta[c] = static_cast<float>(sum_gy);
     if (ggamma) ggamma[c] = static_cast<float>(sum_gy_xhat);
   }
   const double k = (gamma ? gamma[c] : 1.0) * invstd;
   const double inv_m = 1.0 / static_cast<double>(M);
-  const double mean_gy = sum_gy * inv_m, mean_gy_xhat = sum_gy_xhat * inv_m;
+  // gx = k * (gy - mean_gy - xhat * mean_gy_xhat) = a * gy + b * (x - mean) + c0.
+  const double a = k, b = -k * invstd * sum_gy_xhat * inv_m, c0 = -k * sum_gy * inv_m;
   for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
     const int64_t i = at(m, c, p);
-    const double xhat = (x[i] - mean) * invstd;
-    gx[i] = static_cast<float>(k * fma(-xhat, mean_gy_xhat, gy[i] - mean_gy));
+    gx[i] = static_cast<float>(a * gy[i] + b * (static_cast<double>(x[i]) - mean) + c0);
   }
 }
 
-// Fixed statistics: gx = gy * gamma * invstd_running; ggamma/gbeta as in training.
+// Fixed statistics: gx = gy * gamma * invstd_running; ggamma/gbeta from the sums as in training.
 __global__ void __launch_bounds__(kBnThreads) bn_backward_eval_kernel(float* gx, float* ggamma, float* gbeta,
                                                                       const float* gy, const float* x,
                                                                       const float* gamma, const float* running_mean,
                                                                       const float* running_var, BatchNormParams p) {
-  __shared__ double smem[kBnThreads / 32];
+  ML_SHARED(double, smem, [kBnThreads / 32]);
   const int64_t c = blockIdx.x, M = p.N * p.L;
   const double mean = running_mean[c];
   const double invstd = 1.0 / sqrt(static_cast<double>(running_var[c]) + p.eps);
   if (ggamma || gbeta) {  // uniform over the block
-    double sg = 0.0, sgx = 0.0;
-    for (int64_t m = threadIdx.x; m < M; m += kBnThreads) {
-      const int64_t i = at(m, c, p);
-      sg += gy[i];
-      sgx += gy[i] * (x[i] - mean) * invstd;
-    }
-    const double sum_gy = cuda::block_sum<kBnThreads>(sg, smem);
-    const double sum_gy_xhat = cuda::block_sum<kBnThreads>(sgx, smem);
+    const GradSums sums = grad_sums(gy, x, p, c, smem);
     if (threadIdx.x == 0) {
-      if (gbeta) gbeta[c] = static_cast<float>(sum_gy);
-      if (ggamma) ggamma[c] = static_cast<float>(sum_gy_xhat);
+      if (gbeta) gbeta[c] = static_cast<float>(sums.gy);
+      if (ggamma) ggamma[c] = static_cast<float>(invstd * (sums.gy_x - mean * sums.gy));
     }
   }
   const float k = static_cast<float>((gamma ? gamma[c] : 1.0) * invstd);
@@ -160,8 +175,8 @@ void batchnorm_forward_train<Device::CUDA>(float* y, float* save_mean, float* sa
                                            float* running_var, const float* x, const float* gamma, const float* beta,
                                            const BatchNormParams& p, Stream s) {
   if (p.C <= 0) return;
-  bn_forward_train_kernel<<<channel_blocks(p), kBnThreads, 0, stream_of(s)>>>(y, save_mean, save_invstd, running_mean,
-                                                                              running_var, x, gamma, beta, p);
+  ML_LAUNCH(channel_blocks(p), kBnThreads, 0, stream_of(s), bn_forward_train_kernel)(
+      y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -170,8 +185,8 @@ void batchnorm_forward_eval<Device::CUDA>(float* y, const float* x, const float*
                                           const float* running_mean, const float* running_var,
                                           const BatchNormParams& p, Stream s) {
   if (p.C <= 0 || p.N * p.L <= 0) return;
-  bn_forward_eval_kernel<<<channel_blocks(p), kBnThreads, 0, stream_of(s)>>>(y, x, gamma, beta, running_mean,
-                                                                             running_var, p);
+  ML_LAUNCH(channel_blocks(p), kBnThreads, 0, stream_of(s), bn_forward_eval_kernel)(
+      y, x, gamma, beta, running_mean, running_var, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -180,8 +195,8 @@ void batchnorm_backward<Device::CUDA>(float* gx, float* ggamma, float* gbeta, co
                                       const float* gamma, const float* save_mean, const float* save_invstd,
                                       const BatchNormParams& p, Stream s) {
   if (p.C <= 0) return;
-  bn_backward_kernel<<<channel_blocks(p), kBnThreads, 0, stream_of(s)>>>(gx, ggamma, gbeta, gy, x, gamma, save_mean,
-                                                                         save_invstd, p);
+  ML_LAUNCH(channel_blocks(p), kBnThreads, 0, stream_of(s), bn_backward_kernel)(
+      gx, ggamma, gbeta, gy, x, gamma, save_mean, save_invstd, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -190,8 +205,8 @@ void batchnorm_backward_eval<Device::CUDA>(float* gx, float* ggamma, float* gbet
                                            const float* gamma, const float* running_mean, const float* running_var,
                                            const BatchNormParams& p, Stream s) {
   if (p.C <= 0) return;
-  bn_backward_eval_kernel<<<channel_blocks(p), kBnThreads, 0, stream_of(s)>>>(gx, ggamma, gbeta, gy, x, gamma,
-                                                                              running_mean, running_var, p);
+  ML_LAUNCH(channel_blocks(p), kBnThreads, 0, stream_of(s), bn_backward_eval_kernel)(
+      gx, ggamma, gbeta, gy, x, gamma, running_mean, running_var, p);
   ML_CUDA_CHECK_LAST();
 }
 

@@ -16,20 +16,42 @@
 #include "kernels/common.h"
 #include "kernels/cuda/check.h"
 
+// Launches and static shared memory are written through two macros, so that the same source
+// builds with nvcc and, as host C++, in the interpret mode (tests/interpret/cuda_emu.h defines
+// both for the emulator; its <cuda_runtime.h> is included above):
+//   ML_LAUNCH(grid, block, shared bytes, stream, kernel<...>)(args...);
+//   ML_SHARED(type, name, [dims]...);   // a __shared__ array
+// The kernel comes last because a template-id may hold commas.
+#ifndef ML_LAUNCH
+#define ML_LAUNCH(grid, block, smem, stream, ...) __VA_ARGS__<<<grid, block, smem, stream>>>
+#endif
+#ifndef ML_SHARED
+#define ML_SHARED(type, name, ...) __shared__ type name __VA_ARGS__
+#endif
+
 namespace ml::kernels::cuda {
 
 inline cudaStream_t stream_of(Stream s) { return static_cast<cudaStream_t>(s.handle); }
 
 constexpr int kThreads = 256;  // default block size: 8 warps, 8 blocks fill an SM's 2048 threads
 
+// The device's SM count: it may size grids, never a result (a sum's association order must
+// not change between GPU models; reduce.cu and conv2d.cu size their splits by constants).
+inline int query_sm_count() {
+  int dev = 0, sms = 0;
+  ML_CUDA_CHECK(cudaGetDevice(&dev));
+  ML_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  return sms > 0 ? sms : 1;
+}
 inline int sm_count() {
-  static const int n = [] {
-    int dev = 0, sms = 0;
-    ML_CUDA_CHECK(cudaGetDevice(&dev));
-    ML_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    return sms > 0 ? sms : 1;
-  }();
+#if defined(ML_INTERPRET)
+  // The interpret mode asks every time: its tests change the SM count (ML_INTERP_SMS) within
+  // one process to check that no result depends on it.
+  return query_sm_count();
+#else
+  static const int n = query_sm_count();
   return n;
+#endif
 }
 
 // Blocks for a grid-stride loop over `items` work items with `threads` per block: one item

@@ -374,8 +374,8 @@ struct BLoader {
 template <class T, Pass PASS>
 __global__ void __launch_bounds__(T::THREADS, T::MIN_BLOCKS) conv_gemm_kernel(const GemmArgs a) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK;
-  __shared__ __align__(16) float As[2][BK][BM + T::APAD];
-  __shared__ __align__(16) float Bs[2][BK][BN];
+  ML_SHARED(__align__(16) float, As, [2][BK][BM + T::APAD]);
+  ML_SHARED(__align__(16) float, Bs, [2][BK][BN]);
 
   const int t = static_cast<int>(threadIdx.x);
   const int j0 = static_cast<int>(blockIdx.x) * BN;
@@ -501,7 +501,7 @@ __global__ void sum_splits_kernel(float* out, const float* part, int64_t size, i
 // block sum (as the CPU reference, which sums in double).
 constexpr int kBiasThreads = 256;
 __global__ void bias_grad_kernel(float* gb, const float* gy, int64_t N, int64_t K, int64_t PQ) {
-  __shared__ double red[kBiasThreads / 32];
+  ML_SHARED(double, red, [kBiasThreads / 32]);
   const int64_t k = blockIdx.x;
   double s = 0.0;
   for (int64_t n = 0; n < N; ++n) {
@@ -652,6 +652,10 @@ bool gemm_envelope(const Conv2dParams& p, int64_t rows) {
          (rows + Tile32::BM - 1) / Tile32::BM <= 65535 && p.groups <= 65535;
 }
 
+// The SM count backward-weight's split-K is sized for: the H100/H200's 132, a constant so that
+// the split (and with it every weight gradient's rounding) depends on the shape alone.
+constexpr int64_t kSplitSms = 132;
+
 // Tile height for a GEMM of M rows and `blocks_per_row_tile` blocks per row tile: the widest
 // tile whose rows are mostly real and that still puts a block on every SM.
 int choose_tile(int64_t M, int64_t blocks_per_row_tile) {
@@ -705,9 +709,9 @@ void launch_gemm(GemmArgs a, int splits, cudaStream_t st) {
   a.b_kstep = step_of(a.b_radix, T::B_KSTEP);
   a.div_plane = make_fastdiv(a.plane);
   a.vec_store = a.plane % 4 == 0 && aligned16(a.out);
-  const dim3 grid(static_cast<unsigned>((a.Ncols + T::BN - 1) / T::BN), static_cast<unsigned>((a.M + T::BM - 1) / T::BM),
-                  static_cast<unsigned>(a.groups * splits));
-  conv_gemm_kernel<T, PASS><<<grid, T::THREADS, 0, st>>>(a);
+  const dim3 grid(static_cast<unsigned>((a.Ncols + T::BN - 1) / T::BN),
+                  static_cast<unsigned>((a.M + T::BM - 1) / T::BM), static_cast<unsigned>(a.groups * splits));
+  ML_LAUNCH(grid, T::THREADS, 0, st, conv_gemm_kernel<T, PASS>)(a);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -735,7 +739,7 @@ void conv2d_forward<Device::CUDA>(float* y, const float* x, const float* w, cons
   const int64_t Kg = p.K / p.groups;
   if (force_fallback() || !gemm_envelope(p, Kg)) {
     const int64_t total = p.N * p.K * p.P * p.Q;
-    conv_forward_direct<<<grid_for(total, kDirectThreads), kDirectThreads, 0, st>>>(y, x, w, b, direct_args(p));
+    ML_LAUNCH(grid_for(total, kDirectThreads), kDirectThreads, 0, st, conv_forward_direct)(y, x, w, b, direct_args(p));
     ML_CUDA_CHECK_LAST();
     return;
   }
@@ -773,7 +777,8 @@ void conv2d_backward_data<Device::CUDA>(float* gx, const float* gy, const float*
   }
   if (force_fallback() || !gemm_envelope(p, Cg) || p.stride_h * p.stride_w > 4) {
     const int64_t total = p.N * p.C * p.H * p.W;
-    conv_backward_data_direct<<<grid_for(total, kDirectThreads), kDirectThreads, 0, st>>>(gx, gy, w, direct_args(p));
+    ML_LAUNCH(grid_for(total, kDirectThreads), kDirectThreads, 0, st, conv_backward_data_direct)(
+        gx, gy, w, direct_args(p));
     ML_CUDA_CHECK_LAST();
     return;
   }
@@ -813,7 +818,7 @@ void conv2d_backward_weight<Device::CUDA>(float* gw, float* gb, const float* gy,
     if (p.N * p.P * p.Q == 0)
       ML_CUDA_CHECK(cudaMemsetAsync(gb, 0, static_cast<size_t>(p.K) * sizeof(float), st));
     else {
-      bias_grad_kernel<<<static_cast<unsigned>(p.K), kBiasThreads, 0, st>>>(gb, gy, p.N, p.K, p.P * p.Q);
+      ML_LAUNCH(static_cast<unsigned>(p.K), kBiasThreads, 0, st, bias_grad_kernel)(gb, gy, p.N, p.K, p.P * p.Q);
       ML_CUDA_CHECK_LAST();
     }
   }
@@ -824,7 +829,7 @@ void conv2d_backward_weight<Device::CUDA>(float* gw, float* gb, const float* gy,
   }
   if (force_fallback() || !gemm_envelope(p, Kg)) {
     const int64_t threads = wsize * 32;  // a warp per element
-    conv_backward_weight_direct<<<grid_for(threads, kWgradDirectThreads), kWgradDirectThreads, 0, st>>>(
+    ML_LAUNCH(grid_for(threads, kWgradDirectThreads), kWgradDirectThreads, 0, st, conv_backward_weight_direct)(
         gw, gy, x, direct_args(p));
     ML_CUDA_CHECK_LAST();
     return;
@@ -847,13 +852,16 @@ void conv2d_backward_weight<Device::CUDA>(float* gw, float* gb, const float* gy,
   a.plane = static_cast<int>(CRS);
 
   // Output tiles are few (Kg x CRS is small next to N*P*Q), so the reduction is split until
-  // about two waves of blocks fill the GPU; each split keeps >= 32 steps of BK so its
-  // partial write stays small next to its arithmetic, and the partials stay below 64 MB.
+  // about two waves of blocks fill an H100/H200 (kSplitSms); each split keeps >= 32 steps of
+  // BK so its partial write stays small next to its arithmetic, and the partials stay below
+  // 64 MB. The SM count is a constant, not the device's, as in reduce.cu: the split fixes
+  // where the partial sums are cut, so with the device's count the weight gradient would
+  // differ bit for bit between GPU models.
   const int forced = tile_override();
   const int bm = forced ? forced : (a.M > 64 ? 128 : a.M > 32 ? 64 : 32);
   const int min_blocks_per_sm = bm == 128 ? Tile128::MIN_BLOCKS : bm == 64 ? Tile64::MIN_BLOCKS : Tile32::MIN_BLOCKS;
   const int64_t tiles = (a.M + bm - 1) / bm * ((CRS + Tile128::BN - 1) / Tile128::BN) * p.groups;
-  const int64_t target = 2 * static_cast<int64_t>(cuda::sm_count()) * min_blocks_per_sm;
+  const int64_t target = 2 * kSplitSms * min_blocks_per_sm;
   int64_t splits = (target + tiles - 1) / tiles;
   splits = std::min<int64_t>(splits, std::max<int64_t>(1, L / (32 * Tile128::BK)));
   splits = std::min<int64_t>(splits, std::max<int64_t>(1, (int64_t{16} << 20) / wsize));
@@ -875,7 +883,7 @@ void conv2d_backward_weight<Device::CUDA>(float* gw, float* gb, const float* gy,
   a.out = part;
   a.split_stride = static_cast<int>(wsize);
   launch_gemm_tile<Pass::Weight>(bm, a, static_cast<int>(splits), st);
-  sum_splits_kernel<<<grid_for(wsize), cuda::kThreads, 0, st>>>(gw, part, wsize, static_cast<int>(splits));
+  ML_LAUNCH(grid_for(wsize), cuda::kThreads, 0, st, sum_splits_kernel)(gw, part, wsize, static_cast<int>(splits));
   ML_CUDA_CHECK_LAST();
 }
 

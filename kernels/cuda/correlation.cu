@@ -48,8 +48,8 @@ __device__ __forceinline__ double column_sum(double v, double (*smem)[33], doubl
 
 __global__ void zscore_forward_kernel(float* z, float* mean, float* stdv, const float* x, int64_t rows,
                                       int64_t cols) {
-  __shared__ double smem[kStripes][33];
-  __shared__ double res[32];
+  ML_SHARED(double, smem, [kStripes][33]);
+  ML_SHARED(double, res, [32]);
   const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
   const int64_t u = static_cast<int64_t>(blockIdx.x) * 32 + tx;
   const bool active = u < cols;
@@ -77,8 +77,8 @@ __global__ void zscore_forward_kernel(float* z, float* mean, float* stdv, const 
 // gx = (gz - mean_i gz - z * mean_i(gz z)) / std   (0 where std == 0)
 __global__ void zscore_backward_kernel(float* gx, const float* gz, const float* z, const float* stdv, int64_t rows,
                                        int64_t cols) {
-  __shared__ double smem[kStripes][33];
-  __shared__ double res[32];
+  ML_SHARED(double, smem, [kStripes][33]);
+  ML_SHARED(double, res, [32]);
   const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
   const int64_t u = static_cast<int64_t>(blockIdx.x) * 32 + tx;
   const bool active = u < cols;
@@ -108,7 +108,7 @@ __device__ __forceinline__ double row_sum(double v, double* smem) {
 // TPR threads per row; kThreads / TPR rows per block.
 template <int TPR>
 __global__ void row_normalize_forward_kernel(float* u, float* norm, const float* x, int64_t rows, int64_t cols) {
-  __shared__ double smem[kThreads / 32];
+  ML_SHARED(double, smem, [kThreads / 32]);
   constexpr int kRowsPerBlock = kThreads / TPR;
   const int t = threadIdx.x % TPR;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kRowsPerBlock;
@@ -130,7 +130,7 @@ __global__ void row_normalize_forward_kernel(float* u, float* norm, const float*
 template <int TPR>
 __global__ void row_normalize_backward_kernel(float* gx, const float* gu, const float* u, const float* norm,
                                               int64_t rows, int64_t cols) {
-  __shared__ double smem[kThreads / 32];
+  ML_SHARED(double, smem, [kThreads / 32]);
   constexpr int kRowsPerBlock = kThreads / TPR;
   const int t = threadIdx.x % TPR;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kRowsPerBlock;
@@ -165,7 +165,7 @@ template <>
 void zscore_columns_forward<Device::CUDA>(float* z, float* mean, float* std, const float* x, int64_t rows,
                                           int64_t cols, Stream s) {
   if (rows <= 0 || cols <= 0) return;
-  zscore_forward_kernel<<<column_blocks(cols), kThreads, 0, stream_of(s)>>>(z, mean, std, x, rows, cols);
+  ML_LAUNCH(column_blocks(cols), kThreads, 0, stream_of(s), zscore_forward_kernel)(z, mean, std, x, rows, cols);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -173,7 +173,7 @@ template <>
 void zscore_columns_backward<Device::CUDA>(float* gx, const float* gz, const float* z, const float* std, int64_t rows,
                                            int64_t cols, Stream s) {
   if (rows <= 0 || cols <= 0) return;
-  zscore_backward_kernel<<<column_blocks(cols), kThreads, 0, stream_of(s)>>>(gx, gz, z, std, rows, cols);
+  ML_LAUNCH(column_blocks(cols), kThreads, 0, stream_of(s), zscore_backward_kernel)(gx, gz, z, std, rows, cols);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -183,9 +183,10 @@ void row_normalize_forward<Device::CUDA>(float* u, float* norm, const float* x, 
   if (rows <= 0) return;
   const cudaStream_t st = stream_of(s);
   if (cols <= 1024)
-    row_normalize_forward_kernel<32><<<grid_for(rows * 32), kThreads, 0, st>>>(u, norm, x, rows, cols);
+    ML_LAUNCH(grid_for(rows * 32), kThreads, 0, st, row_normalize_forward_kernel<32>)(u, norm, x, rows, cols);
   else
-    row_normalize_forward_kernel<kThreads><<<grid_for(rows * kThreads), kThreads, 0, st>>>(u, norm, x, rows, cols);
+    ML_LAUNCH(grid_for(rows * kThreads), kThreads, 0, st, row_normalize_forward_kernel<kThreads>)(
+        u, norm, x, rows, cols);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -195,10 +196,10 @@ void row_normalize_backward<Device::CUDA>(float* gx, const float* gu, const floa
   if (rows <= 0) return;
   const cudaStream_t st = stream_of(s);
   if (cols <= 1024)
-    row_normalize_backward_kernel<32><<<grid_for(rows * 32), kThreads, 0, st>>>(gx, gu, u, norm, rows, cols);
+    ML_LAUNCH(grid_for(rows * 32), kThreads, 0, st, row_normalize_backward_kernel<32>)(gx, gu, u, norm, rows, cols);
   else
-    row_normalize_backward_kernel<kThreads>
-        <<<grid_for(rows * kThreads), kThreads, 0, st>>>(gx, gu, u, norm, rows, cols);
+    ML_LAUNCH(grid_for(rows * kThreads), kThreads, 0, st, row_normalize_backward_kernel<kThreads>)(
+        gx, gu, u, norm, rows, cols);
   ML_CUDA_CHECK_LAST();
 }
 

@@ -99,7 +99,10 @@ struct UnaryBackward {
   float a;
   __device__ float operator()(const float (&v)[3]) const { return v[0] * unary_derivative<OP>(v[1], v[2], a); }
 };
-// v = (gy, x); y was not given (the CPU reference then uses 0 for it)
+// v = (gy, x), for a caller that passes y = null: the derivative then sees y = 0, so only ops
+// whose derivative ignores y are meaningful this way. The CPU reference does not accept a null
+// y (it reads y[i] for every op), and the engine always passes it; this variant only spares a
+// direct caller a crash.
 template <UnaryOp OP>
 struct UnaryBackwardNoY {
   float a;
@@ -155,9 +158,9 @@ void launch_pointwise(float* y, Inputs<K> in, int64_t n, F f, cudaStream_t st) {
   bool vec = aligned16(y) && n >= 4;
   for (int k = 0; k < K; ++k) vec = vec && aligned16(in.p[k]);
   if (vec)
-    pointwise_kernel<K, true><<<grid_for(n / 4), kThreads, 0, st>>>(y, in, n, f);
+    ML_LAUNCH(grid_for(n / 4), kThreads, 0, st, pointwise_kernel<K, true>)(y, in, n, f);
   else
-    pointwise_kernel<K, false><<<grid_for(n), kThreads, 0, st>>>(y, in, n, f);
+    ML_LAUNCH(grid_for(n), kThreads, 0, st, pointwise_kernel<K, false>)(y, in, n, f);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -294,8 +297,8 @@ void binary_forward<Device::CUDA>(float* y, const float* a, const float* b, cons
   with_binary_op(op, [&](auto OP) {
     cuda::with_ndim(c.ndim, [&](auto ND) {
       constexpr int kNd = decltype(ND)::value;
-      binary_broadcast_kernel<kNd, decltype(OP)::value>
-          <<<grid_for(p.numel), kThreads, 0, st>>>(y, a, b, cuda::index_map<kNd>(c), p.numel);
+      ML_LAUNCH(grid_for(p.numel), kThreads, 0, st, binary_broadcast_kernel<kNd, decltype(OP)::value>)(
+          y, a, b, cuda::index_map<kNd>(c), p.numel);
       ML_CUDA_CHECK_LAST();
     });
   });
@@ -305,28 +308,28 @@ template <>
 void fill<Device::CUDA>(float* y, int64_t n, float value, Stream s) {
   if (n <= 0) return;
   const bool vec = aligned16(y) && n >= 4;
-  fill_kernel<<<grid_for(vec ? n / 4 : n), kThreads, 0, stream_of(s)>>>(y, n, value, vec);
+  ML_LAUNCH(grid_for(vec ? n / 4 : n), kThreads, 0, stream_of(s), fill_kernel)(y, n, value, vec);
   ML_CUDA_CHECK_LAST();
 }
 
 template <>
 void fill_i32<Device::CUDA>(int32_t* y, int64_t n, int32_t value, Stream s) {
   if (n <= 0) return;
-  fill_i32_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, n, value);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), fill_i32_kernel)(y, n, value);
   ML_CUDA_CHECK_LAST();
 }
 
 template <>
 void arange<Device::CUDA>(float* y, int64_t n, float start, float step, Stream s) {
   if (n <= 0) return;
-  arange_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, n, start, step);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), arange_kernel)(y, n, start, step);
   ML_CUDA_CHECK_LAST();
 }
 
 template <>
 void cast_i32_to_f32<Device::CUDA>(float* y, const int32_t* x, int64_t n, Stream s) {
   if (n <= 0) return;
-  cast_i32_to_f32_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, x, n);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), cast_i32_to_f32_kernel)(y, x, n);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -349,9 +352,8 @@ void copy2d<Device::CUDA>(void* dst, int64_t dst_pitch, const void* src, int64_t
     using T = decltype(word);
     const int64_t w = sizeof(T);
     const int64_t units = row_bytes / w;
-    copy2d_kernel<T><<<grid_for(rows * units), kThreads, 0, st>>>(static_cast<T*>(dst), dst_pitch / w,
-                                                                  static_cast<const T*>(src), src_pitch / w, rows,
-                                                                  units);
+    ML_LAUNCH(grid_for(rows * units), kThreads, 0, st, copy2d_kernel<T>)(
+        static_cast<T*>(dst), dst_pitch / w, static_cast<const T*>(src), src_pitch / w, rows, units);
     ML_CUDA_CHECK_LAST();
   };
   if (bits % 16 == 0) launch(int4{});

@@ -41,7 +41,7 @@ constexpr int kTileRows = 8;  // block = 32 x 8 threads; each thread moves 4 val
 // Block (bx, by) holds x's tile rows [r0, r0+32) x columns [c0, c0+32).
 template <int K>
 __global__ void rot90_odd_kernel(float* y, const float* x, int64_t planes, int64_t H, int64_t W) {
-  __shared__ float tile[kTile][kTile + 1];
+  ML_SHARED(float, tile, [kTile][kTile + 1]);
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int64_t c0 = static_cast<int64_t>(blockIdx.x) * kTile, r0 = static_cast<int64_t>(blockIdx.y) * kTile;
   for (int64_t pl = blockIdx.z; pl < planes; pl += gridDim.z) {
@@ -79,7 +79,7 @@ void flip<Device::CUDA>(float* y, const float* x, int64_t planes, int64_t H, int
     ML_CUDA_CHECK(cudaMemcpyAsync(y, x, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToDevice, st));
     return;
   }
-  flip_kernel<<<grid_for(n), kThreads, 0, st>>>(y, x, n, H, W, horizontal, vertical);
+  ML_LAUNCH(grid_for(n), kThreads, 0, st, flip_kernel)(y, x, n, H, W, horizontal, vertical);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -98,8 +98,8 @@ void rot90<Device::CUDA>(float* y, const float* x, int64_t planes, int64_t H, in
   const dim3 grid(static_cast<unsigned>(tiles_w), static_cast<unsigned>(tiles_h),
                   static_cast<unsigned>(std::min<int64_t>(planes, 65535)));
   const dim3 block(kTile, kTileRows);
-  if (k == 1) rot90_odd_kernel<1><<<grid, block, 0, stream_of(s)>>>(y, x, planes, H, W);
-  else rot90_odd_kernel<3><<<grid, block, 0, stream_of(s)>>>(y, x, planes, H, W);
+  if (k == 1) ML_LAUNCH(grid, block, 0, stream_of(s), rot90_odd_kernel<1>)(y, x, planes, H, W);
+  else ML_LAUNCH(grid, block, 0, stream_of(s), rot90_odd_kernel<3>)(y, x, planes, H, W);
   ML_CUDA_CHECK_LAST();
 }
 

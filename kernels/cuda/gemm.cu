@@ -88,8 +88,8 @@ void gemm<Device::CUDA>(float* C, const float* A, const float* B, const GemmPara
   const cudaStream_t st = stream_of(s);
   if (p.K <= 0) {
     if (p.beta == 1.f) return;
-    scale_c_kernel<<<grid_for(p.batch * p.M * p.N), kThreads, 0, st>>>(C, p.M, p.N, p.ldc, p.batch, p.stride_c,
-                                                                      p.beta);
+    ML_LAUNCH(grid_for(p.batch * p.M * p.N), kThreads, 0, st, scale_c_kernel)(
+        C, p.M, p.N, p.ldc, p.batch, p.stride_c, p.beta);
     ML_CUDA_CHECK_LAST();
     return;
   }

@@ -67,8 +67,8 @@ void lrn_forward<Device::CUDA>(float* y, float* scale, const float* x, const Lrn
   const int64_t total = p.N * p.C * p.H * p.W;
   if (total <= 0) return;
   const float a = p.alpha / static_cast<float>(p.size);
-  lrn_forward_kernel<<<grid_for(total), kThreads, 0, stream_of(s)>>>(y, scale, x, p, a, p.size / 2,
-                                                                     (p.size - 1) / 2);
+  ML_LAUNCH(grid_for(total), kThreads, 0, stream_of(s), lrn_forward_kernel)(
+      y, scale, x, p, a, p.size / 2, (p.size - 1) / 2);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -78,8 +78,8 @@ void lrn_backward<Device::CUDA>(float* gx, const float* gy, const float* x, cons
   const int64_t total = p.N * p.C * p.H * p.W;
   if (total <= 0) return;
   const float coef = 2.f * p.alpha * p.beta / static_cast<float>(p.size);
-  lrn_backward_kernel<<<grid_for(total), kThreads, 0, stream_of(s)>>>(gx, gy, x, y, scale, p, coef, p.size / 2,
-                                                                      (p.size - 1) / 2);
+  ML_LAUNCH(grid_for(total), kThreads, 0, stream_of(s), lrn_backward_kernel)(
+      gx, gy, x, y, scale, p, coef, p.size / 2, (p.size - 1) / 2);
   ML_CUDA_CHECK_LAST();
 }
 

@@ -98,8 +98,8 @@ void sgd_step<Device::CUDA>(float* w, float* momentum_buf, const float* g, int64
   if (n <= 0) return;
   float* buf = p.momentum != 0.f ? momentum_buf : nullptr;
   const bool vec = n >= 4 && aligned16(w) && aligned16(g) && (!buf || aligned16(buf));
-  if (vec) sgd_kernel<true><<<grid_for(n / 4), kThreads, 0, stream_of(s)>>>(w, buf, g, n, p);
-  else sgd_kernel<false><<<grid_for(n), kThreads, 0, stream_of(s)>>>(w, buf, g, n, p);
+  if (vec) ML_LAUNCH(grid_for(n / 4), kThreads, 0, stream_of(s), sgd_kernel<true>)(w, buf, g, n, p);
+  else ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), sgd_kernel<false>)(w, buf, g, n, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -109,8 +109,8 @@ void adam_step<Device::CUDA>(float* w, float* m, float* v, const float* g, int64
   const float bc1 = 1.f - std::pow(p.beta1, static_cast<float>(p.step));
   const float bc2 = 1.f - std::pow(p.beta2, static_cast<float>(p.step));
   const bool vec = n >= 4 && aligned16(w) && aligned16(m) && aligned16(v) && aligned16(g);
-  if (vec) adam_kernel<true><<<grid_for(n / 4), kThreads, 0, stream_of(s)>>>(w, m, v, g, n, p, bc1, bc2);
-  else adam_kernel<false><<<grid_for(n), kThreads, 0, stream_of(s)>>>(w, m, v, g, n, p, bc1, bc2);
+  if (vec) ML_LAUNCH(grid_for(n / 4), kThreads, 0, stream_of(s), adam_kernel<true>)(w, m, v, g, n, p, bc1, bc2);
+  else ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), adam_kernel<false>)(w, m, v, g, n, p, bc1, bc2);
   ML_CUDA_CHECK_LAST();
 }
 

@@ -195,7 +195,7 @@ template <>
 void max_pool2d_forward<Device::CUDA>(float* y, int32_t* argmax, const float* x, const Pool2dParams& p, Stream s) {
   const int64_t n = outputs(p);
   if (n <= 0) return;
-  max_pool_forward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, argmax, x, p);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), max_pool_forward_kernel)(y, argmax, x, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -208,7 +208,7 @@ void max_pool2d_backward<Device::CUDA>(float* gx, const float* gy, const int32_t
     fill<Device::CUDA>(gx, n, 0.f, s);
     return;
   }
-  max_pool_backward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(gx, gy, argmax, p);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), max_pool_backward_kernel)(gx, gy, argmax, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -216,7 +216,7 @@ template <>
 void avg_pool2d_forward<Device::CUDA>(float* y, const float* x, const Pool2dParams& p, Stream s) {
   const int64_t n = outputs(p);
   if (n <= 0) return;
-  avg_pool_forward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, x, p);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), avg_pool_forward_kernel)(y, x, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -228,7 +228,7 @@ void avg_pool2d_backward<Device::CUDA>(float* gx, const float* gy, const Pool2dP
     fill<Device::CUDA>(gx, n, 0.f, s);
     return;
   }
-  avg_pool_backward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(gx, gy, p);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), avg_pool_backward_kernel)(gx, gy, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -236,7 +236,7 @@ template <>
 void adaptive_avg_pool2d_forward<Device::CUDA>(float* y, const float* x, const Pool2dParams& p, Stream s) {
   const int64_t n = outputs(p);
   if (n <= 0) return;
-  adaptive_avg_forward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, x, p);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), adaptive_avg_forward_kernel)(y, x, p);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -248,7 +248,7 @@ void adaptive_avg_pool2d_backward<Device::CUDA>(float* gx, const float* gy, cons
     fill<Device::CUDA>(gx, n, 0.f, s);
     return;
   }
-  adaptive_avg_backward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(gx, gy, p);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), adaptive_avg_backward_kernel)(gx, gy, p);
   ML_CUDA_CHECK_LAST();
 }
 

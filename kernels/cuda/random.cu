@@ -63,14 +63,14 @@ __global__ void dropout_mask_kernel(float* mask, int64_t n, float p, float keep_
 template <>
 void uniform<Device::CUDA>(float* y, int64_t n, float lo, float hi, uint64_t seed, uint64_t offset, Stream s) {
   if (n <= 0) return;
-  uniform_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, n, lo, hi, seed, offset);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), uniform_kernel)(y, n, lo, hi, seed, offset);
   ML_CUDA_CHECK_LAST();
 }
 
 template <>
 void normal<Device::CUDA>(float* y, int64_t n, float mean, float std, uint64_t seed, uint64_t offset, Stream s) {
   if (n <= 0) return;
-  normal_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(y, n, mean, std, seed, offset);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), normal_kernel)(y, n, mean, std, seed, offset);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -78,7 +78,7 @@ template <>
 void dropout_mask<Device::CUDA>(float* mask, int64_t n, float p, uint64_t seed, uint64_t offset, Stream s) {
   if (n <= 0) return;
   const float keep_scale = 1.0f / (1.0f - p);  // on the host, exactly as the CPU reference
-  dropout_mask_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(mask, n, p, keep_scale, seed, offset);
+  ML_LAUNCH(grid_for(n), kThreads, 0, stream_of(s), dropout_mask_kernel)(mask, n, p, keep_scale, seed, offset);
   ML_CUDA_CHECK_LAST();
 }
 

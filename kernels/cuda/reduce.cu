@@ -114,7 +114,7 @@ __global__ void sum_rows_warp_kernel(float* y, const float* x, Dims kept, Dims r
 // G == 1 writes y; otherwise the double partial goes to part[k*G + g].
 __global__ void sum_rows_block_kernel(float* y, double* part, const float* x, Dims kept, Dims red, int64_t kept_n,
                                       int64_t red_n, int64_t chunk, int64_t G) {
-  __shared__ double smem[kThreads / 32];
+  ML_SHARED(double, smem, [kThreads / 32]);
   for (int64_t b = blockIdx.x; b < kept_n * G; b += gridDim.x) {
     const int64_t k = b / G, g = b - k * G;
     const float* xk = x + offset_of(k, kept);
@@ -136,7 +136,7 @@ constexpr int kColStripes = kThreads / 32;  // 8
 // Block: 32 consecutive outputs (blockIdx.x) x 8 stripes of the reduced range of chunk blockIdx.y.
 __global__ void sum_cols_kernel(float* y, double* part, const float* x, Dims kept, Dims red, int64_t kept_n,
                                 int64_t red_n, int64_t chunk, int64_t G) {
-  __shared__ double smem[kColStripes][33];
+  ML_SHARED(double, smem, [kColStripes][33]);
   const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
   const int64_t k = static_cast<int64_t>(blockIdx.x) * 32 + tx;
   const int64_t g = blockIdx.y;
@@ -234,8 +234,8 @@ void sum_reduce<Device::CUDA>(float* y, const float* x, const ReduceParams& p, S
   }
   if (pl.rows) {
     if (pl.red_n <= 1024) {
-      sum_rows_warp_kernel<<<grid_for(pl.kept_n * 32), kThreads, 0, st>>>(y, x, pl.kept, pl.red, pl.kept_n,
-                                                                        pl.red_n);
+      ML_LAUNCH(grid_for(pl.kept_n * 32), kThreads, 0, st, sum_rows_warp_kernel)(
+          y, x, pl.kept, pl.red, pl.kept_n, pl.red_n);
       ML_CUDA_CHECK_LAST();
       return;
     }
@@ -246,10 +246,11 @@ void sum_reduce<Device::CUDA>(float* y, const float* x, const ReduceParams& p, S
     const int64_t chunk = ceil_div(pl.red_n, G);
     double* part = G > 1 ? static_cast<double*>(cuda::scratch(sizeof(double) * pl.kept_n * G)) : nullptr;
     const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(pl.kept_n * G, int64_t(1) << 20));
-    sum_rows_block_kernel<<<blocks, kThreads, 0, st>>>(y, part, x, pl.kept, pl.red, pl.kept_n, pl.red_n, chunk, G);
+    ML_LAUNCH(blocks, kThreads, 0, st, sum_rows_block_kernel)(
+        y, part, x, pl.kept, pl.red, pl.kept_n, pl.red_n, chunk, G);
     ML_CUDA_CHECK_LAST();
     if (G > 1) {
-      sum_partials_kernel<<<grid_for(pl.kept_n), kThreads, 0, st>>>(y, part, pl.kept_n, G);
+      ML_LAUNCH(grid_for(pl.kept_n), kThreads, 0, st, sum_partials_kernel)(y, part, pl.kept_n, G);
       ML_CUDA_CHECK_LAST();
     }
     return;
@@ -262,11 +263,11 @@ void sum_reduce<Device::CUDA>(float* y, const float* x, const ReduceParams& p, S
   G = std::min<int64_t>(G, 65535);  // gridDim.y limit
   const int64_t chunk = ceil_div(pl.red_n, G);
   double* part = G > 1 ? static_cast<double*>(cuda::scratch(sizeof(double) * pl.kept_n * G)) : nullptr;
-  sum_cols_kernel<<<dim3(static_cast<unsigned>(bx), static_cast<unsigned>(G)), kThreads, 0, st>>>(
+  ML_LAUNCH(dim3(static_cast<unsigned>(bx), static_cast<unsigned>(G)), kThreads, 0, st, sum_cols_kernel)(
       y, part, x, pl.kept, pl.red, pl.kept_n, pl.red_n, chunk, G);
   ML_CUDA_CHECK_LAST();
   if (G > 1) {
-    sum_partials_kernel<<<grid_for(pl.kept_n), kThreads, 0, st>>>(y, part, pl.kept_n, G);
+    ML_LAUNCH(grid_for(pl.kept_n), kThreads, 0, st, sum_partials_kernel)(y, part, pl.kept_n, G);
     ML_CUDA_CHECK_LAST();
   }
 }
@@ -288,7 +289,7 @@ void expand<Device::CUDA>(float* y, const float* x, const ReduceParams& p, Strea
   const cudaStream_t st = stream_of(s);
   cuda::with_ndim(c.ndim, [&](auto ND) {
     constexpr int kNd = decltype(ND)::value;
-    expand_kernel<kNd><<<grid_for(n), kThreads, 0, st>>>(y, x, cuda::index_map<kNd>(c), n);
+    ML_LAUNCH(grid_for(n), kThreads, 0, st, expand_kernel<kNd>)(y, x, cuda::index_map<kNd>(c), n);
     ML_CUDA_CHECK_LAST();
   });
 }
@@ -296,7 +297,7 @@ void expand<Device::CUDA>(float* y, const float* x, const ReduceParams& p, Strea
 template <>
 void argmax_rows<Device::CUDA>(int32_t* idx, const float* x, int64_t rows, int64_t cols, Stream s) {
   if (rows <= 0) return;
-  argmax_rows_kernel<<<grid_for(rows * 32), kThreads, 0, stream_of(s)>>>(idx, x, rows, cols);
+  ML_LAUNCH(grid_for(rows * 32), kThreads, 0, stream_of(s), argmax_rows_kernel)(idx, x, rows, cols);
   ML_CUDA_CHECK_LAST();
 }
 

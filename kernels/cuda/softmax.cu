@@ -48,8 +48,8 @@ __device__ __forceinline__ float row_max(float v, float* smem) {
 // Contiguous rows: TPR threads per row, kThreads / TPR rows per block.
 template <int TPR>
 __global__ void softmax_rows_kernel(float* y, const float* x, int64_t rows, int64_t dim, bool log_softmax) {
-  __shared__ double dsm[kThreads / 32];
-  __shared__ float fsm[kThreads / 32];
+  ML_SHARED(double, dsm, [kThreads / 32]);
+  ML_SHARED(float, fsm, [kThreads / 32]);
   constexpr int kRowsPerBlock = kThreads / TPR;
   const int t = threadIdx.x % TPR;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kRowsPerBlock;
@@ -105,7 +105,7 @@ __device__ __forceinline__ float softmax_grad(float gy, float y, float acc, bool
 template <int TPR>
 __global__ void softmax_backward_rows_kernel(float* gx, const float* gy, const float* y, int64_t rows, int64_t dim,
                                              bool log_softmax) {
-  __shared__ double dsm[kThreads / 32];
+  ML_SHARED(double, dsm, [kThreads / 32]);
   constexpr int kRowsPerBlock = kThreads / TPR;
   const int t = threadIdx.x % TPR;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kRowsPerBlock;
@@ -146,7 +146,7 @@ __global__ void softmax_backward_cols_kernel(float* gx, const float* gy, const f
 // One block: loss[0] = -(sum_n logp[n, labels[n]]) / N. A label outside [0, C) (the engine
 // checks before the call) gives NaN rather than a read out of bounds.
 __global__ void nll_forward_kernel(float* loss, const float* logp, const int32_t* labels, int64_t N, int64_t C) {
-  __shared__ double smem[kThreads / 32];
+  ML_SHARED(double, smem, [kThreads / 32]);
   double acc = 0.0;
   bool bad = false;
   for (int64_t n = threadIdx.x; n < N; n += kThreads) {
@@ -178,11 +178,12 @@ void softmax_forward<Device::CUDA>(float* y, const float* x, const SoftmaxParams
   const cudaStream_t st = stream_of(s);
   if (p.inner == 1) {
     if (p.dim <= 1024)
-      softmax_rows_kernel<32><<<grid_for(p.outer * 32), kThreads, 0, st>>>(y, x, p.outer, p.dim, p.log);
+      ML_LAUNCH(grid_for(p.outer * 32), kThreads, 0, st, softmax_rows_kernel<32>)(y, x, p.outer, p.dim, p.log);
     else
-      softmax_rows_kernel<kThreads><<<grid_for(p.outer * kThreads), kThreads, 0, st>>>(y, x, p.outer, p.dim, p.log);
+      ML_LAUNCH(grid_for(p.outer * kThreads), kThreads, 0, st, softmax_rows_kernel<kThreads>)(
+          y, x, p.outer, p.dim, p.log);
   } else {
-    softmax_cols_kernel<<<grid_for(p.outer * p.inner), kThreads, 0, st>>>(y, x, p.outer, p.dim, p.inner, p.log);
+    ML_LAUNCH(grid_for(p.outer * p.inner), kThreads, 0, st, softmax_cols_kernel)(y, x, p.outer, p.dim, p.inner, p.log);
   }
   ML_CUDA_CHECK_LAST();
 }
@@ -193,13 +194,14 @@ void softmax_backward<Device::CUDA>(float* gx, const float* gy, const float* y, 
   const cudaStream_t st = stream_of(s);
   if (p.inner == 1) {
     if (p.dim <= 1024)
-      softmax_backward_rows_kernel<32><<<grid_for(p.outer * 32), kThreads, 0, st>>>(gx, gy, y, p.outer, p.dim, p.log);
+      ML_LAUNCH(grid_for(p.outer * 32), kThreads, 0, st, softmax_backward_rows_kernel<32>)(
+          gx, gy, y, p.outer, p.dim, p.log);
     else
-      softmax_backward_rows_kernel<kThreads>
-          <<<grid_for(p.outer * kThreads), kThreads, 0, st>>>(gx, gy, y, p.outer, p.dim, p.log);
+      ML_LAUNCH(grid_for(p.outer * kThreads), kThreads, 0, st, softmax_backward_rows_kernel<kThreads>)(
+          gx, gy, y, p.outer, p.dim, p.log);
   } else {
-    softmax_backward_cols_kernel<<<grid_for(p.outer * p.inner), kThreads, 0, st>>>(gx, gy, y, p.outer, p.dim,
-                                                                                   p.inner, p.log);
+    ML_LAUNCH(grid_for(p.outer * p.inner), kThreads, 0, st, softmax_backward_cols_kernel)(
+        gx, gy, y, p.outer, p.dim, p.inner, p.log);
   }
   ML_CUDA_CHECK_LAST();
 }
@@ -208,7 +210,7 @@ template <>
 void nll_loss_forward<Device::CUDA>(float* loss, const float* logp, const int32_t* labels, int64_t N, int64_t C,
                                     Stream s) {
   // N == 0 gives 0/0 = NaN, as the CPU reference (and PyTorch's mean over nothing).
-  nll_forward_kernel<<<1, kThreads, 0, stream_of(s)>>>(loss, logp, labels, N, C);
+  ML_LAUNCH(1, kThreads, 0, stream_of(s), nll_forward_kernel)(loss, logp, labels, N, C);
   ML_CUDA_CHECK_LAST();
 }
 
@@ -216,7 +218,7 @@ template <>
 void nll_loss_backward<Device::CUDA>(float* glogp, const float* gloss, const int32_t* labels, int64_t N, int64_t C,
                                      Stream s) {
   if (N <= 0 || C <= 0) return;
-  nll_backward_kernel<<<grid_for(N * C), kThreads, 0, stream_of(s)>>>(glogp, gloss, labels, N, C);
+  ML_LAUNCH(grid_for(N * C), kThreads, 0, stream_of(s), nll_backward_kernel)(glogp, gloss, labels, N, C);
   ML_CUDA_CHECK_LAST();
 }
 

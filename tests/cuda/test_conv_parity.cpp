@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -261,12 +262,29 @@ std::vector<Case> specials() {
 
 }  // namespace
 
+// ML_CONV_SWEEP_EVERY=k runs every k-th case of the sweep (from case ML_CONV_SWEEP_FIRST),
+// for the interpret mode (tools/ci/interpret.sh), where the whole sweep on five paths takes too
+// long for CI; on a device the default runs all 162.
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long long r = std::strtoll(v, &end, 10);
+  if (*end != '\0' || r < 0) throw std::invalid_argument(std::string(name) + " = '" + v + "' is not a count");
+  return r;
+}
+
 TEST_CASE("conv2d CUDA kernels match the CPU over strides, paddings, dilations and groups, on every path") {
   ML_REQUIRE_CUDA();
-  Generator gen(2024);
   const auto cases = sweep();
   CHECK(cases.size() == 162);
-  for (const Case& c : cases) check_kernels(c, false, gen);
+  const int64_t every = std::max<int64_t>(1, env_int("ML_CONV_SWEEP_EVERY", 1));
+  const int64_t first = env_int("ML_CONV_SWEEP_FIRST", 0);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (static_cast<int64_t>(i) < first || (static_cast<int64_t>(i) - first) % every != 0) continue;
+    Generator gen(2024 + i);  // per case, so a sampled run draws what the full run draws
+    check_kernels(cases[i], false, gen);
+  }
 }
 
 TEST_CASE("conv2d CUDA kernels on AlexNet's first layer, kernel = input, asymmetric options and tile edges") {
@@ -397,3 +415,38 @@ TEST_CASE("conv2d CUDA kernels reject inconsistent parameters") {
   CHECK_NOTHROW(forward(good));
   device_synchronize(Device::CUDA);
 }
+
+#if defined(ML_INTERPRET)
+// Interpret mode only (tests/interpret/): its device's SM count is ML_INTERP_SMS, read at
+// every launch, so one process can play two GPU models. The weight gradient's split-K must
+// depend on the shape alone (kernels/cuda/conv2d.cu, kSplitSms): a split sized by the SM count
+// cuts the N*P*Q reduction at other places and changes the rounding, so an H100 and an A100
+// would train to different weights from the same seed.
+TEST_CASE("conv2d CUDA weight gradients are the same bits whatever the SM count (interpret mode)") {
+  ML_REQUIRE_CUDA();
+  Generator gen(2029);
+  Case c;  // 4*30*30 = 3600 pixels: split several ways
+  c.N = 4, c.C = 20, c.H = c.W = 32, c.K = 40, c.R = c.S = 3;
+  Conv2dParams p;
+  REQUIRE(c.params(p));
+  const int64_t nx = c.N * c.C * c.H * c.W, nw = c.K * c.C * 9, ny = c.N * c.K * p.P * p.Q;
+  const Tensor x = on_gpu(draw(nx, false, gen)), gy = on_gpu(draw(ny, false, gen));
+  const Stream st = device_stream(Device::CUDA);
+  const char* old = std::getenv("ML_INTERP_SMS");
+  const std::string saved = old ? old : "";
+  std::vector<float> gw_of[2];
+  const char* sms[2] = {"1", "132"};
+  for (int k = 0; k < 2; ++k) {
+    setenv("ML_INTERP_SMS", sms[k], 1);
+    Tensor gw = poisoned(nw), gb = poisoned(c.K);
+    cuda_backward_weight(gw.data(), gb.data(), gy.data(), x.data(), p, st);
+    device_synchronize(Device::CUDA);
+    gw_of[k] = gw.to_vector();
+  }
+  if (old) setenv("ML_INTERP_SMS", saved.c_str(), 1);
+  else unsetenv("ML_INTERP_SMS");
+  size_t differ = 0;
+  for (size_t i = 0; i < gw_of[0].size(); ++i) differ += std::memcmp(&gw_of[0][i], &gw_of[1][i], sizeof(float)) != 0;
+  CHECK_MESSAGE(differ == 0, differ, " of ", gw_of[0].size(), " weight-gradient elements differ between 1 and 132 SMs");
+}
+#endif
