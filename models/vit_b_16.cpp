@@ -44,39 +44,22 @@ class GELU : public Module {
 // The batched matmul is a loop of 2-D matmuls over the (batch x head) slices.
 class SelfAttention : public Module {
  public:
-  SelfAttention(int64_t dim, int64_t heads, Generator& gen) : dim_(dim), heads_(heads) {
+  SelfAttention(int64_t dim, int64_t heads, Generator& gen) : heads_(heads) {
     // PyTorch: xavier_uniform_ on the packed (3 dim, dim) matrix, zero biases.
     const float bound = std::sqrt(6.f / static_cast<float>(dim + 3 * dim));
     in_proj_weight = register_parameter("in_proj_weight", Tensor::uniform({3 * dim, dim}, -bound, bound, gen));
     in_proj_bias = register_parameter("in_proj_bias", Tensor::zeros({3 * dim}));
-    out_proj = register_module("out_proj", std::make_shared<TokenLinear>(dim, dim, gen));
+    out_proj = register_module("out_proj", std::make_shared<Linear>(dim, dim, gen));
   }
   // x: (N, L, dim) -> (N, L, dim)
   Tensor forward(const Tensor& x) override {
-    const int64_t N = x.size(0), L = x.size(1), hd = dim_ / heads_;
-    const Tensor qkv = linear(x.reshape({N * L, dim_}), in_proj_weight, in_proj_bias);  // (N L, 3 dim)
-    // (N, L, 3 heads, hd) -> (N, 3 heads, L, hd): q is heads [0, H), k [H, 2H), v [2H, 3H).
-    const Tensor qkvh = transpose(qkv.reshape({N, L, 3 * heads_, hd}), 1, 2);
-    const auto parts = split(qkvh, {heads_, heads_, heads_}, 1);
-    const Tensor q = mul(parts[0], 1.f / std::sqrt(static_cast<float>(hd))).reshape({N * heads_, L, hd});
-    const Tensor kt = transpose(parts[1], 2, 3).reshape({N * heads_, hd, L});
-    const Tensor v = parts[2].reshape({N * heads_, L, hd});
-    std::vector<Tensor> outs;
-    outs.reserve(static_cast<size_t>(N * heads_));
-    for (int64_t i = 0; i < N * heads_; ++i) {
-      const Tensor scores = matmul(q.slice(i, i + 1).reshape({L, hd}), kt.slice(i, i + 1).reshape({hd, L}));
-      const Tensor attn = softmax(scores, 1);  // (L, L)
-      outs.push_back(matmul(attn, v.slice(i, i + 1).reshape({L, hd})).reshape({1, L, hd}));
-    }
-    // (N heads, L, hd) -> (N, heads, L, hd) -> (N, L, heads, hd) -> (N, L, dim)
-    const Tensor o = transpose(cat(outs, 0).reshape({N, heads_, L, hd}), 1, 2).reshape({N, L, dim_});
-    return (*out_proj)(o);
+    return multi_head_self_attention(x, in_proj_weight, in_proj_bias, out_proj->weight, out_proj->bias, heads_);
   }
   Tensor in_proj_weight, in_proj_bias;
-  std::shared_ptr<TokenLinear> out_proj;
+  std::shared_ptr<Linear> out_proj;
 
  private:
-  int64_t dim_, heads_;
+  int64_t heads_;
 };
 
 class EncoderBlock : public Module {
@@ -159,6 +142,36 @@ class VisionTransformer : public Module {
 };
 
 }  // namespace
+
+Tensor multi_head_self_attention(const Tensor& x, const Tensor& in_proj_weight, const Tensor& in_proj_bias,
+                                 const Tensor& out_w, const Tensor& out_b, int64_t heads) {
+  ML_CHECK(x.defined() && x.dim() == 3, "multi_head_self_attention: x must be (N, L, D), got ",
+           x.defined() ? x.str() : std::string("undefined"));
+  const int64_t N = x.size(0), L = x.size(1), D = x.size(2);
+  ML_CHECK(heads > 0 && D % heads == 0, "multi_head_self_attention: D = ", D, " is not divisible by ", heads,
+           " heads");
+  ML_CHECK(in_proj_weight.defined() && in_proj_weight.shape() == Shape({3 * D, D}),
+           "multi_head_self_attention: in_proj_weight must be (", 3 * D, ", ", D, "), got ",
+           in_proj_weight.defined() ? in_proj_weight.str() : std::string("undefined"));
+  const int64_t hd = D / heads;
+  const Tensor qkv = linear(x.reshape({N * L, D}), in_proj_weight, in_proj_bias);  // (N L, 3D)
+  // (N, L, 3 heads, hd) -> (N, 3 heads, L, hd): q is heads [0, H), k [H, 2H), v [2H, 3H).
+  const Tensor qkvh = transpose(qkv.reshape({N, L, 3 * heads, hd}), 1, 2);
+  const auto parts = split(qkvh, {heads, heads, heads}, 1);
+  const Tensor q = mul(parts[0], 1.f / std::sqrt(static_cast<float>(hd))).reshape({N * heads, L, hd});
+  const Tensor kt = transpose(parts[1], 2, 3).reshape({N * heads, hd, L});
+  const Tensor v = parts[2].reshape({N * heads, L, hd});
+  std::vector<Tensor> outs;
+  outs.reserve(static_cast<size_t>(N * heads));
+  for (int64_t i = 0; i < N * heads; ++i) {
+    const Tensor scores = matmul(q.slice(i, i + 1).reshape({L, hd}), kt.slice(i, i + 1).reshape({hd, L}));
+    const Tensor attn = softmax(scores, 1);  // (L, L), rows sum to 1
+    outs.push_back(matmul(attn, v.slice(i, i + 1).reshape({L, hd})).reshape({1, L, hd}));
+  }
+  // (N heads, L, hd) -> (N, heads, L, hd) -> (N, L, heads, hd) -> (N L, D)
+  const Tensor o = transpose(cat(outs, 0).reshape({N, heads, L, hd}), 1, 2).reshape({N * L, D});
+  return linear(o, out_w, out_b).reshape({N, L, D});
+}
 
 Model vit_b_16(int64_t num_classes, int64_t image_size, Generator& gen) {
   ML_CHECK(image_size > 0 && image_size % kPatch == 0, "vit_b_16: image_size must be a positive multiple of ",

@@ -22,4 +22,12 @@ namespace ml::models {
 
 Model vit_b_16(int64_t num_classes, int64_t image_size, Generator& gen);
 
+// nn.MultiheadAttention's self-attention (inference, no mask, no dropout), as ViT's encoder
+// blocks use it: x (N, L, D); in_proj_weight (3D, D) and in_proj_bias (3D) packed as q, k, v;
+// out_w (D, D), out_b (D); D divisible by heads. Per head h (columns h*D/heads .. of q, k, v):
+// softmax(q k^T / sqrt(D/heads)) v; the heads concatenated, then out_proj. -> (N, L, D).
+// The batched matmul is a loop of 2-D matmuls over the (N x heads) slices.
+Tensor multi_head_self_attention(const Tensor& x, const Tensor& in_proj_weight, const Tensor& in_proj_bias,
+                                 const Tensor& out_w, const Tensor& out_b, int64_t heads);
+
 }  // namespace ml::models

@@ -3,10 +3,12 @@
 // and the named error for an input size the position embedding cannot serve.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <map>
 
 #include "engine/autograd.h"
 #include "models/model.h"
+#include "models/vit_b_16.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -161,4 +163,75 @@ TEST_CASE("vit_b_16: a 224 px forward gives 197 tokens per block") {
   CHECK(cap["class_token_output"].shape() == Shape{1, 768});
   const std::string e = testing::error_of([&] { (*m.net)(Tensor::normal({1, 3, 240, 240}, 0.f, 1.f, gen)); });
   testing::expect_parts(e, {"vit_b_16", "197 positions", "(N, 3, 224, 224)"});
+}
+
+namespace {
+
+// nn.MultiheadAttention's self-attention written out in double loops: x (N, L, D).
+std::vector<double> attention_ref(const Tensor& x, const Tensor& wi, const Tensor& bi, const Tensor& wo,
+                                  const Tensor& bo, int64_t H) {
+  const int64_t N = x.size(0), L = x.size(1), D = x.size(2), hd = D / H;
+  const auto xv = x.to_vector(), wiv = wi.to_vector(), biv = bi.to_vector(), wov = wo.to_vector(),
+             bov = bo.to_vector();
+  std::vector<double> y(static_cast<size_t>(N * L * D));
+  for (int64_t n = 0; n < N; ++n) {
+    // qkv[l][j] = sum_c x[n, l, c] wi[j, c] + bi[j], j in [0, 3D)
+    std::vector<double> qkv(static_cast<size_t>(L * 3 * D));
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t j = 0; j < 3 * D; ++j) {
+        double a = biv[static_cast<size_t>(j)];
+        for (int64_t c = 0; c < D; ++c) a += xv[static_cast<size_t>((n * L + l) * D + c)] * wiv[static_cast<size_t>(j * D + c)];
+        qkv[static_cast<size_t>(l * 3 * D + j)] = a;
+      }
+    std::vector<double> o(static_cast<size_t>(L * D));
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t l = 0; l < L; ++l) {
+        std::vector<double> s(static_cast<size_t>(L));
+        double mx = -1e300, z = 0;
+        for (int64_t m = 0; m < L; ++m) {
+          double a = 0;
+          for (int64_t d = 0; d < hd; ++d)
+            a += qkv[static_cast<size_t>(l * 3 * D + h * hd + d)] * qkv[static_cast<size_t>(m * 3 * D + D + h * hd + d)];
+          s[static_cast<size_t>(m)] = a / std::sqrt(static_cast<double>(hd));
+          mx = std::max(mx, s[static_cast<size_t>(m)]);
+        }
+        for (auto& v : s) z += (v = std::exp(v - mx));
+        for (int64_t d = 0; d < hd; ++d) {
+          double a = 0;
+          for (int64_t m = 0; m < L; ++m)
+            a += s[static_cast<size_t>(m)] / z * qkv[static_cast<size_t>(m * 3 * D + 2 * D + h * hd + d)];
+          o[static_cast<size_t>(l * D + h * hd + d)] = a;
+        }
+      }
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t j = 0; j < D; ++j) {
+        double a = bov[static_cast<size_t>(j)];
+        for (int64_t c = 0; c < D; ++c) a += o[static_cast<size_t>(l * D + c)] * wov[static_cast<size_t>(j * D + c)];
+        y[static_cast<size_t>((n * L + l) * D + j)] = a;
+      }
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("vit_b_16: multi-head self-attention against a double loop, and its gradient") {
+  Generator gen(5);
+  const int64_t N = 2, L = 5, D = 12, H = 3;
+  const Tensor x = testing::rand({N, L, D}, gen), wi = testing::rand({3 * D, D}, gen), bi = testing::rand({3 * D}, gen),
+               wo = testing::rand({D, D}, gen), bo = testing::rand({D}, gen);
+  const auto y = models::multi_head_self_attention(x, wi, bi, wo, bo, H).to_vector();
+  const auto ref = attention_ref(x, wi, bi, wo, bo, H);
+  // Tolerance: values are O(1) (|y| <~ D); float sums of 12 products, an exp and a softmax
+  // normalisation, and two more sums of 12: 1e-5 absolute + 1e-5 relative is ~50 ulps of the
+  // largest values. Swapping k and v, or a missing 1/sqrt(hd), changes values by O(0.1).
+  double worst = 0;
+  for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - ref[i]) - 1e-5 * std::fabs(ref[i]));
+  CHECK_MESSAGE(worst <= 1e-5, "max error beyond the relative part: ", worst);
+  testing::gradcheck(
+      [](const std::vector<Tensor>& v) { return models::multi_head_self_attention(v[0], v[1], v[2], v[3], v[4], 3); },
+      {testing::rand({1, 4, 6}, gen), testing::rand({18, 6}, gen), testing::rand({18}, gen), testing::rand({6, 6}, gen),
+       testing::rand({6}, gen)});
+  testing::expect_parts(testing::error_of([&] { models::multi_head_self_attention(x, wi, bi, wo, bo, 5); }),
+                        {"multi_head_self_attention", "12", "5 heads"});
 }
