@@ -23,6 +23,8 @@ Tensor square(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor pow(const Tensor& x, float exponent);
 Tensor neg(const Tensor& x);
+// Exact GELU x * Phi(x) (erf form), torch.nn.GELU's default; ConvNeXt's and ViT's activation.
+Tensor gelu(const Tensor& x);
 
 // Broadcasting as numpy: shapes aligned on the right; each dimension equal or 1.
 Tensor add(const Tensor& a, const Tensor& b);
@@ -94,6 +96,15 @@ Tensor flatten(const Tensor& x, int64_t start_dim = 1);  // (N, C, H, W) -> (N, 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim);
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);  // a copy
+// Swaps dimensions d0 and d1 (negative counts from the end), as torch.transpose(x, d0, d1)
+// followed by .contiguous(): a copy (engine/ops/transpose.cpp, kernels/transpose.h).
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+
+// ---- layer normalisation (engine/ops/layer_norm.cpp) -------------------------------------
+// Normalises over the last dimension, as torch.nn.functional.layer_norm(x, (C,), weight, bias,
+// eps): (x - mean) / sqrt(var + eps) * weight + bias, var the biased (population) variance.
+// x: (..., C); weight, bias: (C) or undefined. ConvNeXt and ViT use eps = 1e-6.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
 
 // ---- softmax and losses (engine/ops/softmax.cpp, engine/ops/loss.cpp) -------------------
 Tensor softmax(const Tensor& x, int64_t dim);

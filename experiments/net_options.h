@@ -21,7 +21,7 @@ struct NetOptions {
 };
 
 inline void add_net_options(CLI::App& app, NetOptions& o) {
-  app.add_option("--model", o.spec.model, "vgg_small | vgg_small_paper | alexnet | alexnet_lrn | vgg16 (default: the weights file's)");
+  app.add_option("--model", o.spec.model, "vgg_small | vgg_small_paper | alexnet | alexnet_lrn | vgg16 | resnet50 | convnext_tiny | vit_b_16 (default: the weights file's)");
   app.add_option("--weights", o.spec.weights, "safetensors weights (train's final/best.safetensors, or exported torchvision)");
   app.add_flag("--untrained", o.spec.untrained, "the study's untrained net: N(0, 1/fan_in) weights and biases");
   app.add_option("--seed", o.spec.seed, "seed of the untrained net and of every random draw")->capture_default_str();

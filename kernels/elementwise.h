@@ -10,7 +10,10 @@ namespace ml::kernels {
 // y = f(x). `alpha` is the op's scalar: Elu's alpha, Pow's exponent, Scale's factor,
 // AddScalar's addend, Softplus's beta (threshold fixed at 20 as in PyTorch).
 enum class UnaryOp : int {
-  Relu, Elu, Sigmoid, Tanh, Softplus, Exp, Log, Log1p, Abs, Square, Sqrt, Pow, Neg, Scale, AddScalar
+  Relu, Elu, Sigmoid, Tanh, Softplus, Exp, Log, Log1p, Abs, Square, Sqrt, Pow, Neg, Scale, AddScalar,
+  // The exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), torch.nn.GELU's default
+  // (approximate='none'), which ConvNeXt and ViT use; not the tanh approximation.
+  Gelu
 };
 const char* unary_op_name(UnaryOp op);
 

@@ -7,7 +7,7 @@ namespace ml::kernels {
 
 const char* unary_op_name(UnaryOp op) {
   static const char* names[] = {"relu", "elu",    "sigmoid", "tanh", "softplus", "exp", "log",      "log1p",
-                                "abs",  "square", "sqrt",    "pow",  "neg",      "mul", "add_scalar"};
+                                "abs",  "square", "sqrt",    "pow",  "neg",      "mul", "add_scalar", "gelu"};
   return names[static_cast<int>(op)];
 }
 

@@ -6,6 +6,9 @@
 #include "engine/nn/init.h"
 #include "engine/nn/layers.h"
 #include "models/alexnet.h"
+#include "models/convnext_tiny.h"
+#include "models/resnet50.h"
+#include "models/vit_b_16.h"
 #include "models/vgg16.h"
 #include "models/vgg_small.h"
 
@@ -20,7 +23,9 @@ const AnalysisLayer& Model::layer(const std::string& wanted) const {
   throw Error(os.str());
 }
 
-std::vector<std::string> model_names() { return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16"}; }
+std::vector<std::string> model_names() {
+  return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16", "resnet50", "convnext_tiny", "vit_b_16"};
+}
 
 Model make_model(const std::string& name, const ModelOptions& o) {
   Generator gen(o.seed);
@@ -31,6 +36,18 @@ Model make_model(const std::string& name, const ModelOptions& o) {
   if (name == "vgg_small" || name == "vgg_small_paper") {
     m = vgg_small(o.in_channels ? o.in_channels : 3, o.image_size ? o.image_size : 32,
                   o.num_classes ? o.num_classes : 10, gen, dropout_seed, name == "vgg_small_paper");
+  } else if (name == "resnet50") {
+    ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
+    m = resnet50(o.num_classes ? o.num_classes : 1000, gen);
+    if (o.image_size) m.image_size = o.image_size;  // adaptive pooling accepts other sizes
+  } else if (name == "convnext_tiny") {
+    ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
+    m = convnext_tiny(o.num_classes ? o.num_classes : 1000, gen);
+    if (o.image_size) m.image_size = o.image_size;  // adaptive pooling accepts other sizes
+  } else if (name == "vit_b_16") {
+    ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
+    // The position embedding is built for image_size; forward accepts only that size.
+    m = vit_b_16(o.num_classes ? o.num_classes : 1000, o.image_size ? o.image_size : 224, gen);
   } else if (name == "alexnet" || name == "alexnet_lrn" || name == "vgg16") {
     ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
     const int64_t classes = o.num_classes ? o.num_classes : 1000;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write torchvision's AlexNet or VGG16 weights to a safetensors file the engine loads unchanged.
+"""Write torchvision's AlexNet, VGG16, ResNet-50, ConvNeXt-Tiny or ViT-B/16 weights to a safetensors file the engine loads unchanged.
 
 Usage (on a machine with torch and torchvision; the weights download from torchvision's
 servers the first time, or come from a local .pth file):
@@ -19,9 +19,14 @@ import os
 import sys
 
 
+# torchvision's IMAGENET1K_V1 evaluation transforms: resize the short side, then centre-crop 224.
+# ConvNeXt's weights were evaluated with a 236-pixel resize; the others with 256.
+RESIZE = {"convnext_tiny": 236}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", choices=["alexnet", "vgg16"])
+    ap.add_argument("model", choices=["alexnet", "vgg16", "resnet50", "convnext_tiny", "vit_b_16"])
     ap.add_argument("out", help="output .safetensors file")
     ap.add_argument("--pth", help="a torchvision checkpoint (.pth) instead of the download")
     ap.add_argument("--random", action="store_true", help="export torchvision's random initialisation")
@@ -41,7 +46,8 @@ def main():
         net.load_state_dict(torch.load(a.pth, map_location="cpu"))
         source = os.path.basename(a.pth)
     else:
-        weights = {"alexnet": "AlexNet_Weights", "vgg16": "VGG16_Weights"}[a.model]
+        weights = {"alexnet": "AlexNet_Weights", "vgg16": "VGG16_Weights", "resnet50": "ResNet50_Weights",
+                   "convnext_tiny": "ConvNeXt_Tiny_Weights", "vit_b_16": "ViT_B_16_Weights"}[a.model]
         net, source = ctor(weights=getattr(torchvision.models, weights).IMAGENET1K_V1), f"{weights}.IMAGENET1K_V1"
 
     state = {}
@@ -55,7 +61,7 @@ def main():
     count = sum(t.numel() for n, t in net.named_parameters())
     meta = {"model": a.model, "source": source, "torchvision": torchvision.__version__,
             "parameters": str(count), "preprocessing": json.dumps(
-                {"resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})}
+                {"resize": RESIZE.get(a.model, 256), "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})}
     tmp = a.out + ".tmp"
     save_file(state, tmp, metadata=meta)
     os.replace(tmp, a.out)  # atomic: no half-written file under the final name

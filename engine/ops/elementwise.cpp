@@ -130,6 +130,7 @@ Tensor square(const Tensor& x) { return unary(x, UnaryOp::Square, 0.f); }
 Tensor sqrt(const Tensor& x) { return unary(x, UnaryOp::Sqrt, 0.f); }
 Tensor pow(const Tensor& x, float exponent) { return unary(x, UnaryOp::Pow, exponent); }
 Tensor neg(const Tensor& x) { return unary(x, UnaryOp::Neg, 0.f); }
+Tensor gelu(const Tensor& x) { return unary(x, UnaryOp::Gelu, 0.f); }
 
 Tensor add(const Tensor& a, const Tensor& b) { return binary(a, b, BinaryOp::Add); }
 Tensor sub(const Tensor& a, const Tensor& b) { return binary(a, b, BinaryOp::Sub); }

@@ -27,6 +27,7 @@ inline float unary_value(UnaryOp op, float x, float a) {
     case UnaryOp::Neg: return -x;
     case UnaryOp::Scale: return a * x;
     case UnaryOp::AddScalar: return x + a;
+    case UnaryOp::Gelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
   }
   return 0.f;
 }
@@ -49,6 +50,9 @@ inline float unary_derivative(UnaryOp op, float x, float y, float a) {
     case UnaryOp::Neg: return -1.f;
     case UnaryOp::Scale: return a;
     case UnaryOp::AddScalar: return 1.f;
+    // Phi(x) + x phi(x), phi the standard normal density.
+    case UnaryOp::Gelu:
+      return 0.5f * (1.f + std::erf(x * 0.70710678118654752f)) + x * 0.39894228040143268f * std::exp(-0.5f * x * x);
   }
   return 0.f;
 }
@@ -76,6 +80,7 @@ void with_unary_op(UnaryOp op, F&& f) {
     ML_UNARY_CASE(Relu) ML_UNARY_CASE(Elu) ML_UNARY_CASE(Sigmoid) ML_UNARY_CASE(Tanh) ML_UNARY_CASE(Softplus)
     ML_UNARY_CASE(Exp) ML_UNARY_CASE(Log) ML_UNARY_CASE(Log1p) ML_UNARY_CASE(Abs) ML_UNARY_CASE(Square)
     ML_UNARY_CASE(Sqrt) ML_UNARY_CASE(Pow) ML_UNARY_CASE(Neg) ML_UNARY_CASE(Scale) ML_UNARY_CASE(AddScalar)
+    ML_UNARY_CASE(Gelu)
 #undef ML_UNARY_CASE
   }
 }

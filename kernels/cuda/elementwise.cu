@@ -50,7 +50,8 @@ __device__ __forceinline__ float unary_value(float x, float a) {
   else if constexpr (OP == UnaryOp::Pow) return powf(x, a);
   else if constexpr (OP == UnaryOp::Neg) return -x;
   else if constexpr (OP == UnaryOp::Scale) return a * x;
-  else return x + a;  // AddScalar
+  else if constexpr (OP == UnaryOp::AddScalar) return x + a;
+  else return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));  // Gelu (exact, erf form)
 }
 
 // d f / d x from x and (where cheaper) y = f(x).
@@ -70,7 +71,8 @@ __device__ __forceinline__ float unary_derivative(float x, float y, float a) {
   else if constexpr (OP == UnaryOp::Pow) return a * powf(x, a - 1.f);
   else if constexpr (OP == UnaryOp::Neg) return -1.f;
   else if constexpr (OP == UnaryOp::Scale) return a;
-  else return 1.f;  // AddScalar
+  else if constexpr (OP == UnaryOp::AddScalar) return 1.f;
+  else return 0.5f * (1.f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);  // Gelu
 }
 
 template <BinaryOp OP>
@@ -185,6 +187,7 @@ void with_unary_op(UnaryOp op, F&& f) {
     ML_UNARY_CASE(Neg)
     ML_UNARY_CASE(Scale)
     ML_UNARY_CASE(AddScalar)
+    ML_UNARY_CASE(Gelu)
 #undef ML_UNARY_CASE
   }
 }

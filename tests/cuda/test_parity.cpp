@@ -45,6 +45,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -855,4 +856,36 @@ TEST_CASE("cuda: without a device, CUDA tensors are a clear error") {
   // Asking again gives the same answer (it is computed once).
   CHECK(!cuda_available());
   CHECK(std::string(cuda_unavailable_reason()) == reason);
+}
+
+// ---- ConvNeXt's and ViT's ops: exact GELU, transpose, layer_norm --------------------------------
+
+TEST_CASE("cuda parity: gelu, transpose and layer_norm") {
+  ML_REQUIRE_CUDA();
+  Generator gen(23);
+  // GELU 0.5 x (1 + erf(x / sqrt 2)): CUDA's erff is within 2 ulp, glibc's within 1, so 1 + erf
+  // differs by <= 3 ulp of 1 (3.6e-7) absolute, which 0.5 |x| <= 1.5 on [-3, 3] scales: <= 5.4e-7
+  // absolute where 1 + erf cancels (x near -3); atol 1e-6, rtol 1e-6 elsewhere. The gradient
+  // 0.5 (1 + erf) + x phi(x) adds expf's 2 ulp on x phi: the same atol, rtol 4e-6 as kTransGrad.
+  const Tol gelu_fwd{1e-6, 1e-6, false}, gelu_bwd{1e-6, 4e-6, false};
+  for (const Shape& s : std::vector<Shape>{{1}, {5}, {64, 33}, {100003}})
+    parity("gelu " + shape_name(s), [](const std::vector<Tensor>& v) { return gelu(v[0]); }, {U(s, gen, -3.f, 3.f)},
+           gelu_fwd, gelu_bwd);
+  // Pure data movement: bit for bit, both ways (the gradient is the inverse transpose).
+  for (const auto& [s, d0, d1] : std::vector<std::tuple<Shape, int64_t, int64_t>>{
+           {{2, 3, 4, 5}, 1, 3}, {{2, 768, 196}, 1, 2}, {{2, 197, 12, 64}, 1, 2}, {{7, 1}, 0, 1}, {{3, 5, 2}, 0, 2}})
+    parity("transpose " + shape_name(s), [d0, d1](const std::vector<Tensor>& v) { return transpose(v[0], d0, d1); },
+           {U(s, gen)}, kExact, kExact);
+  // layer_norm is a composite: means are double sums on both devices (kSum), then single IEEE
+  // operations (x - mean, square, + eps, sqrt, divide, * w, + b). A 1-ulp difference in the mean
+  // (|mean| <= 1) moves x - mean by <= 1.2e-7 absolute, divided by the row's std (>= ~0.5 here):
+  // <= 2.4e-7 on values of O(1), plus a few ulps of the later operations: atol = rtol = 2e-6.
+  // The backward sums products of those through the same reductions: 1e-5.
+  const Tol ln_fwd{2e-6, 2e-6, false}, ln_bwd{1e-5, 1e-5, false};
+  for (const Shape& s : std::vector<Shape>{{3, 8}, {2, 5, 96}, {1, 197, 768}}) {
+    const int64_t C = s.back();
+    parity("layer_norm " + shape_name(s),
+           [](const std::vector<Tensor>& v) { return layer_norm(v[0], v[1], v[2], 1e-6f); },
+           {U(s, gen), U({C}, gen, 0.5f, 1.5f), U({C}, gen)}, ln_fwd, ln_bwd);
+  }
 }
