@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/conv2d_path.h"
 #include "kernels/cpu/tile_gemm.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/gemm.h"
@@ -140,12 +141,8 @@ void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
     for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
 }
 
-}  // namespace
-
-template <>
-void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
-                                 Stream) {
-  if (winograd::preferred(p)) return winograd::forward(y, x, w, b, p);
+// The im2col + Eigen path (and, for backward-weight with a short patch, its tile_gemm variant).
+void forward_im2col(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
   std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
@@ -165,9 +162,7 @@ void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const
   });
 }
 
-template <>
-void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* w, const Conv2dParams& p, Stream) {
-  if (winograd::preferred(p)) return winograd::backward_data(gx, gy, w, p);
+void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
   std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
@@ -190,16 +185,12 @@ void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* 
   });
 }
 
-template <>
-void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
-                                         Stream) {
-  if (gb) bias_gradient(gb, gy, p);
-  if (winograd::preferred(p)) return winograd::backward_weight(gw, gy, x, p);
+// The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner.
+void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const int64_t wsize = p.K * CRS;
   const bool direct = is_pointwise(p);
   const int threads = omp_get_max_threads();
-  const bool short_inner = CRS <= kShortInner;
   // One partial gradient per thread, summed at the end (fixed order: deterministic for a
   // given thread count).
   std::vector<std::vector<float>> partial(static_cast<size_t>(threads));
@@ -231,10 +222,87 @@ void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, 
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
 }
 
+}  // namespace
+
+namespace cpu_conv {
+
+// ---- the dispatch ----------------------------------------------------------------------------
+// RULE_PLACEHOLDER
+Path chosen(const Conv2dParams& p, Pass pass) {
+  switch (pass) {
+    case Pass::Forward:
+      return winograd::preferred(p) ? Path::Winograd : Path::Im2col;
+    case Pass::BackwardData:
+      return winograd::preferred(p) ? Path::Winograd : Path::Im2col;
+    case Pass::BackwardWeight:
+      if (winograd::preferred(p)) return Path::Winograd;
+      return p.C / p.groups * p.R * p.S <= kShortInner ? Path::TileGemm : Path::Im2col;
+  }
+  return Path::Im2col;
+}
+
+const char* name(Path path) {
+  switch (path) {
+    case Path::Im2col: return "im2col+eigen";
+    case Path::Winograd: return "winograd";
+    case Path::TileGemm: return "im2col+tile_gemm";
+  }
+  return "?";
+}
+
+const char* isa() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__)
+  return "avx2";
+#else
+  return "generic";
+#endif
+}
+
+void im2col_forward(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
+  forward_im2col(y, x, w, b, p);
+}
+void im2col_backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
+  backward_data_im2col(gx, gy, w, p);
+}
+void im2col_backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p) {
+  if (gb) bias_gradient(gb, gy, p);
+  backward_weight_im2col(gw, gy, x, p, /*short_inner=*/false);
+}
+
+}  // namespace cpu_conv
+
+using cpu_conv::Pass;
+using cpu_conv::Path;
+
+template <>
+void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
+                                 Stream) {
+  if (cpu_conv::chosen(p, Pass::Forward) == Path::Winograd) return winograd::forward(y, x, w, b, p);
+  forward_im2col(y, x, w, b, p);
+}
+
+template <>
+void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* w, const Conv2dParams& p, Stream) {
+  if (cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd) return winograd::backward_data(gx, gy, w, p);
+  backward_data_im2col(gx, gy, w, p);
+}
+
+template <>
+void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
+                                         Stream) {
+  if (gb) bias_gradient(gb, gy, p);
+  const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
+  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
+  backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
+}
+
 template <>
 void conv2d_backward<Device::CPU>(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
                                   const Conv2dParams& p, Stream s) {
-  if (gx && gw && winograd::preferred(p)) {
+  if (gx && gw && cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd &&
+      cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) {
     if (gb) bias_gradient(gb, gy, p);
     winograd::backward(gx, gw, gy, x, w, p);
     return;
