@@ -1,6 +1,6 @@
 // bench/cpu/bench_conv_cpu.cpp — the CPU convolution kernels (kernels/cpu/conv2d.cpp: im2col +
-// GEMM, or Winograd F(2x2, 3x3) for 3x3 stride-1 layers with >= 16 channels in and out,
-// kernels/cpu/winograd.cpp) on the shapes our models actually run, in GFLOP/s.
+// GEMM, or Winograd F(2x2, 3x3) for 3x3 stride-1 layers with >= 16 channels in and out where the
+// dispatch takes it, kernels/cpu/winograd.cpp) on the shapes our models actually run, in GFLOP/s.
 // bench/run_cpu.sh divides these by the FP32 peak that bench/peak_cpu measures in the same run.
 //
 // The kernels are called directly on raw buffers (no tensors, no autograd, no allocation in the
@@ -65,6 +65,22 @@ constexpr ConvLayer kLayers[] = {
     {"vgg_small", "conv1_2", 256, 32, 30, 32, 3, 1, 0},   // 30 -> 28
     {"vgg_small", "conv2_1", 256, 32, 14, 64, 3, 1, 0},   // 14 (2x2 max-pool of 28) -> 12
     {"vgg_small", "conv2_2", 256, 64, 12, 128, 3, 1, 0},  // 12 -> 10
+    // The same net on the studies' 28x28x1 stimuli (the demo's shape), batch 256.
+    {"vgg_small28", "conv1_1", 256, 1, 28, 32, 3, 1, 0},    // 28 -> 26
+    {"vgg_small28", "conv1_2", 256, 32, 26, 32, 3, 1, 0},   // 26 -> 24
+    {"vgg_small28", "conv2_1", 256, 32, 12, 64, 3, 1, 0},   // 12 (pool of 24) -> 10
+    {"vgg_small28", "conv2_2", 256, 64, 10, 128, 3, 1, 0},  // 10 -> 8
+    // torchvision VGG16's 3x3 layers of each stage (the studies' feature extractor), batch 4,
+    // 224x224x3 input, padding 1 (the second and third convs of a stage repeat these shapes).
+    {"vgg16", "conv1_1", 4, 3, 224, 64, 3, 1, 1},
+    {"vgg16", "conv1_2", 4, 64, 224, 64, 3, 1, 1},
+    {"vgg16", "conv2_1", 4, 64, 112, 128, 3, 1, 1},
+    {"vgg16", "conv2_2", 4, 128, 112, 128, 3, 1, 1},
+    {"vgg16", "conv3_1", 4, 128, 56, 256, 3, 1, 1},
+    {"vgg16", "conv3_2", 4, 256, 56, 256, 3, 1, 1},
+    {"vgg16", "conv4_1", 4, 256, 28, 512, 3, 1, 1},
+    {"vgg16", "conv4_2", 4, 512, 28, 512, 3, 1, 1},
+    {"vgg16", "conv5_1", 4, 512, 14, 512, 3, 1, 1},
 };
 
 using Pass = kn::cpu_conv::Pass;

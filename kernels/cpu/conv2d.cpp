@@ -11,11 +11,8 @@
 // hot loop allocates nothing. With fewer images than threads, the images run one after
 // another and Eigen parallelises each product instead.
 // 3x3 stride-1 convolutions with enough channels go to Winograd's F(2x2, 3x3) instead
-// (kernels/cpu/winograd.h: 4 multiplications an output where im2col needs 9). A weight gradient
-// with a short patch (Cg*R*S <= 64, e.g. 27 for a 3-channel 3x3 first layer) goes to
-// kernels/cpu/tile_gemm.h instead of Eigen, whose per-call packing of a 27 x P*Q operand
-// dominated it (vgg_small's conv1_1: 9.4 -> 7.7 ms a batch of 256; the forward measured no gain
-// and stays with Eigen).
+// (kernels/cpu/winograd.h: 4 multiplications an output where im2col needs 9), pass by pass and
+// ISA by ISA where it measured faster (cpu_conv::chosen below; kernels/cpu/conv2d_path.h).
 #include "kernels/conv2d.h"
 
 #include <omp.h>
@@ -26,7 +23,6 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d_path.h"
-#include "kernels/cpu/tile_gemm.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/gemm.h"
 
@@ -130,18 +126,7 @@ void bias_gradient(float* gb, const float* gy, const Conv2dParams& p) {
   }
 }
 
-// Weight gradients with a patch up to this long go to tile_gemm (its B is the transposed
-// im2col, P*Q x CRS; 32 columns of it are all of a short patch).
-constexpr int64_t kShortInner = 64;
-
-// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
-// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
-void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
-  for (int64_t i = 0; i < CRS; ++i)
-    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
-}
-
-// The im2col + Eigen path (and, for backward-weight with a short patch, its tile_gemm variant).
+// The im2col + Eigen path.
 void forward_im2col(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
@@ -185,8 +170,8 @@ void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv
   });
 }
 
-// The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner.
-void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
+// The weight gradient (not the bias's) through im2col.
+void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const int64_t wsize = p.K * CRS;
   const bool direct = is_pointwise(p);
@@ -194,26 +179,19 @@ void backward_weight_im2col(float* gw, const float* gy, const float* x, const Co
   // One partial gradient per thread, summed at the end (fixed order: deterministic for a
   // given thread count).
   std::vector<std::vector<float>> partial(static_cast<size_t>(threads));
-  std::vector<std::vector<float>> cols(static_cast<size_t>(threads)), rows(static_cast<size_t>(threads));
+  std::vector<std::vector<float>> cols(static_cast<size_t>(threads));
   for_each_image(p.N, [&](int64_t n, int t) {
     auto& acc = partial[static_cast<size_t>(t)];
     if (acc.empty()) acc.assign(static_cast<size_t>(wsize), 0.f);
     auto& col = cols[static_cast<size_t>(t)];
     if (!direct && col.size() < static_cast<size_t>(CRS * PQ)) col.resize(static_cast<size_t>(CRS * PQ));
-    auto& row = rows[static_cast<size_t>(t)];
-    if (short_inner && row.size() < static_cast<size_t>(CRS * PQ)) row.resize(static_cast<size_t>(CRS * PQ));
     for (int64_t g = 0; g < p.groups; ++g) {
       const float* x_g = x + (n * p.C + g * Cg) * p.H * p.W;
       if (!direct) im2col(col.data(), x_g, Cg, p);
       const float* colp = direct ? x_g : col.data();
       const float* gy_g = gy + (n * p.K + g * Kg) * PQ;
       float* acc_g = acc.data() + g * Kg * CRS;
-      if (short_inner) {
-        transpose(row.data(), colp, CRS, PQ);
-        tile_gemm::multiply(acc_g, CRS, gy_g, PQ, 1, row.data(), CRS, Kg, PQ, CRS, /*accumulate=*/true);
-      } else {
-        Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();
-      }
+      Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();
     }
   });
   std::fill(gw, gw + wsize, 0.f);
@@ -227,16 +205,47 @@ void backward_weight_im2col(float* gw, const float* gy, const float* x, const Co
 namespace cpu_conv {
 
 // ---- the dispatch ----------------------------------------------------------------------------
-// RULE_PLACEHOLDER
+// Winograd where winograd::preferred() (3x3, stride 1, >= 16 channels in and out), except where
+// the weights are large and the maps small: there each chunk of one or two images gives the 16
+// products only T = 49-98 columns (13x13 or 14x14 outputs), and re-reading the transformed weights
+// U (16 K C floats: 4 to 16 MiB) for so few columns costs more than the 9/4 multiplications
+// Winograd saves. The limits, per pass and ISA, are where the measurements below changed sign.
+//
+// Measured 2026-12-01 on the 2-core AMD EPYC (AVX-512) with bench_cpu (bench/cpu/compare_paths.sh),
+// the native build and a -DMIRRORLAB_ARCH=x86-64-v3 (AVX2) build of the same code; im2col+Eigen
+// time / Winograd time, 1 thread (CPU time) and 2 threads (wall) on a heavily shared machine, so
+// +-10 % is noise (bench/RESULTS.md, issue 13, has the full tables):
+//                                              AVX-512          AVX2
+//   forward  AlexNet conv3-5 (13x13, CK <= 98304)   1.11-1.26        1.15-1.22
+//   forward  VGG16 conv5_1 (14x14, CK = 262144)     0.65-0.84        0.75-0.86   -> im2col
+//   forward  every other 3x3 layer of vgg_small, vgg_small28 and VGG16: 1.25-2.0 on both
+//   bw-data  AlexNet conv3 (CK = 73728)             0.91-1.05        1.01-1.10   -> im2col on AVX-512
+//   bw-data  AlexNet conv4 (CK = 98304)             0.81-0.87        0.92-1.03   -> im2col
+//   bw-data  AlexNet conv5 (CK = 65536)             0.99-1.02        1.15-1.29   -> im2col on AVX-512
+//   bw-data  vgg_small(28) conv1_2..conv2_2 (CK <= 8192): 1.17-1.69 on both
+//   bw-weight every Winograd-able layer above: 1.25-2.16 on both (Winograd always)
+// So: forward goes to im2col from CK = 2^18 at maps of at most 14x14 on both ISAs; backward-data
+// from CK = 2^16 on AVX-512 and from CK = 3 * 2^15 on AVX2 (its im2col GEMM is relatively slower).
+// The weight gradient of a short patch (a 1- or 3-channel first layer, CRS = 9 or 27) used to go
+// to tile_gemm; measured here it was 0.68-0.96x Eigen on AVX2 and 0.81-0.98x on AVX-512 with one
+// thread (0.84-1.10x with two), so Eigen now takes it on both.
+constexpr int64_t kSmallMap = 14 * 14;  // output pixels (P*Q) up to which the limits apply
+#if defined(__AVX512F__)
+constexpr int64_t kForwardMaxCK = int64_t{1} << 18;
+constexpr int64_t kBackwardDataMaxCK = int64_t{1} << 16;
+#else
+constexpr int64_t kForwardMaxCK = int64_t{1} << 18;
+constexpr int64_t kBackwardDataMaxCK = 3 * (int64_t{1} << 15);
+#endif
+
 Path chosen(const Conv2dParams& p, Pass pass) {
+  if (!winograd::preferred(p)) return Path::Im2col;
+  const bool small_map = p.P * p.Q <= kSmallMap;
+  const int64_t ck = p.C * p.K;
   switch (pass) {
-    case Pass::Forward:
-      return winograd::preferred(p) ? Path::Winograd : Path::Im2col;
-    case Pass::BackwardData:
-      return winograd::preferred(p) ? Path::Winograd : Path::Im2col;
-    case Pass::BackwardWeight:
-      if (winograd::preferred(p)) return Path::Winograd;
-      return p.C / p.groups * p.R * p.S <= kShortInner ? Path::TileGemm : Path::Im2col;
+    case Pass::Forward: return small_map && ck >= kForwardMaxCK ? Path::Im2col : Path::Winograd;
+    case Pass::BackwardData: return small_map && ck >= kBackwardDataMaxCK ? Path::Im2col : Path::Winograd;
+    case Pass::BackwardWeight: return Path::Winograd;
   }
   return Path::Im2col;
 }
@@ -245,7 +254,6 @@ const char* name(Path path) {
   switch (path) {
     case Path::Im2col: return "im2col+eigen";
     case Path::Winograd: return "winograd";
-    case Path::TileGemm: return "im2col+tile_gemm";
   }
   return "?";
 }
@@ -268,7 +276,7 @@ void im2col_backward_data(float* gx, const float* gy, const float* w, const Conv
 }
 void im2col_backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p) {
   if (gb) bias_gradient(gb, gy, p);
-  backward_weight_im2col(gw, gy, x, p, /*short_inner=*/false);
+  backward_weight_im2col(gw, gy, x, p);
 }
 
 }  // namespace cpu_conv
@@ -293,9 +301,8 @@ template <>
 void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
                                          Stream) {
   if (gb) bias_gradient(gb, gy, p);
-  const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
-  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
-  backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
+  if (cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
+  backward_weight_im2col(gw, gy, x, p);
 }
 
 template <>
