@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d_path.h"
+#include "kernels/cpu/tile_gemm.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/gemm.h"
 
@@ -170,8 +171,16 @@ void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv
   });
 }
 
-// The weight gradient (not the bias's) through im2col.
-void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
+// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
+// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
+void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
+  for (int64_t i = 0; i < CRS; ++i)
+    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
+}
+
+// The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner
+// (Eigen's per-call packing of a 27 x P*Q operand dominated it on AVX-512), else by Eigen.
+void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const int64_t wsize = p.K * CRS;
   const bool direct = is_pointwise(p);
@@ -179,19 +188,26 @@ void backward_weight_im2col(float* gw, const float* gy, const float* x, const Co
   // One partial gradient per thread, summed at the end (fixed order: deterministic for a
   // given thread count).
   std::vector<std::vector<float>> partial(static_cast<size_t>(threads));
-  std::vector<std::vector<float>> cols(static_cast<size_t>(threads));
+  std::vector<std::vector<float>> cols(static_cast<size_t>(threads)), rows(static_cast<size_t>(threads));
   for_each_image(p.N, [&](int64_t n, int t) {
     auto& acc = partial[static_cast<size_t>(t)];
     if (acc.empty()) acc.assign(static_cast<size_t>(wsize), 0.f);
     auto& col = cols[static_cast<size_t>(t)];
     if (!direct && col.size() < static_cast<size_t>(CRS * PQ)) col.resize(static_cast<size_t>(CRS * PQ));
+    auto& row = rows[static_cast<size_t>(t)];
+    if (short_inner && row.size() < static_cast<size_t>(CRS * PQ)) row.resize(static_cast<size_t>(CRS * PQ));
     for (int64_t g = 0; g < p.groups; ++g) {
       const float* x_g = x + (n * p.C + g * Cg) * p.H * p.W;
       if (!direct) im2col(col.data(), x_g, Cg, p);
       const float* colp = direct ? x_g : col.data();
       const float* gy_g = gy + (n * p.K + g * Kg) * PQ;
       float* acc_g = acc.data() + g * Kg * CRS;
-      Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();
+      if (short_inner) {
+        transpose(row.data(), colp, CRS, PQ);
+        tile_gemm::multiply(acc_g, CRS, gy_g, PQ, 1, row.data(), CRS, Kg, PQ, CRS, /*accumulate=*/true);
+      } else {
+        Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();
+      }
     }
   });
   std::fill(gw, gw + wsize, 0.f);
@@ -206,47 +222,50 @@ namespace cpu_conv {
 
 // ---- the dispatch ----------------------------------------------------------------------------
 // Winograd where winograd::preferred() (3x3, stride 1, >= 16 channels in and out), except where
-// the weights are large and the maps small: there each chunk of one or two images gives the 16
+// the weights are large and the maps small: there a chunk of one or two images gives the 16
 // products only T = 49-98 columns (13x13 or 14x14 outputs), and re-reading the transformed weights
-// U (16 K C floats: 4 to 16 MiB) for so few columns costs more than the 9/4 multiplications
-// Winograd saves. The limits, per pass and ISA, are where the measurements below changed sign.
+// U (16 K C floats: 16 MiB for 512 x 512) for so few columns costs more than the 9/4
+// multiplications Winograd saves. A weight gradient with a short patch (CRS <= 64: a 1- or
+// 3-channel first layer) goes to tile_gemm on AVX-512 and to Eigen on AVX2.
 //
-// Measured 2026-12-01 on the 2-core AMD EPYC (AVX-512) with bench_cpu (bench/cpu/compare_paths.sh),
-// the native build and a -DMIRRORLAB_ARCH=x86-64-v3 (AVX2) build of the same code; im2col+Eigen
-// time / Winograd time, 1 thread (CPU time) and 2 threads (wall) on a heavily shared machine, so
-// +-10 % is noise (bench/RESULTS.md, issue 13, has the full tables):
-//                                              AVX-512          AVX2
-//   forward  AlexNet conv3-5 (13x13, CK <= 98304)   1.11-1.26        1.15-1.22
-//   forward  VGG16 conv5_1 (14x14, CK = 262144)     0.65-0.84        0.75-0.86   -> im2col
-//   forward  every other 3x3 layer of vgg_small, vgg_small28 and VGG16: 1.25-2.0 on both
-//   bw-data  AlexNet conv3 (CK = 73728)             0.91-1.05        1.01-1.10   -> im2col on AVX-512
-//   bw-data  AlexNet conv4 (CK = 98304)             0.81-0.87        0.92-1.03   -> im2col
-//   bw-data  AlexNet conv5 (CK = 65536)             0.99-1.02        1.15-1.29   -> im2col on AVX-512
-//   bw-data  vgg_small(28) conv1_2..conv2_2 (CK <= 8192): 1.17-1.69 on both
-//   bw-weight every Winograd-able layer above: 1.25-2.16 on both (Winograd always)
-// So: forward goes to im2col from CK = 2^18 at maps of at most 14x14 on both ISAs; backward-data
-// from CK = 2^16 on AVX-512 and from CK = 3 * 2^15 on AVX2 (its im2col GEMM is relatively slower).
-// The weight gradient of a short patch (a 1- or 3-channel first layer, CRS = 9 or 27) used to go
-// to tile_gemm; measured here it was 0.68-0.96x Eigen on AVX2 and 0.81-0.98x on AVX-512 with one
-// thread (0.84-1.10x with two), so Eigen now takes it on both.
-constexpr int64_t kSmallMap = 14 * 14;  // output pixels (P*Q) up to which the limits apply
+// Measured 2026-12-01 on a 2-core Intel Xeon (AVX-512) with bench_cpu (bench/cpu/compare_paths.sh),
+// the native build and a -DMIRRORLAB_ARCH=x86-64-v3 (AVX2) build of the same code: im2col+Eigen
+// time / the fast path's time, 1 thread (CPU time) and 2 threads (wall), on a machine shared
+// with 7 other jobs (load 15-24 on 2 cores; bench/RESULTS.md, issue 13, has the full tables):
+//                                                  AVX-512        AVX2
+//   forward   VGG16 conv5_1 (14x14, C K = 2^18)      0.81-0.84      0.85-0.86   -> im2col, both
+//   forward   AlexNet conv3-5 (13x13, C K <= 98304)  1.11-1.26      1.15-1.22
+//   forward   every other Winograd-able layer of vgg_small (32 and 28 px) and VGG16: 1.25-2.1
+//   bw-data   AlexNet conv3 / conv4 / conv5          AVX-512 0.82-1.05 / 0.81-0.87 / 0.92-1.02
+//                                                    AVX2    1.01-1.15 / 0.92-1.03 / 1.15-1.29
+//   bw-data   vgg_small(28) conv1_2..conv2_2: 1.17-1.69 on both
+//   bw-weight every Winograd-able layer: 1.25-2.16 on both
+//   bw-weight short patch by tile_gemm, vgg_small conv1_1 (CRS 27) / vgg_small28 conv1_1 (CRS 9):
+//             AVX2 0.68-0.82 / 0.96-1.10 -> Eigen;  AVX-512 0.81-0.95 / 0.94-0.95 (see below)
+// Under that load other jobs evict the caches between time slices, which costs Winograd's
+// L2-sized chunks and tile_gemm's L1-resident panels more than Eigen's packed GEMM. On the quiet
+// machine of 2026-11-24 (load 1.5, AVX-512, 2 threads, bench/RESULTS.md "Since then: Winograd")
+// Winograd was 1.13-1.20x faster on AlexNet conv3-5's backward-data and tile_gemm 1.22x on
+// vgg_small conv1_1's weight gradient; where the two disagree (by at most 0.8x here), the quiet
+// measurement decides: AVX-512 keeps both, to be re-measured on a quiet machine. The VGG16 conv5
+// limit is also applied to backward-data, whose product has the same U and width (not measured).
+constexpr int64_t kSmallMap = 14 * 14;           // output pixels (P*Q) up to which the limit applies
+constexpr int64_t kMaxCK = int64_t{1} << 18;     // C*K from which such a layer goes to im2col
+constexpr int64_t kShortPatch = 64;              // Cg*R*S up to which tile_gemm takes the weight gradient
 #if defined(__AVX512F__)
-constexpr int64_t kForwardMaxCK = int64_t{1} << 18;
-constexpr int64_t kBackwardDataMaxCK = int64_t{1} << 16;
+constexpr bool kShortPatchTileGemm = true;
 #else
-constexpr int64_t kForwardMaxCK = int64_t{1} << 18;
-constexpr int64_t kBackwardDataMaxCK = 3 * (int64_t{1} << 15);
+constexpr bool kShortPatchTileGemm = false;  // 6x16 blocks waste a third of a 27-wide patch
 #endif
 
 Path chosen(const Conv2dParams& p, Pass pass) {
-  if (!winograd::preferred(p)) return Path::Im2col;
-  const bool small_map = p.P * p.Q <= kSmallMap;
-  const int64_t ck = p.C * p.K;
-  switch (pass) {
-    case Pass::Forward: return small_map && ck >= kForwardMaxCK ? Path::Im2col : Path::Winograd;
-    case Pass::BackwardData: return small_map && ck >= kBackwardDataMaxCK ? Path::Im2col : Path::Winograd;
-    case Pass::BackwardWeight: return Path::Winograd;
+  if (winograd::preferred(p)) {
+    const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;
+    if (pass == Pass::BackwardWeight || !big_weights_small_map) return Path::Winograd;
+    return Path::Im2col;
   }
+  if (pass == Pass::BackwardWeight && kShortPatchTileGemm && p.C / p.groups * p.R * p.S <= kShortPatch)
+    return Path::TileGemm;
   return Path::Im2col;
 }
 
@@ -254,6 +273,7 @@ const char* name(Path path) {
   switch (path) {
     case Path::Im2col: return "im2col+eigen";
     case Path::Winograd: return "winograd";
+    case Path::TileGemm: return "im2col+tile_gemm";
   }
   return "?";
 }
@@ -276,7 +296,7 @@ void im2col_backward_data(float* gx, const float* gy, const float* w, const Conv
 }
 void im2col_backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p) {
   if (gb) bias_gradient(gb, gy, p);
-  backward_weight_im2col(gw, gy, x, p);
+  backward_weight_im2col(gw, gy, x, p, /*short_inner=*/false);
 }
 
 }  // namespace cpu_conv
@@ -301,8 +321,9 @@ template <>
 void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
                                          Stream) {
   if (gb) bias_gradient(gb, gy, p);
-  if (cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
-  backward_weight_im2col(gw, gy, x, p);
+  const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
+  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
+  backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
 }
 
 template <>

@@ -11,6 +11,7 @@ enum class Pass { Forward, BackwardData, BackwardWeight };
 enum class Path {
   Im2col,    // im2col + Eigen GEMM per image (kernels/cpu/conv2d.cpp)
   Winograd,  // F(2x2, 3x3) (kernels/cpu/winograd.h)
+  TileGemm,  // backward-weight only: im2col, then kernels/cpu/tile_gemm.h for a short patch
 };
 
 // The path the dispatch takes for this pass and shape (see the rule in conv2d.cpp).
