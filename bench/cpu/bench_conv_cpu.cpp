@@ -1,6 +1,6 @@
 // bench/cpu/bench_conv_cpu.cpp — the CPU convolution kernels (kernels/cpu/conv2d.cpp: im2col +
-// GEMM, or Winograd F(2x2, 3x3) for 3x3 stride-1 layers with >= 16 channels in and out,
-// kernels/cpu/winograd.cpp) on the shapes our models actually run, in GFLOP/s.
+// GEMM, or Winograd F(2x2, 3x3) for 3x3 stride-1 layers with >= 16 channels in and out where the
+// dispatch takes it, kernels/cpu/winograd.cpp) on the shapes our models actually run, in GFLOP/s.
 // bench/run_cpu.sh divides these by the FP32 peak that bench/peak_cpu measures in the same run.
 //
 // The kernels are called directly on raw buffers (no tensors, no autograd, no allocation in the
@@ -17,6 +17,13 @@
 // (backward-data) and the bias gradient (backward-weight) are timed but not counted: they are
 // O(N*K*P*Q) or O(N*C*H*W*R*S) adds beside the GEMM's O(N*K*P*Q*C*R*S) FMAs.
 //
+// Which path: the label ends in "path=..." (kernels/cpu/conv2d_path.h: winograd, im2col+eigen or
+// im2col+tile_gemm), the one conv2d_*<Device::CPU> takes for that layer and pass on the ISA this
+// binary was built for (context "isa"). Where that is not im2col + Eigen, the same layer and pass
+// is also registered as "im2col_<pass>/<net>/<layer>", the im2col + Eigen reference called
+// directly, so one run shows the chosen path beside the one it must beat (issue 13); run_cpu.sh
+// filters them out (^conv2d_), bench/cpu/compare_paths.sh prints the ratios.
+//
 // Timing: wall-clock (UseRealTime), since the work is spread over OpenMP threads and CPU time
 // would add the threads up; 3 repetitions, the median reported. The machine is shared, so
 // read a single run with care; run_cpu.sh is meant to be run twice.
@@ -29,6 +36,7 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "kernels/cpu/conv2d_path.h"
 #include "kernels/random.h"
 
 namespace {
@@ -57,15 +65,31 @@ constexpr ConvLayer kLayers[] = {
     {"vgg_small", "conv1_2", 256, 32, 30, 32, 3, 1, 0},   // 30 -> 28
     {"vgg_small", "conv2_1", 256, 32, 14, 64, 3, 1, 0},   // 14 (2x2 max-pool of 28) -> 12
     {"vgg_small", "conv2_2", 256, 64, 12, 128, 3, 1, 0},  // 12 -> 10
+    // The same net on the studies' 28x28x1 stimuli (the demo's shape), batch 256.
+    {"vgg_small28", "conv1_1", 256, 1, 28, 32, 3, 1, 0},    // 28 -> 26
+    {"vgg_small28", "conv1_2", 256, 32, 26, 32, 3, 1, 0},   // 26 -> 24
+    {"vgg_small28", "conv2_1", 256, 32, 12, 64, 3, 1, 0},   // 12 (pool of 24) -> 10
+    {"vgg_small28", "conv2_2", 256, 64, 10, 128, 3, 1, 0},  // 10 -> 8
+    // torchvision VGG16's 3x3 layers of each stage (the studies' feature extractor), batch 4,
+    // 224x224x3 input, padding 1 (the second and third convs of a stage repeat these shapes).
+    {"vgg16", "conv1_1", 4, 3, 224, 64, 3, 1, 1},
+    {"vgg16", "conv1_2", 4, 64, 224, 64, 3, 1, 1},
+    {"vgg16", "conv2_1", 4, 64, 112, 128, 3, 1, 1},
+    {"vgg16", "conv2_2", 4, 128, 112, 128, 3, 1, 1},
+    {"vgg16", "conv3_1", 4, 128, 56, 256, 3, 1, 1},
+    {"vgg16", "conv3_2", 4, 256, 56, 256, 3, 1, 1},
+    {"vgg16", "conv4_1", 4, 256, 28, 512, 3, 1, 1},
+    {"vgg16", "conv4_2", 4, 512, 28, 512, 3, 1, 1},
+    {"vgg16", "conv5_1", 4, 512, 14, 512, 3, 1, 1},
 };
 
-enum class Pass { Forward, BackwardData, BackwardWeight };
+using Pass = kn::cpu_conv::Pass;
 
 const char* pass_name(Pass pass) {
   switch (pass) {
-    case Pass::Forward: return "conv2d_forward";
-    case Pass::BackwardData: return "conv2d_backward_data";
-    case Pass::BackwardWeight: return "conv2d_backward_weight";
+    case Pass::Forward: return "forward";
+    case Pass::BackwardData: return "backward_data";
+    case Pass::BackwardWeight: return "backward_weight";
   }
   return "?";
 }
@@ -95,7 +119,8 @@ std::vector<float> random_buffer(int64_t n, uint64_t seed) {
   return v;
 }
 
-void bm_conv(benchmark::State& state, ConvLayer L, Pass pass) {
+// reference: the im2col + Eigen path called directly instead of the dispatch.
+void bm_conv(benchmark::State& state, ConvLayer L, Pass pass, bool reference) {
   const kn::Conv2dParams p = make_params(L);
   if (p.P <= 0 || p.Q <= 0) {
     state.SkipWithError("empty output: the layer table is wrong");
@@ -111,7 +136,10 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass) {
     std::vector<float> x = random_buffer(x_n, 1);
     std::vector<float> y(static_cast<size_t>(y_n));
     for (auto _ : state) {
-      kn::conv2d_forward<Device::CPU>(y.data(), x.data(), w.data(), b.data(), p, s);
+      if (reference)
+        kn::cpu_conv::im2col_forward(y.data(), x.data(), w.data(), b.data(), p);
+      else
+        kn::conv2d_forward<Device::CPU>(y.data(), x.data(), w.data(), b.data(), p, s);
       benchmark::DoNotOptimize(y.data());
       benchmark::ClobberMemory();
     }
@@ -119,7 +147,10 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass) {
     std::vector<float> gy = random_buffer(y_n, 4);
     std::vector<float> gx(static_cast<size_t>(x_n));
     for (auto _ : state) {
-      kn::conv2d_backward_data<Device::CPU>(gx.data(), gy.data(), w.data(), p, s);
+      if (reference)
+        kn::cpu_conv::im2col_backward_data(gx.data(), gy.data(), w.data(), p);
+      else
+        kn::conv2d_backward_data<Device::CPU>(gx.data(), gy.data(), w.data(), p, s);
       benchmark::DoNotOptimize(gx.data());
       benchmark::ClobberMemory();
     }
@@ -129,7 +160,10 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass) {
     std::vector<float> gw(static_cast<size_t>(w_n)), gb(static_cast<size_t>(p.K));
     for (auto _ : state) {
       // With the bias gradient, as a training step computes it.
-      kn::conv2d_backward_weight<Device::CPU>(gw.data(), gb.data(), gy.data(), x.data(), p, s);
+      if (reference)
+        kn::cpu_conv::im2col_backward_weight(gw.data(), gb.data(), gy.data(), x.data(), p);
+      else
+        kn::conv2d_backward_weight<Device::CPU>(gw.data(), gb.data(), gy.data(), x.data(), p, s);
       benchmark::DoNotOptimize(gw.data());
       benchmark::ClobberMemory();
     }
@@ -139,12 +173,13 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass) {
   // iteration count and divides by the (real) time. In units of 1e9 so the number reads as GFLOP/s.
   state.counters["GFLOP/s"] = benchmark::Counter(gemm_flops(p) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   // snprintf rather than string concatenation: GCC 12 warns falsely (-Wrestrict) on "N" + to_string.
-  char label[128];
-  std::snprintf(label, sizeof label, "N%lld C%lld %lldx%lld K%lld %lldx%lld s%lld p%lld -> %lldx%lld",
+  const kn::cpu_conv::Path path = reference ? kn::cpu_conv::Path::Im2col : kn::cpu_conv::chosen(p, pass);
+  char label[160];
+  std::snprintf(label, sizeof label, "N%lld C%lld %lldx%lld K%lld %lldx%lld s%lld p%lld -> %lldx%lld path=%s",
                 static_cast<long long>(p.N), static_cast<long long>(p.C), static_cast<long long>(p.H),
                 static_cast<long long>(p.W), static_cast<long long>(p.K), static_cast<long long>(p.R),
                 static_cast<long long>(p.S), static_cast<long long>(p.stride_h), static_cast<long long>(p.pad_h),
-                static_cast<long long>(p.P), static_cast<long long>(p.Q));
+                static_cast<long long>(p.P), static_cast<long long>(p.Q), kn::cpu_conv::name(path));
   state.SetLabel(label);
 }
 
@@ -152,25 +187,26 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass) {
 // "<kernel>/<net>/<layer>", which run_cpu.sh splits to build its table.
 const bool kRegistered = [] {
   benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
-#if defined(__AVX512F__)
-  benchmark::AddCustomContext("isa", "avx512");
-#elif defined(__AVX2__)
-  benchmark::AddCustomContext("isa", "avx2");
-#endif
+  // The kernels' vector ISA (the library's build; this binary is built with the same -march).
+  benchmark::AddCustomContext("isa", kn::cpu_conv::isa());
+  // Each reference right after the chosen path it is compared with, so the two run close in time.
   for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight})
-    for (const ConvLayer& L : kLayers) {
-      const std::string name = std::string(pass_name(pass)) + "/" + L.net + "/" + L.layer;
-      benchmark::RegisterBenchmark(name.c_str(), bm_conv, L, pass)
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond)
-          // One call takes 5-60 ms here; 1 s gives 17-200 calls per repetition and keeps the
-          // whole program near 2 minutes on 2 cores. The warm-up takes the first call's page
-          // faults and thread start-up out of the measurement.
-          ->MinWarmUpTime(0.1)
-          ->MinTime(1.0)
-          ->Repetitions(3)
-          ->ReportAggregatesOnly(true);
-    }
+    for (const ConvLayer& L : kLayers)
+      for (bool reference : {false, true}) {
+        if (reference && kn::cpu_conv::chosen(make_params(L), pass) == kn::cpu_conv::Path::Im2col) continue;
+        const std::string name =
+            std::string(reference ? "im2col_" : "conv2d_") + pass_name(pass) + "/" + L.net + "/" + L.layer;
+        benchmark::RegisterBenchmark(name.c_str(), bm_conv, L, pass, reference)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond)
+            // One call takes 5-60 ms here; 1 s gives 17-200 calls per repetition and keeps the
+            // whole program near 2 minutes on 2 cores. The warm-up takes the first call's page
+            // faults and thread start-up out of the measurement.
+            ->MinWarmUpTime(0.1)
+            ->MinTime(1.0)
+            ->Repetitions(3)
+            ->ReportAggregatesOnly(true);
+      }
   return true;
 }();
 

@@ -101,6 +101,7 @@ def main() -> None:
     med = statistics.median(times)
     print(json.dumps({
         "torch_version": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # ATen's kernels: avx512, avx2, ...
         "threads": torch.get_num_threads(),
         "shape": a.shape,
         "batch": a.batch,

@@ -11,11 +11,8 @@
 // hot loop allocates nothing. With fewer images than threads, the images run one after
 // another and Eigen parallelises each product instead.
 // 3x3 stride-1 convolutions with enough channels go to Winograd's F(2x2, 3x3) instead
-// (kernels/cpu/winograd.h: 4 multiplications an output where im2col needs 9). A weight gradient
-// with a short patch (Cg*R*S <= 64, e.g. 27 for a 3-channel 3x3 first layer) goes to
-// kernels/cpu/tile_gemm.h instead of Eigen, whose per-call packing of a 27 x P*Q operand
-// dominated it (vgg_small's conv1_1: 9.4 -> 7.7 ms a batch of 256; the forward measured no gain
-// and stays with Eigen).
+// (kernels/cpu/winograd.h: 4 multiplications an output where im2col needs 9), pass by pass and
+// ISA by ISA where it measured faster (cpu_conv::chosen below; kernels/cpu/conv2d_path.h).
 #include "kernels/conv2d.h"
 
 #include <omp.h>
@@ -25,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/conv2d_path.h"
 #include "kernels/cpu/tile_gemm.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/gemm.h"
@@ -129,23 +127,8 @@ void bias_gradient(float* gb, const float* gy, const Conv2dParams& p) {
   }
 }
 
-// Weight gradients with a patch up to this long go to tile_gemm (its B is the transposed
-// im2col, P*Q x CRS; 32 columns of it are all of a short patch).
-constexpr int64_t kShortInner = 64;
-
-// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
-// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
-void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
-  for (int64_t i = 0; i < CRS; ++i)
-    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
-}
-
-}  // namespace
-
-template <>
-void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
-                                 Stream) {
-  if (winograd::preferred(p)) return winograd::forward(y, x, w, b, p);
+// The im2col + Eigen path.
+void forward_im2col(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
   std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
@@ -165,9 +148,7 @@ void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const
   });
 }
 
-template <>
-void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* w, const Conv2dParams& p, Stream) {
-  if (winograd::preferred(p)) return winograd::backward_data(gx, gy, w, p);
+void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const bool direct = is_pointwise(p);
   std::vector<std::vector<float>> cols(static_cast<size_t>(omp_get_max_threads()));
@@ -190,16 +171,20 @@ void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* 
   });
 }
 
-template <>
-void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
-                                         Stream) {
-  if (gb) bias_gradient(gb, gy, p);
-  if (winograd::preferred(p)) return winograd::backward_weight(gw, gy, x, p);
+// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
+// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
+void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
+  for (int64_t i = 0; i < CRS; ++i)
+    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
+}
+
+// The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner
+// (Eigen's per-call packing of a 27 x P*Q operand dominated it on AVX-512), else by Eigen.
+void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
   const int64_t Cg = p.C / p.groups, Kg = p.K / p.groups, PQ = p.P * p.Q, CRS = Cg * p.R * p.S;
   const int64_t wsize = p.K * CRS;
   const bool direct = is_pointwise(p);
   const int threads = omp_get_max_threads();
-  const bool short_inner = CRS <= kShortInner;
   // One partial gradient per thread, summed at the end (fixed order: deterministic for a
   // given thread count).
   std::vector<std::vector<float>> partial(static_cast<size_t>(threads));
@@ -231,10 +216,121 @@ void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, 
       for (int64_t i = 0; i < wsize; ++i) gw[i] += acc[static_cast<size_t>(i)];
 }
 
+}  // namespace
+
+namespace cpu_conv {
+
+// ---- the dispatch ----------------------------------------------------------------------------
+// Winograd where winograd::preferred() (3x3, stride 1, >= 16 channels in and out), except where
+// the weights are large and the maps small: there a chunk of one or two images gives the 16
+// products only T = 49-98 columns (13x13 or 14x14 outputs), and re-reading the transformed weights
+// U (16 K C floats: 16 MiB for 512 x 512) for so few columns costs more than the 9/4
+// multiplications Winograd saves. A weight gradient with a short patch (CRS <= 64: a 1- or
+// 3-channel first layer) goes to tile_gemm on AVX-512 and to Eigen on AVX2.
+//
+// Measured 2026-12-01 on a 2-core Intel Xeon (AVX-512) with bench_cpu (bench/cpu/compare_paths.sh),
+// the native build and a -DMIRRORLAB_ARCH=x86-64-v3 (AVX2) build of the same code: im2col+Eigen
+// time / the fast path's time, 1 thread (CPU time) and 2 threads (wall), on a machine shared
+// with 7 other jobs (load 15-24 on 2 cores; bench/RESULTS.md, issue 13, has the full tables):
+//                                                  AVX-512        AVX2
+//   forward   VGG16 conv5_1 (14x14, C K = 2^18)      0.81-0.84      0.85-0.86   -> im2col, both
+//   forward   AlexNet conv3-5 (13x13, C K <= 98304)  1.11-1.26      1.15-1.22
+//   forward   every other Winograd-able layer of vgg_small (32 and 28 px) and VGG16: 1.25-2.1
+//   bw-data   AlexNet conv3 / conv4 / conv5          AVX-512 0.82-1.05 / 0.81-0.87 / 0.92-1.02
+//                                                    AVX2    1.01-1.15 / 0.92-1.03 / 1.15-1.29
+//   bw-data   vgg_small(28) conv1_2..conv2_2: 1.17-1.69 on both
+//   bw-weight every Winograd-able layer: 1.25-2.16 on both
+//   bw-weight short patch by tile_gemm, vgg_small conv1_1 (CRS 27) / vgg_small28 conv1_1 (CRS 9):
+//             AVX2 0.68-0.82 / 0.96-1.10 -> Eigen;  AVX-512 0.81-0.95 / 0.94-0.95 (see below)
+// Under that load other jobs evict the caches between time slices, which costs Winograd's
+// L2-sized chunks and tile_gemm's L1-resident panels more than Eigen's packed GEMM. On the quiet
+// machine of 2026-11-24 (load 1.5, AVX-512, 2 threads, bench/RESULTS.md "Since then: Winograd")
+// Winograd was 1.13-1.20x faster on AlexNet conv3-5's backward-data and tile_gemm 1.22x on
+// vgg_small conv1_1's weight gradient; where the two disagree (by at most 0.8x here), the quiet
+// measurement decides: AVX-512 keeps both, to be re-measured on a quiet machine. The VGG16 conv5
+// limit is also applied to backward-data, whose product has the same U and width (not measured).
+constexpr int64_t kSmallMap = 14 * 14;           // output pixels (P*Q) up to which the limit applies
+constexpr int64_t kMaxCK = int64_t{1} << 18;     // C*K from which such a layer goes to im2col
+constexpr int64_t kShortPatch = 64;              // Cg*R*S up to which tile_gemm takes the weight gradient
+#if defined(__AVX512F__)
+constexpr bool kShortPatchTileGemm = true;
+#else
+constexpr bool kShortPatchTileGemm = false;  // 6x16 blocks waste a third of a 27-wide patch
+#endif
+
+Path chosen(const Conv2dParams& p, Pass pass) {
+  if (winograd::preferred(p)) {
+    const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;
+    if (pass == Pass::BackwardWeight || !big_weights_small_map) return Path::Winograd;
+    return Path::Im2col;
+  }
+  if (pass == Pass::BackwardWeight && kShortPatchTileGemm && p.C / p.groups * p.R * p.S <= kShortPatch)
+    return Path::TileGemm;
+  return Path::Im2col;
+}
+
+const char* name(Path path) {
+  switch (path) {
+    case Path::Im2col: return "im2col+eigen";
+    case Path::Winograd: return "winograd";
+    case Path::TileGemm: return "im2col+tile_gemm";
+  }
+  return "?";
+}
+
+const char* isa() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__)
+  return "avx2";
+#else
+  return "generic";
+#endif
+}
+
+void im2col_forward(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p) {
+  forward_im2col(y, x, w, b, p);
+}
+void im2col_backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p) {
+  backward_data_im2col(gx, gy, w, p);
+}
+void im2col_backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p) {
+  if (gb) bias_gradient(gb, gy, p);
+  backward_weight_im2col(gw, gy, x, p, /*short_inner=*/false);
+}
+
+}  // namespace cpu_conv
+
+using cpu_conv::Pass;
+using cpu_conv::Path;
+
+template <>
+void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
+                                 Stream) {
+  if (cpu_conv::chosen(p, Pass::Forward) == Path::Winograd) return winograd::forward(y, x, w, b, p);
+  forward_im2col(y, x, w, b, p);
+}
+
+template <>
+void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* w, const Conv2dParams& p, Stream) {
+  if (cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd) return winograd::backward_data(gx, gy, w, p);
+  backward_data_im2col(gx, gy, w, p);
+}
+
+template <>
+void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
+                                         Stream) {
+  if (gb) bias_gradient(gb, gy, p);
+  const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
+  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
+  backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
+}
+
 template <>
 void conv2d_backward<Device::CPU>(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
                                   const Conv2dParams& p, Stream s) {
-  if (gx && gw && winograd::preferred(p)) {
+  if (gx && gw && cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd &&
+      cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) {
     if (gb) bias_gradient(gb, gy, p);
     winograd::backward(gx, gw, gy, x, w, p);
     return;

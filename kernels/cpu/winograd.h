@@ -1,7 +1,8 @@
 // kernels/cpu/winograd.h — 3x3, stride-1 convolution by Winograd's minimal filtering algorithm
 // F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016) on the
-// CPU: the forward and both gradients. kernels/cpu/conv2d.cpp calls it where it is preferred();
-// im2col + GEMM stays the general path and the one it is tested against.
+// CPU: the forward and both gradients. kernels/cpu/conv2d.cpp calls it, pass by pass, where it is
+// preferred() and measured faster than im2col on the build's ISA (cpu_conv::chosen,
+// kernels/cpu/conv2d_path.h); im2col + GEMM stays the general path and the one it is tested against.
 //
 // Each 2x2 output tile y is computed from the 4x4 input tile d under it and the 3x3 filter g as
 //     y = A^T [ (G g G^T) ⊙ (B^T d B) ] A                     (⊙: element-wise)
