@@ -2,13 +2,13 @@
 // demo's networks (experiments/analysis/equivalence_study.h,
 // ../shared/science/lenc-vedaldi-equivariance.md §9). Writes maps.csv, invariant_channels.csv,
 // stitching.csv, equivalence.json and the figures/report (tools/plot_equivalence.py). Examples:
-//   equivalence --net sym=out/demo/train/sym/final.safetensors --net asym=out/demo/train/asym/final.safetensors \
-//               --preset cpu --out out/equivalence
+//   equivalence --net sym=out/demo/train/sym/final.safetensors
+//               --net asym=out/demo/train/asym/final.safetensors --preset cpu --out out/equivalence
 //   equivalence --untrained 2 --preset ci --out /tmp/eq        (untrained vgg_small nets, for the test suite)
 // Presets (explicit options win): ci = 200 fitting / 200 test images, three taps, hflip and vflip,
 // one epoch (seconds); cpu = 2000 / 2000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
-// two epochs (the 2-core machine); full = 20000 / 10000, five epochs, the 0-90 degree rotation
-// sweep and three stitching seeds (a GPU's work).
+// two epochs (the 2-core machine); full = 20000 / 10000, five epochs and the 0-90 degree
+// rotation sweep (a GPU's work). Stitching seeds: rerun with --seed.
 #include <CLI/CLI.hpp>
 
 #include <chrono>

@@ -28,33 +28,6 @@ class LayerNorm2d : public Module {
   Tensor weight, bias;
 };
 
-// nn.LayerNorm over the last dimension of (..., C).
-class LayerNorm : public Module {
- public:
-  explicit LayerNorm(int64_t channels) {
-    weight = register_parameter("weight", Tensor::ones({channels}));
-    bias = register_parameter("bias", Tensor::zeros({channels}));
-  }
-  Tensor forward(const Tensor& x) override { return layer_norm(x, weight, bias, kLayerNormEps); }
-  Tensor weight, bias;
-};
-
-// Linear on the last dimension of (..., in) (the engine's linear takes (N, in)).
-class PointwiseLinear : public Linear {
- public:
-  PointwiseLinear(int64_t in, int64_t out, Generator& gen) : Linear(in, out, gen) {}
-  Tensor forward(const Tensor& x) override {
-    Shape out = x.shape();
-    out.back() = weight.size(0);
-    return linear(x.reshape({-1, x.size(x.dim() - 1)}), weight, bias).reshape(out);
-  }
-};
-
-class GELU : public Module {
- public:
-  Tensor forward(const Tensor& x) override { return gelu(x); }
-};
-
 // torchvision's Permute([0, 2, 3, 1]) and Permute([0, 3, 1, 2]) (no parameters; they hold the
 // indices 1 and 6 of CNBlock.block so that the parameter names match).
 class ToChannelsLast : public Module {
@@ -75,7 +48,7 @@ class CNBlock : public Module {
     block = std::make_shared<Sequential>();
     block->add(std::make_shared<Conv2d>(dim, dim, 7, gen, 1, 3, 1, dim, true));  // 0: depthwise
     block->add(std::make_shared<ToChannelsLast>());                              // 1
-    block->add(std::make_shared<LayerNorm>(dim));                                // 2
+    block->add(std::make_shared<LayerNorm>(dim, kLayerNormEps));                                // 2
     block->add(std::make_shared<PointwiseLinear>(dim, 4 * dim, gen));            // 3
     block->add(std::make_shared<GELU>());                                        // 4
     block->add(std::make_shared<PointwiseLinear>(4 * dim, dim, gen));            // 5

@@ -13,33 +13,6 @@ namespace {
 constexpr float kLayerNormEps = 1e-6f;  // torchvision: partial(nn.LayerNorm, eps=1e-6)
 constexpr int64_t kPatch = 16, kDim = 768, kHeads = 12, kMlpDim = 3072, kLayers = 12;
 
-// (..., C) -> (..., C), nn.LayerNorm over the last dimension.
-class LayerNorm : public Module {
- public:
-  explicit LayerNorm(int64_t channels) {
-    weight = register_parameter("weight", Tensor::ones({channels}));
-    bias = register_parameter("bias", Tensor::zeros({channels}));
-  }
-  Tensor forward(const Tensor& x) override { return layer_norm(x, weight, bias, kLayerNormEps); }
-  Tensor weight, bias;
-};
-
-// Linear on the last dimension of (..., in).
-class TokenLinear : public Linear {
- public:
-  TokenLinear(int64_t in, int64_t out, Generator& gen) : Linear(in, out, gen) {}
-  Tensor forward(const Tensor& x) override {
-    Shape out = x.shape();
-    out.back() = weight.size(0);
-    return linear(x.reshape({-1, x.size(x.dim() - 1)}), weight, bias).reshape(out);
-  }
-};
-
-class GELU : public Module {
- public:
-  Tensor forward(const Tensor& x) override { return gelu(x); }
-};
-
 // nn.MultiheadAttention(dim, heads, batch_first=True) as self-attention, inference form.
 // The batched matmul is a loop of 2-D matmuls over the (batch x head) slices.
 class SelfAttention : public Module {
@@ -65,13 +38,13 @@ class SelfAttention : public Module {
 class EncoderBlock : public Module {
  public:
   explicit EncoderBlock(Generator& gen) {
-    ln_1 = register_module("ln_1", std::make_shared<LayerNorm>(kDim));
+    ln_1 = register_module("ln_1", std::make_shared<LayerNorm>(kDim, kLayerNormEps));
     self_attention = register_module("self_attention", std::make_shared<SelfAttention>(kDim, kHeads, gen));
-    ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(kDim));
+    ln_2 = register_module("ln_2", std::make_shared<LayerNorm>(kDim, kLayerNormEps));
     mlp = std::make_shared<Sequential>();
-    mlp->add("0", std::make_shared<TokenLinear>(kDim, kMlpDim, gen));
+    mlp->add("0", std::make_shared<PointwiseLinear>(kDim, kMlpDim, gen));
     mlp->add("1", std::make_shared<GELU>());
-    mlp->add("3", std::make_shared<TokenLinear>(kMlpDim, kDim, gen));  // torchvision's 2 is a dropout
+    mlp->add("3", std::make_shared<PointwiseLinear>(kMlpDim, kDim, gen));  // torchvision's 2 is a dropout
     register_module("mlp", mlp);
   }
   // x: (N, L, 768) -> (N, L, 768)
@@ -92,7 +65,7 @@ class Encoder : public Module {
     for (int64_t i = 0; i < kLayers; ++i)
       layers->add("encoder_layer_" + std::to_string(i), std::make_shared<EncoderBlock>(gen));
     register_module("layers", layers);
-    ln = register_module("ln", std::make_shared<LayerNorm>(kDim));
+    ln = register_module("ln", std::make_shared<LayerNorm>(kDim, kLayerNormEps));
   }
   Tensor forward(const Tensor& x) override { return (*ln)((*layers)(add(x, pos_embedding))); }
   Tensor pos_embedding;  // (1, 1 + patches, 768)

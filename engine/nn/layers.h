@@ -115,4 +115,33 @@ class Flatten : public Module {
   int64_t start_dim;
 };
 
+// nn.LayerNorm over the last dimension of (..., C), with weight and bias (C).
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(int64_t channels, float eps = 1e-5f) : eps(eps) {
+    weight = register_parameter("weight", Tensor::ones({channels}));
+    bias = register_parameter("bias", Tensor::zeros({channels}));
+  }
+  Tensor forward(const Tensor& x) override { return layer_norm(x, weight, bias, eps); }
+  Tensor weight, bias;
+  float eps;
+};
+
+// nn.Linear applied to the last dimension of (..., in), as PyTorch's Linear does on any rank
+// (the engine's linear op takes (N, in)); the same parameters and names as Linear.
+class PointwiseLinear : public Linear {
+ public:
+  PointwiseLinear(int64_t in, int64_t out, Generator& gen) : Linear(in, out, gen) {}
+  Tensor forward(const Tensor& x) override {
+    Shape out = x.shape();
+    out.back() = weight.size(0);
+    return linear(x.reshape({-1, x.size(x.dim() - 1)}), weight, bias).reshape(out);
+  }
+};
+
+class GELU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return gelu(x); }
+};
+
 }  // namespace ml::nn

@@ -261,41 +261,11 @@ ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, cons
   map.bias = map.bias.to(net.device).detach().clone();
   map.weight.requires_grad_(true);
   map.bias.requires_grad_(true);
-  optim::SGD opt({map.weight, map.bias}, static_cast<float>(o.lr), 0.9f, 5e-4f);
-  const int64_t N = images.size(0);
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    const auto order = gen.permutation(N);
-    double sum = 0;
-    int64_t steps = 0;
-    for (int64_t i0 = 0; i0 < N; i0 += o.batch) {
-      const int64_t i1 = std::min(N, i0 + o.batch);
-      std::vector<int64_t> idx(order.begin() + i0, order.begin() + i1);
-      std::vector<float> xs;
-      std::vector<float> ys;
-      const int64_t per = images.numel() / N;
-      Tensor xb = Tensor::empty({i1 - i0, images.size(1), images.size(2), images.size(3)});
-      Tensor yb = Tensor::empty({i1 - i0}, DType::I32);
-      for (size_t r = 0; r < idx.size(); ++r) {
-        std::copy_n(images.data() + idx[r] * per, per, xb.data() + static_cast<int64_t>(r) * per);
-        yb.data_i32()[r] = labels.data_i32()[idx[r]];
-      }
-      const Tensor h = split.phi(transform_images(normalise(net, xb), ginv));
-      const Tensor loss = cross_entropy(split.psi(apply_map(map, h)), yb.to(net.device));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      const double l = loss.item();
-      ML_CHECK(std::isfinite(l), "train_transformation_layer: the loss diverged (", l, ") at epoch ", epoch + 1,
-               " step ", steps + 1, "; lower the learning rate (", o.lr, ")");
-      sum += l;
-      ++steps;
-      if (o.progress)
-        std::fprintf(stderr, "\r  transformation layer: epoch %lld/%lld, step %lld, loss %.4f   ",
-                     static_cast<long long>(epoch + 1), static_cast<long long>(o.epochs), static_cast<long long>(steps),
-                     sum / static_cast<double>(steps));
-    }
-  }
-  if (o.progress) std::fprintf(stderr, "\n");
+  train_frozen({map.weight, map.bias}, images, labels, gen, {o.lr, o.epochs, o.batch, o.progress, "transformation layer"},
+               [&](const Tensor& xb, const Tensor& yb) {
+                 const Tensor h = split.phi(transform_images(normalise(net, xb), ginv));
+                 return cross_entropy(split.psi(apply_map(map, h)), yb.to(net.device));
+               });
   map.weight = map.weight.detach().to(Device::CPU);
   map.bias = map.bias.detach().to(Device::CPU);
   return map;

@@ -1,12 +1,15 @@
 #include "experiments/analysis/net_split.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
+#include "engine/optim.h"
 
 namespace ml::analysis {
 
@@ -55,6 +58,44 @@ Tensor normalise(const AnalysisNet& net, const Tensor& images) {
   const Tensor mean = Tensor::from_vector({1, C, 1, 1}, net.norm.mean, net.device);
   const Tensor stdv = Tensor::from_vector({1, C, 1, 1}, net.norm.std, net.device);
   return div(sub(images.to(net.device), mean), stdv).detach();
+}
+
+void train_frozen(const std::vector<Tensor>& params, const Tensor& images, const Tensor& labels, Generator& gen,
+                  const FrozenTrainOptions& o, const std::function<Tensor(const Tensor&, const Tensor&)>& loss) {
+  ML_CHECK(images.dim() == 4 && labels.dim() == 1 && images.size(0) == labels.size(0) && images.size(0) > 0, o.what,
+           ": ", images.str(), " images for ", labels.str(), " labels");
+  ML_CHECK(o.batch > 0 && o.epochs > 0 && o.lr > 0, o.what, ": batch, epochs and learning rate must be > 0");
+  optim::SGD opt(params, static_cast<float>(o.lr), 0.9f, 5e-4f);
+  const int64_t N = images.size(0), per = images.numel() / N;
+  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    const auto order = gen.permutation(N);
+    double sum = 0;
+    int64_t steps = 0;
+    for (int64_t i0 = 0; i0 < N; i0 += o.batch) {
+      const int64_t i1 = std::min(N, i0 + o.batch);
+      Tensor xb = Tensor::empty({i1 - i0, images.size(1), images.size(2), images.size(3)});
+      Tensor yb = Tensor::empty({i1 - i0}, DType::I32);
+      for (int64_t r = 0; r < i1 - i0; ++r) {
+        const int64_t k = order[static_cast<size_t>(i0 + r)];
+        std::copy_n(images.data() + k * per, per, xb.data() + r * per);
+        yb.data_i32()[r] = labels.data_i32()[k];
+      }
+      const Tensor l = loss(xb, yb);
+      opt.zero_grad();
+      l.backward();
+      opt.step();
+      const double v = l.item();
+      ML_CHECK(std::isfinite(v), o.what, ": the loss diverged (", v, ") at epoch ", epoch + 1, " step ", steps + 1,
+               "; lower the learning rate (", o.lr, ")");
+      sum += v;
+      ++steps;
+      if (o.progress)
+        std::fprintf(stderr, "\r  %s: epoch %lld/%lld, step %lld, loss %.4f   ", o.what.c_str(),
+                     static_cast<long long>(epoch + 1), static_cast<long long>(o.epochs), static_cast<long long>(steps),
+                     sum / static_cast<double>(steps));
+    }
+  }
+  if (o.progress) std::fprintf(stderr, "\n");
 }
 
 double topk_error(const Tensor& logits, const Tensor& labels, int64_t k) {

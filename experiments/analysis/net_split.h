@@ -5,8 +5,11 @@
 // (no optimiser ever sees them), but ψ is differentiable so a map inserted between φ and ψ can
 // be trained with the network's own task loss.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "engine/generator.h"
 
 #include "engine/nn/module.h"
 #include "engine/tensor.h"
@@ -31,6 +34,20 @@ class NetSplit {
 
 // Images in [0, 1] normalised with the network's per-channel statistics.
 Tensor normalise(const AnalysisNet& net, const Tensor& images);
+
+// Trains `params` (a map inserted into a frozen network: the transformation layer, a stitch)
+// with SGD — momentum 0.9, weight decay 5e-4 inside the momentum, constant lr, as MatConvNet's
+// defaults (Lenc & Vedaldi §5.1.3) — over shuffled batches of images (N, C, S, S) in [0, 1] and
+// int32 labels. loss(xb, yb) returns one batch's scalar loss. A loss that is not finite throws,
+// naming `what`, so a diverged run writes nothing that looks complete.
+struct FrozenTrainOptions {
+  double lr = 1e-2;
+  int64_t epochs = 1, batch = 64;
+  bool progress = false;
+  std::string what;  // for the progress line and errors
+};
+void train_frozen(const std::vector<Tensor>& params, const Tensor& images, const Tensor& labels, Generator& gen,
+                  const FrozenTrainOptions& o, const std::function<Tensor(const Tensor&, const Tensor&)>& loss);
 
 // Top-k error of logits (N, classes) against labels (int32 N).
 double topk_error(const Tensor& logits, const Tensor& labels, int64_t k);

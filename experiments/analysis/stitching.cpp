@@ -69,37 +69,11 @@ Stitch train_stitch(AnalysisNet& a, const NetSplit& sa, AnalysisNet& b, const Ne
   s.bias = Tensor::zeros({cb}, DType::F32, a.device);
   s.weight.requires_grad_(true);
   s.bias.requires_grad_(true);
-  optim::SGD opt({s.weight, s.bias}, static_cast<float>(o.lr), 0.9f, 5e-4f);
-  const int64_t N = images.size(0), per = images.numel() / N;
-  for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
-    const auto order = gen.permutation(N);
-    double sum = 0;
-    int64_t steps = 0;
-    for (int64_t i0 = 0; i0 < N; i0 += o.batch) {
-      const int64_t i1 = std::min(N, i0 + o.batch);
-      Tensor xb = Tensor::empty({i1 - i0, images.size(1), images.size(2), images.size(3)});
-      Tensor yb = Tensor::empty({i1 - i0}, DType::I32);
-      for (int64_t r = 0; r < i1 - i0; ++r) {
-        const int64_t k = order[static_cast<size_t>(i0 + r)];
-        std::copy_n(images.data() + k * per, per, xb.data() + r * per);
-        yb.data_i32()[r] = labels.data_i32()[k];
-      }
-      const Tensor loss = cross_entropy(sb.psi(apply_stitch(s, sa.phi(normalise(a, xb)))), yb.to(a.device));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      const double l = loss.item();
-      ML_CHECK(std::isfinite(l), "train_stitch: the loss diverged (", l, ") at epoch ", epoch + 1, " step ", steps + 1,
-               "; lower the learning rate (", o.lr, ")");
-      sum += l;
-      ++steps;
-      if (o.progress)
-        std::fprintf(stderr, "\r  stitch %s -> %s: epoch %lld/%lld, step %lld, loss %.4f   ", sa.tap().c_str(),
-                     sb.tap().c_str(), static_cast<long long>(epoch + 1), static_cast<long long>(o.epochs),
-                     static_cast<long long>(steps), sum / static_cast<double>(steps));
-    }
-  }
-  if (o.progress) std::fprintf(stderr, "\n");
+  train_frozen({s.weight, s.bias}, images, labels, gen,
+               {o.lr, o.epochs, o.batch, o.progress, "stitch " + sa.tap() + " -> " + sb.tap()},
+               [&](const Tensor& xb, const Tensor& yb) {
+                 return cross_entropy(sb.psi(apply_stitch(s, sa.phi(normalise(a, xb)))), yb.to(a.device));
+               });
   s.weight = s.weight.detach();
   s.bias = s.bias.detach();
   return s;
