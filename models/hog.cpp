@@ -260,7 +260,10 @@ Tensor hog(const Tensor& images, const HogOptions& o) {
                (images.size(1) == 1 || images.size(1) == 3),
            "hog: images must be float32 (B, 1 or 3, H, W), got ", images.defined() ? images.str() : "undefined");
   const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
-  const auto [R, Q] = hog_grid(H, W, o);
+  // Plain variables, not a structured binding: clang 14 (the fuzz build) cannot capture a binding
+  // in the OpenMP region below.
+  const auto grid = hog_grid(H, W, o);
+  const int64_t R = grid.first, Q = grid.second;
   const int64_t D = hog_dimension(o);
   const Tensor x = images.to(Device::CPU);
   Tensor y = Tensor::empty({B, D, R, Q});
