@@ -8,10 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/io/csv.h"
 #include "experiments/net_options.h"
 
-namespace fs = std::filesystem;
 using namespace ml;
 
 int main(int argc, char** argv) {
@@ -28,16 +26,7 @@ int main(int argc, char** argv) {
     experiments::apply_threads(net_o);
     analysis::AnalysisNet net = experiments::load_net(net_o);
     const auto layers = analysis::resolve_layers(net.model, net_o.layers);
-    const CsvTable t = read_csv(manifest, "extract_activations");
-    const int64_t c_file = t.column("file", "extract_activations");
-    const fs::path folder = fs::path(manifest).parent_path();
-    std::vector<std::string> files;
-    for (const CsvRow& r : t.rows) {
-      ML_CHECK(static_cast<int64_t>(r.fields.size()) > c_file, "extract_activations: '", manifest, "' line ", r.line,
-               " has no 'file' field");
-      const fs::path f = trim(r.fields[static_cast<size_t>(c_file)]);
-      files.push_back((f.is_absolute() ? f : folder / f).string());
-    }
+    const std::vector<std::string> files = experiments::manifest_files(manifest, "extract_activations");
     analysis::write_activations(net, files, layers, out, net_o.batch > 0 ? net_o.batch : 64, !quiet);
     std::fprintf(stderr, "extract_activations: %s: %zu layers of %zu images -> %s\n", net.description.c_str(), layers.size(),
                  files.size(), out.c_str());

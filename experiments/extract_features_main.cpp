@@ -8,11 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/io/csv.h"
 #include "experiments/analysis/encoding_features.h"
 #include "experiments/net_options.h"
 
-namespace fs = std::filesystem;
 using namespace ml;
 
 int main(int argc, char** argv) {
@@ -29,18 +27,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     experiments::apply_threads(net_o);
-    analysis::AnalysisNet net = analysis::load_analysis_net(net_o.spec);
+    analysis::AnalysisNet net = experiments::load_net(net_o);
     const auto layers = analysis::resolve_layers(net.model, net_o.layers);
-    const CsvTable t = read_csv(manifest, "extract_features");
-    const int64_t c_file = t.column("file", "extract_features");
-    const fs::path folder = fs::path(manifest).parent_path();
-    std::vector<std::string> files;
-    for (const CsvRow& r : t.rows) {
-      ML_CHECK(static_cast<int64_t>(r.fields.size()) > c_file, "extract_features: '", manifest, "' line ", r.line,
-               " has no 'file' field");
-      const fs::path f = trim(r.fields[static_cast<size_t>(c_file)]);
-      files.push_back((f.is_absolute() ? f : folder / f).string());
-    }
+    const std::vector<std::string> files = experiments::manifest_files(manifest, "extract_features");
     analysis::write_encoding_features(net, files, layers, out, net_o.batch > 0 ? net_o.batch : 64, max_features, !quiet);
     std::fprintf(stderr, "extract_features: %s: %zu layers of %zu images -> %s\n", net.description.c_str(), layers.size(),
                  files.size(), out.c_str());

@@ -4,9 +4,12 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
+#include "engine/io/csv.h"
 #include "experiments/analysis/activations.h"
 #include "experiments/fixed_models.h"
 
@@ -45,6 +48,22 @@ inline analysis::AnalysisNet load_net(NetOptions& o) {
     return load_fixed_model(o.spec, o.fixed);
   }
   return analysis::load_analysis_net(o.spec);
+}
+
+// The image files of a manifest CSV's 'file' column, relative paths taken from its folder;
+// errors name `program`, the manifest and the line.
+inline std::vector<std::string> manifest_files(const std::string& manifest, const char* program) {
+  const CsvTable t = read_csv(manifest, program);
+  const int64_t c_file = t.column("file", program);
+  const std::filesystem::path folder = std::filesystem::path(manifest).parent_path();
+  std::vector<std::string> files;
+  for (const CsvRow& r : t.rows) {
+    ML_CHECK(static_cast<int64_t>(r.fields.size()) > c_file, program, ": '", manifest, "' line ", r.line,
+             " has no 'file' field");
+    const std::filesystem::path f = trim(r.fields[static_cast<size_t>(c_file)]);
+    files.push_back((f.is_absolute() ? f : folder / f).string());
+  }
+  return files;
 }
 
 inline void apply_threads(const NetOptions& o) {

@@ -1,6 +1,8 @@
 #include "engine/io/csv.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "engine/error.h"
@@ -89,6 +91,13 @@ int64_t CsvTable::column(const std::string& name, const std::string& who) const 
   const auto it = std::find(header.begin(), header.end(), name);
   ML_CHECK(it != header.end(), who, ": '", path, "' header row has no column '", name, "'");
   return it - header.begin();
+}
+
+std::string csv_number(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
 }
 
 }  // namespace ml

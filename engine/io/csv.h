@@ -32,4 +32,7 @@ CsvTable read_csv(const std::string& path, const std::string& who);
 // A field with leading and trailing blanks removed.
 std::string trim(const std::string& s);
 
+// A number for a CSV the programs write: 6 significant digits ("%.6g"), NaN as "nan".
+std::string csv_number(double v);
+
 }  // namespace ml

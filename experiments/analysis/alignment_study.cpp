@@ -11,6 +11,7 @@
 #include "engine/autograd.h"
 #include "engine/data/image_folder.h"
 #include "engine/error.h"
+#include "engine/io/csv.h"
 #include "engine/ops.h"
 #include "experiments/analysis/plot_script.h"
 #include "experiments/analysis/run_summary.h"
@@ -24,11 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string fmt(double v) { return csv_number(v); }
 
 std::string summary_cols(const BootstrapSummary& s) {
   return fmt(s.estimate) + "," + fmt(s.mean) + "," + fmt(s.sd) + "," + fmt(s.lo) + "," + fmt(s.hi);

@@ -8,6 +8,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/io/csv.h"
 #include "engine/io/atomic_file.h"
 #include "engine/ops.h"
 #include "experiments/analysis/equivariance_maps.h"
@@ -166,12 +167,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
 
 namespace {
 
-std::string f(double v) {
-  if (std::isnan(v)) return "nan";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.6g", v);
-  return b;
-}
+std::string f(double v) { return csv_number(v); }
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/io/csv.h"
 #include "engine/generator.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
@@ -39,12 +40,7 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
 }
 
 
-std::string fmt(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string fmt(double v) { return csv_number(v); }
 
 }  // namespace
 

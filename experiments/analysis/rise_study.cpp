@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/io/csv.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "engine/ops.h"
@@ -204,12 +205,7 @@ RiseStudyResult run_rise_study(AnalysisNet& net, const StimulusSet& set, const R
 
 namespace {
 
-std::string fmt(double v) {
-  if (std::isnan(v)) return "nan";
-  char b[32];
-  std::snprintf(b, sizeof b, "%.6g", v);
-  return b;
-}
+std::string fmt(double v) { return csv_number(v); }
 
 // An RGB overlay: the view in gray, the map's positive part in red and negative part in blue,
 // scaled by the object's largest |map| (so every view of an object shares one scale).
