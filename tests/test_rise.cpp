@@ -61,6 +61,63 @@ std::vector<uint8_t> square(int64_t S, int64_t y0, int64_t x0, int64_t side) {
   return r;
 }
 
+// The host implementation the study used before the masks became an engine op (kept here as
+// the plain-loop reference): skimage's half-pixel mapping with 'mirror' edges, drawn with the
+// host Generator, mask i at counters [i·2^20, ...).
+int64_t ref_mirror(int64_t i, int64_t n) {
+  if (n == 1) return 0;
+  const int64_t period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+std::vector<float> host_masks(const RiseOptions& o, int64_t h, int64_t w, int64_t first, int64_t count) {
+  const int64_t s = o.grid;
+  const int64_t cell_h = (h + s - 1) / s, cell_w = (w + s - 1) / s;
+  const int64_t up_h = (s + 1) * cell_h, up_w = (s + 1) * cell_w;
+  auto axis = [&](int64_t out, std::vector<int64_t>& i0, std::vector<int64_t>& i1, std::vector<float>& w1) {
+    i0.resize(out);
+    i1.resize(out);
+    w1.resize(out);
+    const double scale = static_cast<double>(s) / static_cast<double>(out);
+    for (int64_t q = 0; q < out; ++q) {
+      const double src = (static_cast<double>(q) + 0.5) * scale - 0.5;
+      if (o.binary) {
+        i0[q] = i1[q] = std::clamp<int64_t>(static_cast<int64_t>(std::floor(src + 0.5)), 0, s - 1);
+        w1[q] = 0.f;
+      } else {
+        const double f = std::floor(src);
+        i0[q] = ref_mirror(static_cast<int64_t>(f), s);
+        i1[q] = ref_mirror(static_cast<int64_t>(f) + 1, s);
+        w1[q] = static_cast<float>(src - f);
+      }
+    }
+  };
+  std::vector<int64_t> y0, y1, x0, x1;
+  std::vector<float> wy, wx;
+  axis(up_h, y0, y1, wy);
+  axis(up_w, x0, x1, wx);
+  std::vector<float> out(static_cast<size_t>(count * h * w));
+  for (int64_t k = 0; k < count; ++k) {
+    Generator gen(o.seed);
+    gen.set_state(o.seed, static_cast<uint64_t>(first + k) << 20);
+    std::vector<float> g(static_cast<size_t>(s * s));
+    for (auto& v : g) v = gen.next_uniform() < o.keep ? 1.f : 0.f;
+    const int64_t dy = gen.next_below(cell_h), dx = gen.next_below(cell_w);
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t uy = y + dy, ux = x + dx;
+        const float* r0 = &g[static_cast<size_t>(y0[uy] * s)];
+        const float* r1 = &g[static_cast<size_t>(y1[uy] * s)];
+        const float top = (1.f - wx[ux]) * r0[x0[ux]] + wx[ux] * r0[x1[ux]];
+        const float bot = (1.f - wx[ux]) * r1[x0[ux]] + wx[ux] * r1[x1[ux]];
+        out[static_cast<size_t>((k * h + y) * w + x)] = (1.f - wy[uy]) * top + wy[uy] * bot;
+      }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("rise masks: reproducible from the seed, independent of the batch, within 0..1 with mean p") {
@@ -89,6 +146,75 @@ TEST_CASE("rise masks: reproducible from the seed, independent of the batch, wit
   // rise_binary: nearest upsampling keeps the masks 0/1, each mask a union of whole cells.
   o.binary = true;
   for (float v : rise_masks(o, 29, 23, 0, 8).to_vector()) REQUIRE((v == 0.f || v == 1.f));
+}
+
+TEST_CASE("rise masks: the engine op draws the masks of the host reference loop") {
+  // Same grid cells, same shifts (integer Philox arithmetic and one exact double comparison),
+  // same upsampling up to how the three lerps round: the op writes each as one fused
+  // multiply-add, the reference as a product plus a product (which GCC may or may not
+  // contract). Each lerp of values in [0, 1] then differs by at most 2 roundings of 2^-24, and
+  // the outer lerp carries the inner ones with weights summing to 1: <= 6·2^-24 = 3.6e-7.
+  // Nearest (rise_binary) masks involve no rounding at all: exactly equal.
+  struct Case {
+    int64_t grid, h, w;
+    double keep;
+    bool binary;
+  };
+  for (const Case& c : {Case{7, 29, 23, 0.3, false}, Case{8, 28, 28, 0.5, false}, Case{1, 5, 9, 0.5, false},
+                        Case{5, 32, 17, 0.7, true}, Case{2, 2, 2, 0.5, false}}) {
+    RiseOptions o;
+    o.grid = c.grid;
+    o.keep = c.keep;
+    o.binary = c.binary;
+    o.seed = 77;
+    const auto want = host_masks(o, c.h, c.w, 13, 40);
+    const auto got = rise_masks(o, c.h, c.w, 13, 40).to_vector();
+    REQUIRE(got.size() == want.size());
+    double worst = 0;
+    int64_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i])));
+      differ += got[i] != want[i];
+    }
+    INFO("grid ", c.grid, " image ", c.h, " x ", c.w, " binary ", c.binary, ": max |op - host| ", worst, ", ",
+         differ, " of ", got.size(), " values not bit-equal");
+    if (c.binary)
+      CHECK(differ == 0);
+    else
+      CHECK(worst <= 6.0 / 16777216.0);
+  }
+}
+
+TEST_CASE("rise_accumulate: Kahan-compensated weighted mask sums, the same over one call or many") {
+  // Plain-loop reference in double: sum[k, i] = Σ_b masks[b, i]·weights[b, k]. Kahan
+  // summation in float keeps the error within ~2 eps Σ|terms| (Higham, Accuracy and
+  // Stability, §4.3: |E| <= (2u + O(N u²)) Σ|x|), so 2.5e-7 Σ|terms| + a tiny floor.
+  Generator gen(4);
+  const int64_t B = 301, n = 37, U = 3;
+  const Tensor masks = Tensor::uniform({B, 1, n}, 0.f, 1.f, gen);
+  const Tensor weights = Tensor::uniform({B, U}, -3.f, 5.f, gen);
+  Tensor s1 = Tensor::zeros({U, n}), c1 = Tensor::zeros({U, n});
+  rise_accumulate(s1, c1, masks, weights);
+  Tensor s2 = Tensor::zeros({U, n}), c2 = Tensor::zeros({U, n});
+  for (int64_t b0 = 0; b0 < B; b0 += 17) {
+    const int64_t len = std::min<int64_t>(17, B - b0);
+    rise_accumulate(s2, c2, narrow(masks, 0, b0, len), narrow(weights, 0, b0, len));
+  }
+  CHECK(s1.to_vector() == s2.to_vector());
+  CHECK(c1.to_vector() == c2.to_vector());
+  for (int64_t k = 0; k < U; ++k)
+    for (int64_t i = 0; i < n; ++i) {
+      double want = 0, mag = 0;
+      for (int64_t b = 0; b < B; ++b) {
+        const double t = static_cast<double>(masks.data()[b * n + i]) * weights.data()[b * U + k];
+        want += t;
+        mag += std::fabs(t);
+      }
+      const double got = static_cast<double>(s1.data()[k * n + i]) - c1.data()[k * n + i];
+      CHECK(std::fabs(got - want) <= 2.5e-7 * mag + 1e-12);
+    }
+  Tensor bad = Tensor::zeros({U, n + 1});
+  CHECK_THROWS_WITH_AS(rise_accumulate(bad, c1, masks, weights), doctest::Contains("comp"), Error);
 }
 
 TEST_CASE("rise masks: bilinear upsampling of a grid follows skimage's half-pixel mapping") {

@@ -17,45 +17,6 @@ namespace {
 // Counters reserved for one mask: far more than any grid draws (s² <= 2^20 is checked).
 constexpr uint64_t kCountersPerMask = uint64_t{1} << 20;
 
-// skimage.transform.resize(order=1, mode='reflect') as RISE calls it: output pixel o samples
-// the input at (o + 0.5)·in/out − 0.5, and coordinates outside reflect about the edge pixel
-// centres (ndimage's 'mirror': ... c b | a b c | b a ...).
-int64_t mirror_index(int64_t i, int64_t n) {
-  if (n == 1) return 0;
-  const int64_t period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
-}
-
-// The 1-D interpolation of one axis: for each output pixel the two input cells and weights.
-struct Axis {
-  std::vector<int64_t> i0, i1;
-  std::vector<float> w1;  // weight of i1; i0 gets 1 - w1
-};
-
-Axis upsample_axis(int64_t in, int64_t out, bool nearest) {
-  Axis a;
-  a.i0.resize(out);
-  a.i1.resize(out);
-  a.w1.resize(out);
-  const double scale = static_cast<double>(in) / static_cast<double>(out);
-  for (int64_t o = 0; o < out; ++o) {
-    const double src = (static_cast<double>(o) + 0.5) * scale - 0.5;
-    if (nearest) {
-      const int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::floor(src + 0.5)), 0, in - 1);
-      a.i0[o] = a.i1[o] = k;
-      a.w1[o] = 0.f;
-    } else {
-      const double f = std::floor(src);
-      a.i0[o] = mirror_index(static_cast<int64_t>(f), in);
-      a.i1[o] = mirror_index(static_cast<int64_t>(f) + 1, in);
-      a.w1[o] = static_cast<float>(src - f);
-    }
-  }
-  return a;
-}
-
 bool is_relu(nn::Module* m) { return dynamic_cast<nn::ReLU*>(m) != nullptr; }
 
 // Direct children of a module, in order (named_modules lists the whole subtree).
@@ -113,44 +74,26 @@ void check_rise_options(const RiseOptions& o, int64_t h, int64_t w) {
   ML_CHECK(o.masks > 0, "rise: --masks must be > 0, got ", o.masks);
   ML_CHECK(o.grid >= 1, "rise: --grid must be >= 1, got ", o.grid);
   ML_CHECK(o.grid <= std::min(h, w), "rise: --grid ", o.grid, " is larger than the image (", h, " x ", w, ")");
-  ML_CHECK(o.grid * o.grid < static_cast<int64_t>(kCountersPerMask), "rise: --grid ", o.grid, " is too large");
+  ML_CHECK(o.grid * o.grid + 64 <= static_cast<int64_t>(kCountersPerMask), "rise: --grid ", o.grid, " is too large");
   ML_CHECK(o.keep > 0.0 && o.keep < 1.0, "rise: --keep (p) must be in (0, 1), got ", o.keep);
   ML_CHECK(o.batch > 0, "rise: --batch must be > 0, got ", o.batch);
 }
 
-Tensor rise_masks(const RiseOptions& o, int64_t h, int64_t w, int64_t first, int64_t count) {
+RiseMaskSpec rise_mask_spec(const RiseOptions& o, int64_t h, int64_t w) {
   check_rise_options(o, h, w);
-  const int64_t s = o.grid;
-  // Cell size and the upsampled extent, as RISE: cell = ceil(size / s), up = (s + 1)·cell.
-  const int64_t cell_h = (h + s - 1) / s, cell_w = (w + s - 1) / s;
-  const int64_t up_h = (s + 1) * cell_h, up_w = (s + 1) * cell_w;
-  const Axis ay = upsample_axis(s, up_h, o.binary), ax = upsample_axis(s, up_w, o.binary);
-  Tensor out = Tensor::empty({count, 1, h, w});
-  float* po = out.data();
-#pragma omp parallel for schedule(static)
-  for (int64_t k = 0; k < count; ++k) {
-    Generator gen(o.seed);
-    gen.set_state(o.seed, static_cast<uint64_t>(first + k) * kCountersPerMask);
-    std::vector<float> g(static_cast<size_t>(s * s));
-    for (auto& v : g) v = gen.next_uniform() < o.keep ? 1.f : 0.f;
-    const int64_t dy = gen.next_below(cell_h), dx = gen.next_below(cell_w);
-    float* m = po + k * h * w;
-    for (int64_t y = 0; y < h; ++y) {
-      const int64_t uy = y + dy;
-      const float wy = ay.w1[uy];
-      const float* r0 = &g[static_cast<size_t>(ay.i0[uy] * s)];
-      const float* r1 = &g[static_cast<size_t>(ay.i1[uy] * s)];
-      for (int64_t x = 0; x < w; ++x) {
-        const int64_t ux = x + dx;
-        const float wx = ax.w1[ux];
-        const int64_t c0 = ax.i0[ux], c1 = ax.i1[ux];
-        const float top = (1.f - wx) * r0[c0] + wx * r0[c1];
-        const float bot = (1.f - wx) * r1[c0] + wx * r1[c1];
-        m[y * w + x] = (1.f - wy) * top + wy * bot;
-      }
-    }
-  }
-  return out;
+  RiseMaskSpec spec;
+  spec.grid = o.grid;
+  spec.h = h;
+  spec.w = w;
+  spec.keep = o.keep;
+  spec.nearest = o.binary;
+  spec.seed = o.seed;
+  spec.counters_per_mask = kCountersPerMask;
+  return spec;
+}
+
+Tensor rise_masks(const RiseOptions& o, int64_t h, int64_t w, int64_t first, int64_t count, Device device) {
+  return rise_mask_batch(rise_mask_spec(o, h, w), first, count, device);
 }
 
 RiseTarget::RiseTarget(AnalysisNet& net, const std::string& layer, bool post_relu) : net_(net) {
@@ -179,7 +122,7 @@ RiseTarget::RiseTarget(AnalysisNet& net, const std::string& layer, bool post_rel
   units_ = scores(Tensor::full({1, net.model.in_channels, S, S}, 0.5f)).size(1);
 }
 
-Tensor RiseTarget::scores(const Tensor& images) {
+Tensor RiseTarget::scores_on_device(const Tensor& images) {
   const models::Model& m = net_.model;
   NoGradGuard ng;
   const int64_t C = m.in_channels;
@@ -197,8 +140,10 @@ Tensor RiseTarget::scores(const Tensor& images) {
     out = capture[module_];
   }
   if (apply_relu_) out = relu(out);
-  return out.reshape({images.size(0), -1}).to(Device::CPU).clone();
+  return out.reshape({images.size(0), -1});
 }
+
+Tensor RiseTarget::scores(const Tensor& images) { return scores_on_device(images).to(Device::CPU).clone(); }
 
 std::vector<uint8_t> foreground_mask(const Tensor& image, float gray) {
   ML_CHECK(image.dim() == 3, "rise: image must be (C, H, W), got ", image.str());
@@ -248,39 +193,39 @@ Tensor rise_group_maps(RiseTarget& target, const Tensor& image, const std::vecto
                target.units(), " units)");
   }
   const int64_t U = static_cast<int64_t>(groups.size()), HW = H * W;
-  // Σ_i s_i m_i accumulated in double, mask by mask in mask order: the order of the sums does not depend on the batch size, so the
-  // maps are bit-identical however the masks are batched.
-  std::vector<double> acc(static_cast<size_t>(U * HW), 0.0);
-  const Tensor x_minus_g = sub(image.to(Device::CPU), o.gray).reshape({1, C, H, W});
+  // Everything per mask stays on the network's device: the masks are drawn there, the masked
+  // batch is formed there, and Σ_i s_i m_i is accumulated there (Kahan-compensated, mask by
+  // mask in mask order, so the maps are bit-identical however the masks are batched). Only the
+  // scores (B x units) come to the host, to be summed into the groups' scores in double.
+  const Device dev = target.device();
+  const RiseMaskSpec spec = rise_mask_spec(o, H, W);
+  Tensor sum = Tensor::zeros({U, HW}, DType::F32, dev), comp = Tensor::zeros({U, HW}, DType::F32, dev);
+  const Tensor x_minus_g = sub(image.to(dev), o.gray).reshape({1, C, H, W});
   for (int64_t i0 = 0; i0 < o.masks; i0 += o.batch) {
     const int64_t B = std::min(o.batch, o.masks - i0);
-    const Tensor m = rise_masks(o, H, W, i0, B);                        // (B, 1, H, W)
+    const Tensor m = rise_mask_batch(spec, i0, B, dev);                 // (B, 1, H, W)
     const Tensor masked = add(mul(m, x_minus_g), o.gray);               // g + m ⊙ (x − g)
-    const Tensor s = target.scores(masked);                             // (B, units)
+    const Tensor s = target.scores(masked);                             // (B, units) on the host
     const int64_t all = s.size(1);
-    // Each group's score per mask, summed in double.
-    std::vector<double> gs(static_cast<size_t>(B * U));
+    std::vector<float> gs(static_cast<size_t>(B * U));
     for (int64_t b = 0; b < B; ++b)
       for (int64_t k = 0; k < U; ++k) {
         double v = 0;
         for (int64_t u : groups[static_cast<size_t>(k)]) v += s.data()[b * all + u];
-        gs[static_cast<size_t>(b * U + k)] = v;
+        gs[static_cast<size_t>(b * U + k)] = static_cast<float>(v);
       }
-    const float* pm = m.data();
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < HW; ++i)
-      for (int64_t b = 0; b < B; ++b) {
-        const double mv = pm[b * HW + i];
-        for (int64_t k = 0; k < U; ++k)
-          acc[static_cast<size_t>(k * HW + i)] += mv * gs[static_cast<size_t>(b * U + k)];
-      }
+    rise_accumulate(sum, comp, m, Tensor::from_vector({B, U}, gs, dev));
     if (progress)
       std::fprintf(stderr, "\rrise: %lld/%lld masks", static_cast<long long>(i0 + B), static_cast<long long>(o.masks));
   }
   if (progress) std::fprintf(stderr, "\n");
+  const Tensor hs = sum.to(Device::CPU), hc = comp.to(Device::CPU);
   Tensor out = Tensor::empty({U, H, W});
   float* po = out.data();
-  for (int64_t j = 0; j < U * HW; ++j) po[j] = static_cast<float>(acc[static_cast<size_t>(j)] / static_cast<double>(o.masks));
+  // The compensated sum is s − c.
+  for (int64_t j = 0; j < U * HW; ++j)
+    po[j] = static_cast<float>((static_cast<double>(hs.data()[j]) - static_cast<double>(hc.data()[j])) /
+                               static_cast<double>(o.masks));
   return out;
 }
 

@@ -11,12 +11,15 @@
 //
 // Every mask is drawn from its own counter range of the seeded generator (mask i uses
 // counters [i·2^20, ...)), so the mask set does not depend on the batch size, and the maps are
-// identical whether the masks go through the network in one batch or many.
+// identical whether the masks go through the network in one batch or many. The masks, the
+// masked batches and the weighted mask sum are engine ops (rise_mask_batch, rise_accumulate)
+// on the device the network runs on: no mask goes through the host.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "engine/ops/rise_masks.h"
 #include "engine/tensor.h"
 #include "experiments/analysis/activations.h"
 
@@ -36,8 +39,12 @@ struct RiseOptions {
 // Checks the options against an image of h x w pixels; names the offending argument.
 void check_rise_options(const RiseOptions& o, int64_t h, int64_t w);
 
-// Masks [first, first + count) of the set: (count, 1, h, w) float32 on the CPU, values in [0, 1].
-Tensor rise_masks(const RiseOptions& o, int64_t h, int64_t w, int64_t first, int64_t count);
+// The engine op's description of the mask set (engine/ops.h, rise_mask_batch); checks o.
+RiseMaskSpec rise_mask_spec(const RiseOptions& o, int64_t h, int64_t w);
+// Masks [first, first + count) of the set: (count, 1, h, w) float32 on `device`, values in
+// [0, 1], drawn there by the engine op (no host round trip).
+Tensor rise_masks(const RiseOptions& o, int64_t h, int64_t w, int64_t first, int64_t count,
+                  Device device = Device::CPU);
 
 // A network read out at one layer for RISE: the module whose output is explained (the layer's
 // pre-ReLU module unless post_relu), and a forward that stops there when the path to it runs
@@ -47,6 +54,9 @@ class RiseTarget {
   RiseTarget(AnalysisNet& net, const std::string& layer, bool post_relu);
   // images (B, C, S, S) in [0, 1] -> scores (B, units) on the CPU, units = the flattened output.
   Tensor scores(const Tensor& images);
+  // The same scores left on the network's device.
+  Tensor scores_on_device(const Tensor& images);
+  Device device() const { return net_.device; }
   int64_t units() const { return units_; }
   const std::string& module() const { return module_; }
 
