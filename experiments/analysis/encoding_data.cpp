@@ -1,0 +1,120 @@
+#include "experiments/analysis/encoding_data.h"
+
+#include <matio.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "engine/error.h"
+
+namespace ml::analysis {
+
+namespace {
+
+struct MatCloser {
+  void operator()(mat_t* m) const { Mat_Close(m); }
+};
+struct VarFreer {
+  void operator()(matvar_t* v) const { Mat_VarFree(v); }
+};
+using MatVar = std::unique_ptr<matvar_t, VarFreer>;
+
+// A real numeric 2-D variable as doubles, column-major (MATLAB's order), with its two dims.
+struct Matrix2 {
+  std::vector<double> v;
+  int64_t rows = 0, cols = 0;
+  double at(int64_t r, int64_t c) const { return v[static_cast<size_t>(c * rows + r)]; }
+};
+
+Matrix2 read_matrix(mat_t* mat, const std::string& name, const std::string& path) {
+  MatVar var(Mat_VarRead(mat, name.c_str()));
+  ML_CHECK(var != nullptr, "read_vim1: '", path, "' has no readable variable '", name, "'");
+  ML_CHECK(var->data != nullptr && !var->isComplex && var->rank == 2, "read_vim1: '", path, "' variable '", name,
+           "' must be a real 2-D matrix, got rank ", var->rank);
+  Matrix2 m;
+  m.rows = static_cast<int64_t>(var->dims[0]);
+  m.cols = static_cast<int64_t>(var->dims[1]);
+  const size_t n = static_cast<size_t>(m.rows * m.cols);
+  m.v.resize(n);
+  auto copy = [&](const auto* p) {
+    for (size_t i = 0; i < n; ++i) m.v[i] = static_cast<double>(p[i]);
+  };
+  switch (var->class_type) {
+    case MAT_C_DOUBLE: copy(static_cast<const double*>(var->data)); break;
+    case MAT_C_SINGLE: copy(static_cast<const float*>(var->data)); break;
+    case MAT_C_INT32: copy(static_cast<const int32_t*>(var->data)); break;
+    case MAT_C_UINT32: copy(static_cast<const uint32_t*>(var->data)); break;
+    case MAT_C_INT16: copy(static_cast<const int16_t*>(var->data)); break;
+    case MAT_C_UINT16: copy(static_cast<const uint16_t*>(var->data)); break;
+    case MAT_C_INT8: copy(static_cast<const int8_t*>(var->data)); break;
+    case MAT_C_UINT8: copy(static_cast<const uint8_t*>(var->data)); break;
+    default:
+      throw Error(detail::cat("read_vim1: '", path, "' variable '", name, "' has an unsupported class (matio class ",
+                              static_cast<int>(var->class_type), ")"));
+  }
+  return m;
+}
+
+}  // namespace
+
+const std::vector<std::string>& vim1_roi_names() {
+  static const std::vector<std::string> names{"other", "V1", "V2", "V3", "V3A", "V3B", "V4", "LatOcc"};
+  return names;
+}
+
+Vim1Data read_vim1(const std::string& path, int subject) {
+  ML_CHECK(subject == 1 || subject == 2, "read_vim1: --subject must be 1 or 2, got ", subject);
+  ML_CHECK(std::filesystem::is_regular_file(path), "read_vim1: missing file '", path, "'");
+  std::unique_ptr<mat_t, MatCloser> mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
+  ML_CHECK(mat != nullptr, "read_vim1: '", path, "' is not a readable MATLAB .mat file (v7.3 needs matio with HDF5)");
+  std::string s = "S";  // (not "S" + to_string: GCC 12 bug 105329 warns on it)
+  s += std::to_string(subject);
+  const Matrix2 roi = read_matrix(mat.get(), "roi" + s, path);
+  ML_CHECK(roi.rows == 1 || roi.cols == 1, "read_vim1: '", path, "' variable 'roi", s, "' must be a vector, got ",
+           roi.rows, "x", roi.cols);
+  const int64_t V = roi.rows * roi.cols;
+  const Matrix2 idx = read_matrix(mat.get(), "voxIdx" + s, path);
+  ML_CHECK(idx.rows * idx.cols == V, "read_vim1: '", path, "' variable 'voxIdx", s, "' has ", idx.rows * idx.cols,
+           " entries for ", V, " voxels (roi", s, ")");
+  // (images, V) from a voxels x images matrix or its transpose.
+  auto responses = [&](const std::string& name, int64_t images) {
+    const Matrix2 m = read_matrix(mat.get(), name, path);
+    const bool voxels_rows = m.rows == V && m.cols == images, voxels_cols = m.cols == V && m.rows == images;
+    ML_CHECK(voxels_rows || voxels_cols, "read_vim1: '", path, "' variable '", name, "' must be ", V, "x", images,
+             " (voxels x images) or its transpose, got ", m.rows, "x", m.cols);
+    Eigen::MatrixXd out(images, V);
+    for (int64_t i = 0; i < images; ++i)
+      for (int64_t v = 0; v < V; ++v) out(i, v) = voxels_rows ? m.at(v, i) : m.at(i, v);
+    return out;
+  };
+  const Eigen::MatrixXd trn = responses("dataTrn" + s, 1750), val = responses("dataVal" + s, 120);
+  for (int64_t v = 0; v < V; ++v) {
+    const double c = roi.v[static_cast<size_t>(v)];
+    ML_CHECK(c == std::floor(c) && c >= 0 && c <= 7, "read_vim1: '", path, "' variable 'roi", s, "' voxel ", v,
+             " has code ", c, ", not one of 0..7");
+  }
+  Vim1Data d;
+  d.voxels_in_file = V;
+  std::vector<int64_t> keep;
+  for (int64_t v = 0; v < V; ++v) {
+    if (!trn.col(v).allFinite() || !val.col(v).allFinite()) {
+      ++d.dropped_nan;
+      continue;
+    }
+    keep.push_back(v);
+  }
+  const auto K = static_cast<int64_t>(keep.size());
+  d.train.resize(1750, K);
+  d.val.resize(120, K);
+  for (int64_t k = 0; k < K; ++k) {
+    const int64_t v = keep[static_cast<size_t>(k)];
+    d.train.col(k) = trn.col(v).cast<float>();
+    d.val.col(k) = val.col(v).cast<float>();
+    d.roi.push_back(static_cast<int>(roi.v[static_cast<size_t>(v)]));
+    d.voxel_index.push_back(static_cast<int64_t>(idx.v[static_cast<size_t>(v)]));
+  }
+  return d;
+}
+
+}  // namespace ml::analysis

@@ -1,0 +1,38 @@
+// experiments/analysis/encoding_data.h — real fMRI data for the encoding study, read from the
+// files users download (eickenberg2017-encoding.md §1): CRCNS vim-1's EstimatedResponses.mat.
+//
+// vim-1 (Kay et al. 2008): one MATLAB v7.3 (HDF5) file holding, per subject k = 1, 2,
+//   dataTrnS<k>  voxels x 1750  the GLM activation of every voxel for each training image
+//   dataValS<k>  voxels x 120   the same for the validation images
+//   roiS<k>      voxels x 1     ROI code: 0 other, 1 V1, 2 V2, 3 V3, 4 V3A, 5 V3B, 6 V4, 7 LatOcc
+//   voxIdxS<k>   voxels x 1     the voxel's linear index in the 64 x 64 x 18 functional volume
+// Some voxels have NaN responses: they are dropped (with any other non-finite value) and counted,
+// never passed on. The response
+// matrices may also be stored images x voxels (a transposed export): the ROI vector's length
+// says which axis is the voxels.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <Eigen/Dense>
+
+namespace ml::analysis {
+
+// The ROI names of vim-1's codes 0..7.
+const std::vector<std::string>& vim1_roi_names();
+
+struct Vim1Data {
+  Eigen::MatrixXf train;              // (1750 images, kept voxels)
+  Eigen::MatrixXf val;                // (120 images, kept voxels)
+  std::vector<int> roi;               // per kept voxel, 0..7
+  std::vector<int64_t> voxel_index;   // per kept voxel, voxIdx (as stored, 1-based in MATLAB)
+  int64_t voxels_in_file = 0;
+  int64_t dropped_nan = 0;            // voxels with a NaN response, dropped
+};
+
+// Reads subject `subject` (1 or 2) of an EstimatedResponses.mat; errors name the file, the
+// variable and what is wrong (missing, shape, ROI code out of range), before anything is kept.
+Vim1Data read_vim1(const std::string& path, int subject);
+
+}  // namespace ml::analysis

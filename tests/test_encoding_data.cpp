@@ -1,0 +1,129 @@
+// The encoding study's real-data readers (experiments/analysis/encoding_data.h) on small files
+// the test writes in the published layout: a MATLAB v7.3 (HDF5) EstimatedResponses.mat as CRCNS
+// vim-1 ships it, written through matio's HDF5 backend.
+#include <doctest/doctest.h>
+
+#include <matio.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <vector>
+
+#include "engine/error.h"
+#include "experiments/analysis/encoding_data.h"
+
+using namespace ml;
+using namespace ml::analysis;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Var {
+  std::string name;
+  size_t rows, cols;
+  std::vector<float> data;  // column-major, MATLAB's order
+};
+
+void write_mat73(const std::string& path, const std::vector<Var>& vars) {
+  mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT73);
+  REQUIRE(mat != nullptr);
+  for (const Var& v : vars) {
+    size_t dims[2] = {v.rows, v.cols};
+    matvar_t* mv = Mat_VarCreate(v.name.c_str(), MAT_C_SINGLE, MAT_T_SINGLE, 2, dims,
+                                 const_cast<float*>(v.data.data()), MAT_F_DONT_COPY_DATA);
+    REQUIRE(mv != nullptr);
+    REQUIRE(Mat_VarWrite(mat, mv, MAT_COMPRESSION_NONE) == 0);
+    Mat_VarFree(mv);
+  }
+  Mat_Close(mat);
+}
+
+// Response of voxel v to image i: distinct, exactly representable values.
+float resp(int64_t v, int64_t i, int64_t base) { return static_cast<float>(base + v * 10000 + i) * 0.25f; }
+
+// The published layout for V voxels: voxels x images matrices (or their transposes).
+std::vector<Var> vim1_vars(const std::vector<float>& roi, bool transposed, int subject = 1) {
+  const size_t V = roi.size();
+  auto matrix = [&](const std::string& name, size_t images, int64_t base) {
+    Var m{name, transposed ? images : V, transposed ? V : images, std::vector<float>(V * images)};
+    for (size_t v = 0; v < V; ++v)
+      for (size_t i = 0; i < images; ++i)
+        m.data[transposed ? v * images + i : i * V + v] = resp(static_cast<int64_t>(v), static_cast<int64_t>(i), base);
+    return m;
+  };
+  std::string s = "S";  // (not "S" + to_string: GCC 12 bug 105329 warns on it)
+  s += std::to_string(subject);
+  std::vector<float> idx(V);
+  for (size_t v = 0; v < V; ++v) idx[v] = static_cast<float>(100 + 7 * v);
+  return {matrix("dataTrn" + s, 1750, 0), matrix("dataVal" + s, 120, 5000), Var{"roi" + s, V, 1, roi},
+          Var{"voxIdx" + s, V, 1, idx}};
+}
+
+}  // namespace
+
+TEST_CASE("read_vim1: a v7.3 EstimatedResponses.mat in the published layout, NaN voxels dropped and counted") {
+  const fs::path dir = fs::temp_directory_path() / "ml_test_vim1";
+  fs::create_directories(dir);
+  const std::vector<float> roi{1, 2, 0, 7, 3, 6};
+  for (bool transposed : {false, true}) {
+    INFO("transposed ", transposed);
+    std::vector<Var> vars = vim1_vars(roi, transposed);
+    // Voxel 2: a NaN training response; voxel 4: a NaN validation response.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    auto set = [&](Var& m, size_t v, size_t i, size_t images) {
+      m.data[transposed ? v * images + i : i * roi.size() + v] = nan;
+    };
+    set(vars[0], 2, 17, 1750);
+    set(vars[1], 4, 3, 120);
+    const std::string path = (dir / "EstimatedResponses.mat").string();
+    write_mat73(path, vars);
+    // It is an HDF5 file (v7.3): the HDF5 signature sits after MATLAB's 512-byte header.
+    std::ifstream f(path, std::ios::binary);
+    char sig[8];
+    f.seekg(512);
+    f.read(sig, 8);
+    CHECK(std::memcmp(sig, "\x89HDF\r\n\x1a\n", 8) == 0);
+
+    const Vim1Data d = read_vim1(path, 1);
+    CHECK(d.voxels_in_file == 6);
+    CHECK(d.dropped_nan == 2);
+    REQUIRE(d.train.rows() == 1750);
+    REQUIRE(d.train.cols() == 4);
+    REQUIRE(d.val.rows() == 120);
+    CHECK(d.roi == std::vector<int>{1, 2, 7, 6});
+    CHECK(d.voxel_index == std::vector<int64_t>{100, 107, 121, 135});
+    const std::vector<int64_t> kept{0, 1, 3, 5};
+    bool same = true;
+    for (int64_t k = 0; k < 4; ++k) {
+      for (int64_t i = 0; i < 1750; ++i) same = same && d.train(i, k) == resp(kept[static_cast<size_t>(k)], i, 0);
+      for (int64_t i = 0; i < 120; ++i) same = same && d.val(i, k) == resp(kept[static_cast<size_t>(k)], i, 5000);
+    }
+    CHECK(same);
+    CHECK(d.train.allFinite());
+    CHECK(vim1_roi_names()[static_cast<size_t>(d.roi[2])] == "LatOcc");
+  }
+}
+
+TEST_CASE("read_vim1: bad files are named errors") {
+  const fs::path dir = fs::temp_directory_path() / "ml_test_vim1_bad";
+  fs::create_directories(dir);
+  const std::string path = (dir / "EstimatedResponses.mat").string();
+  std::vector<Var> vars = vim1_vars({1, 2, 9}, false);  // ROI code 9 does not exist
+  write_mat73(path, vars);
+  CHECK_THROWS_WITH_AS(read_vim1(path, 1), doctest::Contains("'roiS1' voxel 2 has code 9"), Error);
+  CHECK_THROWS_WITH_AS(read_vim1(path, 2), doctest::Contains("no readable variable 'roiS2'"), Error);
+  CHECK_THROWS_WITH_AS(read_vim1(path, 3), doctest::Contains("--subject must be 1 or 2"), Error);
+  vars = vim1_vars({1, 2, 3}, false);
+  vars.erase(vars.begin() + 1);  // no validation responses
+  write_mat73(path, vars);
+  CHECK_THROWS_WITH_AS(read_vim1(path, 1), doctest::Contains("no readable variable 'dataValS1'"), Error);
+  vars = vim1_vars({1, 2, 3}, false);
+  vars[0].cols = 1749;  // one training image short
+  vars[0].data.resize(3 * 1749);
+  write_mat73(path, vars);
+  CHECK_THROWS_WITH_AS(read_vim1(path, 1), doctest::Contains("'dataTrnS1' must be 3x1750"), Error);
+  CHECK_THROWS_WITH_AS(read_vim1((dir / "absent.mat").string(), 1), doctest::Contains("missing file"), Error);
+}
