@@ -12,7 +12,10 @@
 #include <limits>
 #include <vector>
 
+#include <stb_image_write.h>
+
 #include "engine/error.h"
+#include "engine/io/npy.h"
 #include "experiments/analysis/encoding_data.h"
 
 using namespace ml;
@@ -126,4 +129,60 @@ TEST_CASE("read_vim1: bad files are named errors") {
   write_mat73(path, vars);
   CHECK_THROWS_WITH_AS(read_vim1(path, 1), doctest::Contains("'dataTrnS1' must be 3x1750"), Error);
   CHECK_THROWS_WITH_AS(read_vim1((dir / "absent.mat").string(), 1), doctest::Contains("missing file"), Error);
+}
+
+TEST_CASE("read_npy_responses: NPY responses with a manifest, NaN voxels dropped and counted, bad manifests named") {
+  const fs::path dir = fs::temp_directory_path() / "ml_test_npy_responses";
+  fs::create_directories(dir);
+  // 5 images x 4 voxels; voxel 1 has a NaN.
+  std::vector<float> r(20);
+  for (int i = 0; i < 5; ++i)
+    for (int v = 0; v < 4; ++v) r[static_cast<size_t>(i * 4 + v)] = static_cast<float>(10 * i + v);
+  r[2 * 4 + 1] = std::numeric_limits<float>::quiet_NaN();
+  save_npy((dir / "r.npy").string(), Tensor::from_vector({5, 4}, r));
+  auto manifest = [&](const std::string& text) {
+    std::ofstream((dir / "manifest.json").string()) << text;
+    return (dir / "manifest.json").string();
+  };
+  const NpyResponses d =
+      read_npy_responses(manifest(R"({"responses": "r.npy", "groups": [0, 0, 1, 1, 2], "roi": ["V1", "V2", "V4", "LO"]})"));
+  CHECK(d.voxels_in_file == 4);
+  CHECK(d.dropped_nan == 1);
+  CHECK(d.kept == std::vector<int64_t>{0, 2, 3});
+  CHECK(d.roi == std::vector<std::string>{"V1", "V4", "LO"});
+  CHECK(d.groups == std::vector<int64_t>{0, 0, 1, 1, 2});
+  REQUIRE(d.responses.rows() == 5);
+  REQUIRE(d.responses.cols() == 3);
+  CHECK(d.responses(4, 2) == 43.f);
+  CHECK(d.responses(2, 1) == 22.f);
+  CHECK_THROWS_WITH_AS(read_npy_responses(manifest(R"({"responses": "r.npy", "groups": [0, 0, 1, 1]})")),
+                       doctest::Contains("4 group labels for the 5 images"), Error);
+  CHECK_THROWS_WITH_AS(read_npy_responses(manifest(R"({"responses": "r.npy"})")), doctest::Contains("\"groups\""), Error);
+  CHECK_THROWS_WITH_AS(read_npy_responses(manifest(R"({"responses": "absent.npy", "groups": [0]})")),
+                       doctest::Contains("absent.npy"), Error);
+  CHECK_THROWS_WITH_AS(read_npy_responses(manifest("{not json")), doctest::Contains("is not JSON"), Error);
+}
+
+TEST_CASE("read_category_folders: Haxby-style face and house folders, in name order") {
+  const fs::path dir = fs::temp_directory_path() / "ml_test_haxby";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "face");
+  fs::create_directories(dir / "house");
+  const unsigned char px[4] = {128, 128, 128, 128};
+  for (const char* f : {"face/f2.png", "face/f1.png", "house/h1.jpg", "house/notes.txt"}) {
+    const std::string path = (dir / f).string();
+    if (path.ends_with(".png")) REQUIRE(stbi_write_png(path.c_str(), 2, 2, 1, px, 2) != 0);
+    else if (path.ends_with(".jpg")) REQUIRE(stbi_write_jpg(path.c_str(), 2, 2, 1, px, 90) != 0);
+    else std::ofstream(path) << "not an image";
+  }
+  const CategoryImages c = read_category_folders(dir.string(), {"face", "house"});
+  REQUIRE(c.files.size() == 3);
+  CHECK(fs::path(c.files[0]).filename() == "f1.png");
+  CHECK(fs::path(c.files[1]).filename() == "f2.png");
+  CHECK(fs::path(c.files[2]).filename() == "h1.jpg");
+  CHECK(c.category == std::vector<int>{0, 0, 1});
+  CHECK_THROWS_WITH_AS(read_category_folders(dir.string(), {"face", "place"}), doctest::Contains("no folder 'place'"),
+                       Error);
+  fs::create_directories(dir / "empty");
+  CHECK_THROWS_WITH_AS(read_category_folders(dir.string(), {"empty"}), doctest::Contains("holds no .png/.jpg"), Error);
 }

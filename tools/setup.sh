@@ -13,7 +13,7 @@ packages=(
   zlib1g-dev             # gzip'd IDX datasets
   nlohmann-json3-dev     # safetensors headers, JSON outputs
   libcli11-dev           # command lines of the programs
-  libmatio-dev           # SVHN .mat files
+  libmatio-dev           # SVHN .mat files; vim-1's v7.3 (HDF5) .mat too: Debian's libmatio is built with HDF5
   libtinyobjloader-dev   # OBJ meshes for the stimulus renderer
   python3 python3-numpy python3-matplotlib  # figures and reports (tools/*.py)
   dataset-fashion-mnist  # the demo study's training data

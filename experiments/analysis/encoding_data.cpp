@@ -6,7 +6,13 @@
 #include <filesystem>
 #include <memory>
 
+#include <algorithm>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "engine/error.h"
+#include "engine/io/npy.h"
 
 namespace ml::analysis {
 
@@ -115,6 +121,85 @@ Vim1Data read_vim1(const std::string& path, int subject) {
     d.voxel_index.push_back(static_cast<int64_t>(idx.v[static_cast<size_t>(v)]));
   }
   return d;
+}
+
+NpyResponses read_npy_responses(const std::string& manifest) {
+  namespace fs = std::filesystem;
+  ML_CHECK(fs::is_regular_file(manifest), "read_npy_responses: missing manifest '", manifest, "'");
+  nlohmann::json m;
+  try {
+    std::ifstream in(manifest);
+    m = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw Error(detail::cat("read_npy_responses: '", manifest, "' is not JSON: ", e.what()));
+  }
+  ML_CHECK(m.is_object() && m.contains("responses") && m["responses"].is_string(), "read_npy_responses: '", manifest,
+           "' needs a \"responses\" file name");
+  ML_CHECK(m.contains("groups") && m["groups"].is_array(), "read_npy_responses: '", manifest,
+           "' needs \"groups\": one fold label per image");
+  const fs::path base = fs::path(manifest).parent_path();
+  const std::string rpath = (base / m["responses"].get<std::string>()).string();
+  const Tensor r = load_npy(rpath);
+  ML_CHECK(r.dim() == 2 && r.dtype() == DType::F32, "read_npy_responses: '", rpath,
+           "' must be a float32 (images, voxels) array, got ", r.str());
+  const int64_t n = r.size(0), V = r.size(1);
+  NpyResponses d;
+  d.voxels_in_file = V;
+  for (const auto& g : m["groups"]) {
+    ML_CHECK(g.is_number_integer(), "read_npy_responses: '", manifest, "' \"groups\" holds a non-integer: ", g.dump());
+    d.groups.push_back(g.get<int64_t>());
+  }
+  ML_CHECK(static_cast<int64_t>(d.groups.size()) == n, "read_npy_responses: '", manifest, "' has ", d.groups.size(),
+           " group labels for the ", n, " images (rows) of '", rpath, "'");
+  std::vector<std::string> roi(static_cast<size_t>(V));
+  if (m.contains("roi")) {
+    ML_CHECK(m["roi"].is_array() && static_cast<int64_t>(m["roi"].size()) == V, "read_npy_responses: '", manifest,
+             "' \"roi\" must list one name per voxel (", V, ")");
+    for (int64_t v = 0; v < V; ++v) {
+      const auto& e = m["roi"][static_cast<size_t>(v)];
+      roi[static_cast<size_t>(v)] = e.is_string() ? e.get<std::string>() : e.dump();
+    }
+  }
+  const float* p = r.data();
+  for (int64_t v = 0; v < V; ++v) {
+    bool finite = true;
+    for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i * V + v]);
+    if (finite)
+      d.kept.push_back(v);
+    else
+      ++d.dropped_nan;
+  }
+  d.responses.resize(n, static_cast<int64_t>(d.kept.size()));
+  for (size_t k = 0; k < d.kept.size(); ++k) {
+    for (int64_t i = 0; i < n; ++i) d.responses(i, static_cast<int64_t>(k)) = p[i * V + d.kept[k]];
+    d.roi.push_back(roi[static_cast<size_t>(d.kept[k])]);
+  }
+  return d;
+}
+
+CategoryImages read_category_folders(const std::string& dir, const std::vector<std::string>& categories) {
+  namespace fs = std::filesystem;
+  ML_CHECK(!categories.empty(), "read_category_folders: no categories");
+  ML_CHECK(fs::is_directory(dir), "read_category_folders: '", dir, "' is not a folder");
+  CategoryImages out;
+  for (size_t c = 0; c < categories.size(); ++c) {
+    const fs::path sub = fs::path(dir) / categories[c];
+    ML_CHECK(fs::is_directory(sub), "read_category_folders: '", dir, "' has no folder '", categories[c], "'");
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(sub)) {
+      if (!e.is_regular_file()) continue;
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") files.push_back(e.path().string());
+    }
+    ML_CHECK(!files.empty(), "read_category_folders: '", sub.string(), "' holds no .png/.jpg images");
+    std::sort(files.begin(), files.end());
+    for (auto& f : files) {
+      out.files.push_back(f);
+      out.category.push_back(static_cast<int>(c));
+    }
+  }
+  return out;
 }
 
 }  // namespace ml::analysis

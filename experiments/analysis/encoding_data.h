@@ -1,6 +1,9 @@
 // experiments/analysis/encoding_data.h — real fMRI data for the encoding study, read from the
 // files users download (eickenberg2017-encoding.md §1): CRCNS vim-1's EstimatedResponses.mat.
 //
+// Also: any NPY responses described by a JSON manifest (SimVox writes this layout), and
+// Haxby-style stimulus folders (one sub-folder of images per category: face/, house/).
+//
 // vim-1 (Kay et al. 2008): one MATLAB v7.3 (HDF5) file holding, per subject k = 1, 2,
 //   dataTrnS<k>  voxels x 1750  the GLM activation of every voxel for each training image
 //   dataValS<k>  voxels x 120   the same for the validation images
@@ -34,5 +37,24 @@ struct Vim1Data {
 // Reads subject `subject` (1 or 2) of an EstimatedResponses.mat; errors name the file, the
 // variable and what is wrong (missing, shape, ROI code out of range), before anything is kept.
 Vim1Data read_vim1(const std::string& path, int subject);
+
+// NPY responses with a manifest (JSON): {"responses": "r.npy" (images, voxels) float32,
+// "groups": [one fold label per image], optional "roi": [one name per voxel]}; paths relative
+// to the manifest. Voxels with a non-finite response are dropped and counted.
+struct NpyResponses {
+  Eigen::MatrixXf responses;            // (images, kept voxels)
+  std::vector<int64_t> groups;          // (images)
+  std::vector<int64_t> kept;            // column in the file of each kept voxel
+  std::vector<std::string> roi;         // per kept voxel ("" when the manifest has none)
+  int64_t voxels_in_file = 0, dropped_nan = 0;
+};
+NpyResponses read_npy_responses(const std::string& manifest);
+
+// Haxby-style folders: <dir>/<category>/*.png|jpg|jpeg for each category, in name order.
+struct CategoryImages {
+  std::vector<std::string> files;
+  std::vector<int> category;            // index into the categories asked for
+};
+CategoryImages read_category_folders(const std::string& dir, const std::vector<std::string>& categories);
 
 }  // namespace ml::analysis
