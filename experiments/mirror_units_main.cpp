@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   app.add_option("--category", category, "the face category")->capture_default_str();
   app.add_option("--views", views_deg, "the views of the mirror analysis (each in the set)")->delimiter(',')->capture_default_str();
   app.add_option("--untrained-nets", untrained_nets, "also R >= 2 untrained nets of the same architecture (Student-t intervals)");
-  app.add_option("--verdict-layer", verdict_layer, "the layer of the trained-vs-untrained verdict (default: the last)");
+  app.add_option("--verdict-layer", verdict_layer, "the layer of the trained-vs-untrained verdict (default: the first fc* layer, else the last)");
   app.add_option("--alpha-views", mc.alpha_views, "mirror units: ANOVA threshold")->capture_default_str();
   app.add_option("--min-reflection-r", mc.min_reflection_r, "strict mirror units: tuning vs its reversal")->capture_default_str();
   app.add_flag("--no-plot", no_plot, "write the numbers only");
@@ -142,6 +142,10 @@ int main(int argc, char** argv) {
     analysis::AnalysisNet net = experiments::load_net(net_o);
     const std::vector<std::string> layers = analysis::resolve_layers(net.model, net_o.layers);
     if (label.empty()) label = net.model.name;
+    // Default: the first fully connected layer (AlexNet's fc6, the layer of the 5-S4 sentence).
+    if (verdict_layer.empty())
+      for (const auto& l : layers)
+        if (verdict_layer.empty() && l.rfind("fc", 0) == 0) verdict_layer = l;
     if (verdict_layer.empty()) verdict_layer = layers.back();
     ML_CHECK(std::find(layers.begin(), layers.end(), verdict_layer) != layers.end(), "--verdict-layer: '", verdict_layer,
              "' is not an analysed layer");
