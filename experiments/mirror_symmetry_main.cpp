@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
   app.add_option("--activations", activations, "read extract_activations' NPYs from this folder instead of running a net");
   app.add_option("--shuffles", mo.shuffles_per_object, "shuffled-view null draws per object")->capture_default_str();
   app.add_option("--noise-draws", mo.noise_draws, "noise-representation null draws per layer")->capture_default_str();
+  bool raw = false;
+  app.add_flag("--no-zscore", raw, "RDMs of the raw activations of every unit, not z-scored (Fig. 2-S7)");
   app.add_flag("--no-plot", no_plot, "write the numbers only");
   app.add_flag("--quiet", quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     experiments::apply_threads(net_o);
     mo.seed = net_o.spec.seed;
     mo.progress = !quiet;
+    mo.zscore = !raw;
     const analysis::StimulusSet set = analysis::read_stimulus_set(stimuli);
     std::vector<std::string> layers = net_o.layers;
     analysis::ActivationFn acts;
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
         {"views_deg", set.views_deg},
         {"layers", layers},
         {"seed", mo.seed},
+        {"zscored", mo.zscore},
         {"null_draws", {{"shuffles_per_object", mo.shuffles_per_object}, {"noise_draws", mo.noise_draws}}},
         {"definitions", {{"released", "Pearson r of D and D^H without the frontal column, 72 entries, diagonal included (SCIENCE.md)"},
                          {"no_diagonal", "the same without every entry diagonal in D or D^H (56 entries)"}}}};

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   app.add_option("--shapley-sum", shapley, "features (the paper's wording) | shapley_rdm_sum (the released code's form)")
       ->capture_default_str();
   app.add_flag("--zscore-neural", p.options.zscore_neural, "z-score each neuron over the stimuli before the area's RDM");
+  app.add_flag("--rezscore-bootstrap", p.options.rezscore_bootstrap,
+               "z-score the units again inside every bootstrap sample and rebuild the RDMs (default: once over all stimuli)");
   app.add_flag("--no-plot", no_plot, "write the numbers only");
   app.add_flag("--quiet", quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);

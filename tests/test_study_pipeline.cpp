@@ -10,6 +10,7 @@
 #include <stb_image_write.h>
 
 #include "engine/data/image_folder.h"
+#include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
@@ -213,6 +214,62 @@ TEST_CASE("run_msvt: streamed analysis equals the in-memory reference, and its f
   const Tensor rdms = load_npy((fs::path(dir.path) / "out" / "rdms.npy").string());
   CHECK(rdms.shape() == Shape{1, 6, 9, 9});
   CHECK(fs::exists(fs::path(dir.path) / "out" / "msvt_floor.csv"));
+}
+
+TEST_CASE("run_msvt without z-scoring (Fig. 2-S7): RDMs of the raw rows, and loud units decide") {
+  TempDir dir("msvtraw");
+  Generator g(4);
+  const StimulusSet set = make_set(dir, 6, 4, g);
+  const int64_t N = set.size(), U = 200, loud = 30;
+  // Per object: 170 quiet units (scale 1) that depend on |yaw| only (mirror-symmetric tuning)
+  // and 30 loud units (scale 100, mean 500) that follow the signed yaw. z-scored, the 170
+  // symmetric units outvote the 30; raw, the 30 loud units carry almost all of the variance.
+  // Unit 0 is constant (3): z-scoring drops it, the raw RDMs keep it.
+  Tensor acts = Tensor::normal({N, U}, 0.f, 1.f, g);
+  for (size_t o = 0; o < set.objects.size(); ++o) {
+    const Tensor proto = Tensor::normal({9, U}, 0.f, 1.f, g);
+    for (int64_t j = 0; j < 9; ++j) {
+      float* a = acts.data() + set.objects[o].views[static_cast<size_t>(j)] * U;
+      for (int64_t u = 0; u < U; ++u)
+        a[u] = u < loud ? 500.f + 100.f * proto.data()[j * U + u] + 0.05f * a[u]
+                        : proto.data()[std::min(j, 8 - j) * U + u] + 0.05f * a[u];
+      a[0] = 3.f;
+    }
+  }
+  const ActivationFn fn = [&](const std::vector<int64_t>& rows) { return std::vector<Tensor>{gather_rows(acts, rows)}; };
+  MsvtOptions o;
+  o.progress = false;
+  o.noise_draws = 10;
+  const MsvtResult z = run_msvt(set, {"layer"}, fn, o);
+  o.zscore = false;
+  const MsvtResult raw = run_msvt(set, {"layer"}, fn, o);
+  CHECK(z.zscored);
+  CHECK_FALSE(raw.zscored);
+  const auto v = acts.to_vector();
+  for (size_t k = 0; k < set.objects.size(); ++k) {
+    CAPTURE(k);
+    // Reference: the RDM of the object's raw rows, every unit, by plain loops. float32
+    // correlation of rows with mean ~3..500 over 200 units: entries agree to ~1e-6 relative to
+    // the rows' scale (measured below 2e-6); bound 1e-4, while the z-scored RDM differs by > 0.1.
+    std::vector<float> rows;
+    for (int64_t row : set.objects[k].views) rows.insert(rows.end(), v.begin() + row * U, v.begin() + (row + 1) * U);
+    const std::vector<double> D = reference::rdm(rows, 9, U);
+    const auto Dk = raw.layers[0].rdms[k].to_vector();
+    double worst = 0, apart = 0;
+    const auto Dz = z.layers[0].rdms[k].to_vector();
+    for (size_t i = 0; i < 81; ++i) worst = std::max(worst, std::fabs(Dk[i] - D[i])), apart = std::max(apart, std::fabs(Dz[i] - D[i]));
+    CHECK(worst < 1e-4);
+    CHECK(apart > 0.1);
+    CHECK(std::fabs(raw.layers[0].index[0][k] - reference::msvt(D, 9, false)) < 1e-3);
+    // The two analyses disagree where they must: z-scored, mirror-symmetric tuning (index near
+    // 1); raw, the loud units leave it far from 1 (measured: z-scored 0.972...0.985, raw
+    // -0.11...0.16 over the 6 objects).
+    CHECK(z.layers[0].index[0][k] > 0.8);
+    CHECK(raw.layers[0].index[0][k] < 0.5);
+  }
+  write_msvt(raw, set, "toy", (fs::path(dir.path) / "out").string());
+  const auto bytes = read_file((fs::path(dir.path) / "out" / "rdms.json").string());
+  CHECK(contains(std::string(bytes.begin(), bytes.end()), "\"zscored\": false"));
 }
 
 TEST_CASE("run_equivariance: streamed per-image correlations equal the in-memory reference") {

@@ -165,6 +165,67 @@ if [ -n "$classic" ]; then
     --stimuli "$out/stimuli_224/manifest.csv" --noise 100 --out "$out/classic/hog/equivariance"
 fi
 
+# Alignment with simulated face-patch populations (issue 19, Fig. 6): kept in one function so
+# the other options' edits of this script merge around it.
+alignment_step() {
+  step "alignment with simulated face-patch populations (Fig. 6; simulate_population + neural_alignment)"
+  local t0 net
+  t0=$(now)
+  cmake --build "$build" -j "$(nproc)" --target simulate_population neural_alignment >/dev/null
+  # The FIV-like set from the rendered faces: 25 identities x 5 yaws; three areas with a known mix.
+  "$bin/experiments/simulate_population" --stimuli "$out/stimuli/manifest.csv" --category face \
+    --views -90,-45,0,45,90 --seed "$seed" --out "$out/alignment/neural"
+  local dirs=()
+  for net in untrained none sym asym; do
+    if [ "$net" = untrained ]; then
+      netargs=(--model vgg_small --untrained --in-channels "$channels" --image-size "$size" --num-classes 10
+               --normalization "$out/train/none/final.json")
+    else
+      netargs=(--weights "$out/train/$net/final.safetensors")
+    fi
+    "$bin/experiments/neural_alignment" "${netargs[@]}" --neural "$out/alignment/neural" --preset ci --no-plot \
+      --seed "$seed" --device "$device" --threads "$threads" --label "$net" --quiet --out "$out/alignment/$net"
+    dirs+=("$out/alignment/$net")
+  done
+  "$py" tools/plot_alignment.py "${dirs[@]}" --out "$out/alignment" >/dev/null
+  t_alignment=$(secs "$t0" "$(now)")
+  printf '{"seconds": %s, "preset": "ci", "nets": ["untrained", "none", "sym", "asym"]}\n' "$t_alignment" \
+    > "$out/alignment/step.json"
+}
+t_alignment=0
+alignment_step
+
+# The mirror study's supplementary figures (issue 19), each small: 2-S7 (the index on raw, not
+# z-scored, activations of the untrained and sym nets), 2-S8 (Leibo et al.'s PCA templates on
+# pixels: 40 rendered faces x 39 yaws, 64 px, centred vs shifted by 4 px) and 5-S2...S4 (face and
+# mirror units of the sym net against 3 untrained nets). One function, so it merges cleanly.
+supplementary_step() {
+  step "supplementary figures: raw-activation index (2-S7), PCA templates (2-S8), face/mirror units (5-S2...S4)"
+  local t0 net sup="$out/supplementary"
+  t0=$(now)
+  cmake --build "$build" -j "$(nproc)" --target pca_templates mirror_units >/dev/null
+  for net in untrained sym; do
+    if [ "$net" = untrained ]; then
+      netargs=(--model vgg_small --untrained --in-channels "$channels" --image-size "$size" --num-classes 10
+               --normalization "$out/train/none/final.json")
+    else
+      netargs=(--weights "$out/train/$net/final.safetensors")
+    fi
+    "$bin/experiments/mirror_symmetry" "${netargs[@]}" --no-zscore --seed "$seed" --device "$device" --threads "$threads" \
+      --label "$net" --quiet --stimuli "$out/stimuli/manifest.csv" --out "$sup/raw/$net"
+  done
+  "$bin/tools/render_stimuli" --out "$sup/leibo/train" --size 64 --families face --exemplars 40 --seed $((seed + 1)) \
+    --views "$(seq -95 5 95 | paste -sd, -)" --quiet
+  "$bin/tools/render_stimuli" --out "$sup/leibo/test" --size 64 --families face --seed "$seed" --quiet
+  "$bin/experiments/pca_templates" --train "$sup/leibo/train/manifest.csv" --stimuli "$sup/leibo/test/manifest.csv" \
+    --image-size 64 --shift 4,4 --features pixel --quiet --out "$sup/leibo"
+  "$bin/experiments/mirror_units" --weights "$out/train/sym/final.safetensors" --label sym --untrained-nets 3 \
+    --layers conv2_2,fc1,fc2 --stimuli "$out/stimuli/manifest.csv" --seed "$seed" --device "$device" \
+    --threads "$threads" --quiet --out "$sup/units"
+  printf '{"seconds": %s}\n' "$(secs "$t0" "$(now)")" > "$sup/step.json"
+}
+supplementary_step
+
 t_total=$(secs "$t_start" "$(now)")
 levels_json=$(printf '%s\n' 0 $levels | paste -sd, -)
 cat > "$out/demo.json.tmp" <<JSON

@@ -624,6 +624,8 @@ def build(d):
     else:
         h.append("<h2>Result 5: breaking the objects' symmetry</h2><p class='note'>Skipped: no asymmetry folders.</p>")
     h.append(classic_section(d))
+    h.append(alignment_section(d))
+    h.append(supplementary_section(d))
     if d["rise"] is not None:
         h.append(rise_section(d))
     h.append(gallery(d))
@@ -668,6 +670,115 @@ def classic_section(d):
     if not h:
         return ""
     return "<h2>Hand-designed models: HMAX and HOG</h2>" + "".join(h)
+
+
+def alignment_section(d):
+    """The nets against simulated face-patch populations (Fig. 6; tools/demo.sh alignment_step), if run."""
+    root = os.path.join(d["out"], "alignment")
+    nets = [n for n in mp.NETS if os.path.exists(os.path.join(root, n, "alignment.json"))]
+    if not nets:
+        return ""
+    h = ["<h2>Alignment with simulated face-patch populations (Fig. 6)</h2>"]
+    truth_path = os.path.join(root, "neural", "truth.json")
+    truth = mp.read_json(truth_path, ("areas",)) if os.path.exists(truth_path) else None
+    if truth is not None:
+        mix = "; ".join(f"{a['name']}: {a['view_tuned']:.2f} view-tuned, {a['mirror']:.2f} mirror-symmetric, "
+                        f"{a['invariant']:.2f} view-invariant" for a in truth["areas"])
+        h.append(f"<p>Simulated populations (simulate_population; 25 rendered faces × 5 yaws, Poisson counts) with a "
+                 f"known mix per area — {esc(mix)}. Each net's layers are compared with each area by RDM correlation "
+                 f"(stimulus bootstrap, split-half noise ceiling) and the correlation is split into a "
+                 f"reflection-invariant part φ_I and a reflection-sensitive part φ_S (Shapley values).</p>")
+    if os.path.exists(os.path.join(root, "alignment.png")):
+        h.append(figure("alignment/alignment.png", "Per area (rows) and net (columns): φ_I and φ_S stacked per layer, "
+                        "r as a line (bootstrap SD), the noise ceiling's lower bound as a band."))
+    rows, verdicts = [], []
+    for n in nets:
+        s = mp.read_json(os.path.join(root, n, "alignment.json"), ("layers",))
+        for k, v in enumerate(s.get("verdicts", [])):
+            agrees = bool(v.get("agrees"))
+            rows.append([n, v.get("claim", ""), "agrees" if agrees else "does not agree"])
+            for a in v.get("areas", []):
+                if not all(key in a for key in ("area", "best_layer", "r", "phi_i", "phi_s", "sensitive_share")):
+                    continue  # the other claims list other measures per area
+                verdicts.append([n, a["area"], a["best_layer"], fmt(a["r"]), fmt(a["phi_i"]), fmt(a["phi_s"]),
+                                 fmt(a["sensitive_share"])])
+    if verdicts:
+        h.append("<p class='cap'>Best-aligned layer per net and area, with its Shapley parts</p>"
+                 + table(["net", "area", "best layer", "r", "φ_I", "φ_S", "φ_S share"], verdicts))
+    if rows:
+        agree = sum(r[2] == "agrees" for r in rows)
+        h.append("<p class='cap'>Known-answer checks (neural_alignment's alignment.json, computed per net)</p>"
+                 + table(["net", "claim", "verdict"], rows))
+        word = "agrees" if agree == len(rows) else ("does not agree" if agree == 0 else "partly agrees")
+        h.append(verdict("alignment", word, f"{agree} of {len(rows)} known-answer checks over {len(nets)} nets recover "
+                         "the simulated mix (a net that fails a check cannot tell the areas' view tuning apart at "
+                         "its best layer)."))
+    return "".join(h)
+
+
+def supplementary_section(d):
+    """Figs. 2-S7, 2-S8 and 5-S2...S4 (tools/demo.sh supplementary_step), each with a computed verdict, if run."""
+    root = os.path.join(d["out"], "supplementary")
+    h = []
+    layers = d["layers"]
+    raw_nets = [n for n in ("untrained", "sym") if os.path.exists(os.path.join(root, "raw", n, "msvt.csv"))]
+    if raw_nets:
+        rows, measured = [], {}
+        for n in raw_nets:
+            raw = mp.Msvt(os.path.join(root, "raw", n))
+            zm, zs = fc_mean(*d["msvt"][n].index("pooled", "released", layers), layers)
+            rm, rs = fc_mean(*raw.index("pooled", "released", layers), layers)
+            f_mean, _, f_se = floor_for_mean(raw, "released", layers)
+            measured[n] = (rm, rs, f_mean, f_se)
+            rows.append([n, pm(zm, zs), pm(rm, rs), fmt(f_mean)])
+        h.append("<p class='cap'>Fig. 2—S7: pooled index over the FC layers (released definition, mean ± SEM) with units "
+                 "z-scored (as everywhere else) and on the raw activations of every unit</p>"
+                 + table(["net", "z-scored", "raw", "raw null floor"], rows))
+        if "sym" in measured:
+            rm, rs, f_mean, f_se = measured["sym"]
+            above = rm - 2 * rs > f_mean + 2 * f_se
+            h.append(verdict("2-S7", "agrees" if above else "does not agree",
+                             f"Without z-scoring the sym net's FC layers keep mirror-symmetric viewpoint tuning: "
+                             f"{fmt(rm)} ± {fmt(rs)} against a floor of {fmt(f_mean)} (the paper's Fig. 2—S7 shows the "
+                             f"Fig. 2C pattern on raw activations)."))
+    leibo = os.path.join(root, "leibo", "pca_templates.json")
+    if os.path.exists(leibo):
+        j = mp.read_json(leibo, ("median_index",))
+        rows = [[f, fmt(j["median_index"]["centred"][f]), fmt(j["median_index"]["shifted"][f])]
+                for f in j["median_index"]["centred"]]
+        h.append(f"<p class='cap'>Fig. 2—S8: Leibo et al.'s PCA-template model ({j.get('identities', '?')} rendered "
+                 f"training faces × {len(j.get('training_views_deg', []))} yaws, {j.get('image_size', '?')} px; "
+                 f"units (template·x)², not z-scored): median index over the test faces, centred and shifted by "
+                 f"{j.get('shift')} px</p>" + table(["features", "centred", "shifted"], rows))
+        for v in j.get("verdicts", []):
+            h.append(verdict("2-S8", "agrees" if v["agrees"] else "does not agree",
+                             f"{v['features']}: {v['claim']} — centred {fmt(v['centred_median'])}, shifted "
+                             f"{fmt(v['shifted_median'])}."))
+    units = os.path.join(root, "units", "mirror_units.json")
+    if os.path.exists(units):
+        j = mp.read_json(units, ("layers",))
+        shares = mp.read_csv(os.path.join(root, "units", "unit_shares.csv"),
+                             {"model": str, "layer": str, "criterion": str, "share": float, "ci_low": float,
+                              "ci_high": float})
+        rows = []
+        for r in shares:
+            if r["criterion"] in ("face", "mirror", "mirror_strict"):
+                rows.append([r["model"], r["layer"], r["criterion"],
+                             f"{100 * r['share']:.2f} % [{100 * r['ci_low']:.2f}, {100 * r['ci_high']:.2f}]"])
+        if os.path.exists(os.path.join(root, "units", "unit_shares.png")):
+            h.append(figure("supplementary/units/unit_shares.png", "Shares of face-selective and mirror units per "
+                            "layer: the sym net (binomial 95 % interval) and untrained nets (Student-t 95 % interval)."))
+        h.append(f"<p class='cap'>Figs. 5—S2…S4: face-selective units (top face mean, every face-vs-other rank-sum "
+                 f"p &lt; 0.001) and mirror units among them ({esc(j['criteria']['mirror'])}) over "
+                 f"{j.get('identities', '?')} rendered faces × {len(j.get('views_deg', []))} yaws</p>"
+                 + table(["net", "layer", "units", "share"], rows))
+        for v in j.get("verdicts", []):
+            h.append(verdict("5-S4", "agrees" if v["agrees"] else "does not agree",
+                             f"{v['claim']}: {100 * v['share']:.2f} % against {100 * v['untrained_share']:.2f} % in "
+                             f"{j.get('untrained_nets')} untrained nets."))
+    if not h:
+        return ""
+    return "<h2>Supplementary figures (2—S7, 2—S8, 5—S2…S4)</h2>" + "".join(h)
 
 
 def families_section(d):

@@ -25,7 +25,7 @@ FLOOR_NOTE = {
 }
 
 
-def plot_index(m, definition, out):
+def plot_index(m, definition, out, raw=False):
     """Index vs layer for every category, pooled emphasised, floors as bands (Fig. 2C)."""
     layers = m.layers
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
@@ -48,7 +48,8 @@ def plot_index(m, definition, out):
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_ylabel("mirror-symmetric viewpoint tuning index")
     ax.set_xlabel("layer (shaded: fully connected)")
-    ax.set_title(f"{m.model}: mirror-symmetric viewpoint tuning ({definition})")
+    ax.set_title(f"{m.model}: mirror-symmetric viewpoint tuning ({definition})"
+                 + ("; raw activations, not z-scored (Fig. 2-S7)" if raw else ""), fontsize=10 if raw else None)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.text(0.01, 0.01, FLOOR_NOTE.get(definition, ""), fontsize=7.5, color="0.3")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
@@ -135,7 +136,7 @@ def main():
             raise mp.InputError(f"{m.path}: no rows with definition {a.definition}")
         inputs.append((d, m, *read_rdms(d), exemplar_index(d, a.definition)))
     for d, m, rdms, meta, corner in inputs:
-        print(plot_index(m, a.definition, os.path.join(d, "msvt.png")))
+        print(plot_index(m, a.definition, os.path.join(d, "msvt.png"), raw=meta.get("zscored") is False))
         print(plot_rdm_grid(rdms, meta, corner, m.categories, a.definition, os.path.join(d, "rdm_grid.png")))
 
 

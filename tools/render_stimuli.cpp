@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
                                       "re-equalise an existing set (manifest columns file, category, exemplar, "
                                       "view_deg) at --size instead of rendering");
   manifest_opt->excludes(fam_opt)->excludes(obj_opt)->excludes(asym_opt);
+  std::vector<double> views = study_views();
+  auto* views_opt = app.add_option("--views", views, "comma-separated yaws in degrees (default: the study's 9; "
+                                                     "-95 to 95 by 5 for Fig. 2-S8's training faces)")
+                        ->delimiter(',');
+  views_opt->excludes(manifest_opt);
   app.add_flag("--quiet", quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);
 
@@ -56,7 +61,7 @@ int main(int argc, char** argv) {
     nlohmann::json meta = {{"generator", "render_stimuli"},
                            {"revision", MIRRORLAB_REVISION},
                            {"size", size},
-                           {"views_deg", study_views()},
+                           {"views_deg", views},
                            {"view_convention",
                             "yaw about the vertical axis; 0 = front faces the camera; -90 = left profile "
                             "(front points to the image's left); view j and 8-j mirror each other for an "
@@ -72,6 +77,12 @@ int main(int argc, char** argv) {
       ro.supersample = supersample;
       validate(ro);
       MeshSet set;
+      ML_CHECK(!views.empty(), "--views: no yaw given");
+      for (size_t i = 0; i < views.size(); ++i) {
+        ML_CHECK(std::isfinite(views[i]) && std::fabs(views[i]) <= 180.0, "--views: yaw ", views[i], " is not in [-180, 180]");
+        ML_CHECK(i == 0 || views[i] > views[i - 1], "--views: the yaws must be strictly increasing (", views[i - 1], " then ", views[i], ")");
+      }
+      set.views = views;
       if (family_names.empty() && obj_files.empty())
         for (const auto& f : families()) family_names.push_back(f.name);
       // Check the arguments before the (long) work starts.

@@ -27,6 +27,23 @@ namespace {
 
 std::string fmt(double v) { return csv_number(v); }
 
+// Columns z-scored with stimulus weights w (a sample's draw counts; population SD over the
+// weighted stimuli); columns constant within the weighted stimuli are dropped.
+RowMatrixXd weighted_zscore_columns(const RowMatrixXd& x, const std::vector<double>& w, const std::string& what) {
+  const Eigen::Map<const Eigen::VectorXd> wv(w.data(), static_cast<Eigen::Index>(w.size()));
+  const double total = wv.sum();
+  const Eigen::RowVectorXd mean = (wv.transpose() * x) / total;
+  const RowMatrixXd c = x.rowwise() - mean;
+  const Eigen::RowVectorXd var = (wv.transpose() * c.cwiseProduct(c)) / total;
+  std::vector<Eigen::Index> keep;
+  for (Eigen::Index j = 0; j < x.cols(); ++j)
+    if (var(j) > 1e-24 * (1 + mean(j) * mean(j))) keep.push_back(j);
+  ML_CHECK(keep.size() >= 1, what, ": every neuron is constant within a bootstrap sample");
+  RowMatrixXd z(x.rows(), static_cast<Eigen::Index>(keep.size()));
+  for (size_t k = 0; k < keep.size(); ++k) z.col(static_cast<Eigen::Index>(k)) = c.col(keep[k]) / std::sqrt(var(keep[k]));
+  return z;
+}
+
 std::string summary_cols(const BootstrapSummary& s) {
   return fmt(s.estimate) + "," + fmt(s.mean) + "," + fmt(s.sd) + "," + fmt(s.lo) + "," + fmt(s.hi);
 }
@@ -114,7 +131,32 @@ AlignmentResult run_alignment(const NeuralData& data, const std::vector<LayerAct
     srs.push_back(std::move(sr));
   }
   const auto samples = bootstrap_samples(n, o.bootstrap, o.seed);
-  const auto boot = bootstrap_comparisons(model, neural, samples, o.comparison);
+  std::vector<std::vector<std::vector<double>>> boot;
+  if (!o.rezscore_bootstrap) {
+    boot = bootstrap_comparisons(model, neural, samples, o.comparison);
+  } else {
+    // Every RDM rebuilt per sample from units re-z-scored over the drawn stimuli; the sample's
+    // cells are then compared exactly as in the indexed path (self-copy cells dropped).
+    boot.resize(samples.size());
+    for (size_t s = 0; s < samples.size(); ++s) {
+      std::vector<double> w(static_cast<size_t>(n), 0.0);
+      for (int32_t i : samples[s]) w[static_cast<size_t>(i)] += 1.0;
+      std::vector<Eigen::MatrixXd> model_s;
+      for (const LayerActivations& l : layers) {
+        const ShapleyRdms sr = shapley_rdms(l.a.data(), l.af.data(), n, l.a.cols(), o.distance, "layer '" + l.name + "'", w.data());
+        model_s.push_back(sr.invariant);
+        model_s.push_back(sr.sensitive);
+        model_s.push_back(sr.pair(o.shapley));
+        if (o.shapley != ShapleySum::Features) model_s.push_back(sr.full);
+      }
+      std::vector<Eigen::MatrixXd> neural_s;
+      for (size_t k = 0; k < data.areas.size(); ++k)
+        neural_s.push_back(o.zscore_neural ? compute_rdm(weighted_zscore_columns(data.areas[k].responses, w, "area '" + data.areas[k].name + "'"),
+                                                         o.distance)
+                                           : neural[k]);
+      boot[s] = std::move(bootstrap_comparisons(model_s, neural_s, {samples[s]}, o.comparison)[0]);
+    }
+  }
   for (size_t l = 0; l < layers.size(); ++l)
     for (size_t k = 0; k < neural.size(); ++k) {
       const auto [si, ss, sp, sf] = slot[l];
@@ -338,6 +380,7 @@ nlohmann::json run_alignment_program(AlignmentProgram p) {
       {"comparison", name_of(p.options.comparison)},
       {"shapley_sum", name_of(p.options.shapley)},
       {"zscore_neural", p.options.zscore_neural},
+      {"rezscore_bootstrap", p.options.rezscore_bootstrap},
       {"seconds_activations", std::chrono::duration<double>(t_rsa - t_act).count()},
       {"seconds_rsa", std::chrono::duration<double>(t_end - t_rsa).count()},
       {"definitions",

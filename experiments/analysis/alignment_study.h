@@ -28,6 +28,12 @@ struct AlignmentOptions {
   RdmComparison comparison = RdmComparison::Pearson;
   ShapleySum shapley = ShapleySum::Features;
   bool zscore_neural = false;  // z-score each neuron over the stimuli before its RDM (models always are)
+  // false (pinned): units are z-scored once over all stimuli, so a bootstrap sample indexes the
+  // full RDMs. true: inside every sample the units (and, with zscore_neural, the neurons) are
+  // z-scored again over the drawn stimuli (draw counts as weights; units constant within the
+  // sample dropped) and every RDM is rebuilt: 3 Gram matrices per layer and sample, so it costs
+  // (samples x the layers' units x n^2) multiply-adds.
+  bool rezscore_bootstrap = false;
 };
 
 // One layer's activations for the manifest's stimuli and for their horizontal flips: (n, U).

@@ -70,6 +70,7 @@ MsvtResult run_msvt(const StimulusSet& set, const std::vector<std::string>& laye
   }
 
   MsvtResult r;
+  r.zscored = o.zscore;
   std::vector<std::vector<bool>> keep(static_cast<size_t>(L));
   for (int64_t l = 0; l < L; ++l) {
     MsvtLayer ml_;
@@ -94,7 +95,8 @@ MsvtResult run_msvt(const StimulusSet& set, const std::vector<std::string>& laye
       MsvtLayer& ml_ = r.layers[static_cast<size_t>(l)];
       if (ml_.informative_units < 2) continue;  // no RDM from fewer than two units
       const Tensor& a = acts[static_cast<size_t>(l)];
-      const Tensor z = zscore_units(a.reshape({a.size(0), -1}), stats[static_cast<size_t>(l)], keep[static_cast<size_t>(l)]);
+      const Tensor z = o.zscore ? zscore_units(a.reshape({a.size(0), -1}), stats[static_cast<size_t>(l)], keep[static_cast<size_t>(l)])
+                                : a.reshape({a.size(0), -1});
       for (int64_t k = o0; k < o1; ++k) {
         const Tensor views = z.slice((k - o0) * n_views, (k - o0 + 1) * n_views);  // (n, kept)
         const Tensor D = exemplar_rdm(views);
@@ -180,6 +182,7 @@ void write_msvt(const MsvtResult& r, const StimulusSet& set, const std::string& 
   save_npy((dir / "rdms.npy").string(), rdms);
   nlohmann::json j;
   j["model"] = model;
+  j["zscored"] = r.zscored;
   j["views_deg"] = set.views_deg;
   j["manifest"] = set.manifest;
   for (const MsvtLayer& layer : r.layers)

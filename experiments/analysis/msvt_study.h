@@ -31,6 +31,10 @@ struct MsvtOptions {
   int64_t noise_draws = 200;
   int64_t batch_objects = 16;     // objects per forward batch (x n views images)
   bool progress = true;
+  // false: Fig. 2-S7 (released figureS17.m) -- the RDMs are built from the raw activations of
+  // every unit, constant ones included, without step 1's z-scoring; the shuffled-view floor
+  // shuffles the same raw rows. The noise floor is unchanged (it has no units to scale).
+  bool zscore = true;
 };
 
 struct MsvtLayer {
@@ -43,6 +47,7 @@ struct MsvtLayer {
 
 struct MsvtResult {
   std::vector<MsvtLayer> layers;
+  bool zscored = true;  // MsvtOptions::zscore
 };
 
 const char* definition_name(MsvtDefinition d);  // "released", "no_diagonal"

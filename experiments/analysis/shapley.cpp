@@ -15,28 +15,40 @@ ShapleySum parse_shapley_sum(const std::string& s) {
 
 const char* name_of(ShapleySum s) { return s == ShapleySum::Features ? "features" : "shapley_rdm_sum"; }
 
-ShapleyRdms shapley_rdms(const float* a, const float* af, int64_t n, int64_t U, RdmDistance d, const std::string& what) {
+ShapleyRdms shapley_rdms(const float* a, const float* af, int64_t n, int64_t U, RdmDistance d, const std::string& what,
+                         const double* weights) {
   ML_CHECK(n >= 3 && U >= 1, what, ": Shapley RDMs need >= 3 stimuli and >= 1 unit, got ", n, " x ", U);
-  // Per-unit statistics of a(x) in double (two passes).
+  // Stimulus weights (1 each, or a bootstrap sample's draw counts) and their total.
+  std::vector<double> w(static_cast<size_t>(n), 1.0);
+  if (weights) std::copy(weights, weights + n, w.begin());
+  double total = 0;
+  for (double x : w) {
+    ML_CHECK(std::isfinite(x) && x >= 0, what, ": a stimulus weight is negative or not finite");
+    total += x;
+  }
+  ML_CHECK(total > 0, what, ": every stimulus weight is 0");
+  // Per-unit statistics of a(x) in double (two passes), over the stimuli of nonzero weight.
   std::vector<double> mean(static_cast<size_t>(U), 0.0), inv_sd(static_cast<size_t>(U), 0.0);
   std::vector<int64_t> kept;
   for (int64_t u = 0; u < U; ++u) {
     double m = 0;
-    float lo = a[u], hi = a[u];
+    float lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < n; ++i) {
       const float v = a[i * U + u];
       ML_CHECK(std::isfinite(v) && std::isfinite(af[i * U + u]), what, ": activation of stimulus ", i, " unit ", u, " is not finite");
-      m += v;
+      const double wi = w[static_cast<size_t>(i)];
+      if (wi == 0) continue;
+      m += wi * v;
       lo = std::min(lo, v);
       hi = std::max(hi, v);
     }
-    m /= static_cast<double>(n);
+    m /= total;
     double ss = 0;
-    for (int64_t i = 0; i < n; ++i) ss += (a[i * U + u] - m) * (a[i * U + u] - m);
+    for (int64_t i = 0; i < n; ++i) ss += w[static_cast<size_t>(i)] * (a[i * U + u] - m) * (a[i * U + u] - m);
     if (lo < hi && ss > 0) {
       kept.push_back(u);
       mean[static_cast<size_t>(u)] = m;
-      inv_sd[static_cast<size_t>(u)] = 1.0 / std::sqrt(ss / static_cast<double>(n));
+      inv_sd[static_cast<size_t>(u)] = 1.0 / std::sqrt(ss / total);
     }
   }
   ML_CHECK(!kept.empty(), what, ": every unit is constant over the stimuli");

@@ -41,7 +41,12 @@ struct ShapleyRdms {
 };
 
 // a, af: (n, U) row-major float activations of the n stimuli and of their flips.
-ShapleyRdms shapley_rdms(const float* a, const float* af, int64_t n, int64_t U, RdmDistance d, const std::string& what);
+// weights (optional, n values >= 0): the units' mean and SD are taken with these stimulus
+// weights -- a bootstrap sample's draw counts, so the units are re-z-scored inside the sample
+// (AlignmentOptions::rezscore_bootstrap); units constant over the weighted stimuli are dropped.
+// The RDMs still cover all n stimuli (a sample indexes them). nullptr: every weight 1.
+ShapleyRdms shapley_rdms(const float* a, const float* af, int64_t n, int64_t U, RdmDistance d, const std::string& what,
+                         const double* weights = nullptr);
 
 struct ShapleyValues {
   double v_i = 0, v_s = 0, v_is = 0;

@@ -13,7 +13,7 @@ namespace {
 void add_exemplar(MeshSet& set, Mesh mesh, const Camera& camera, int64_t category, int64_t exemplar) {
   set.extents.push_back(frame_extent(mesh, camera));
   set.meshes.push_back(std::move(mesh));
-  for (double v : study_views()) {
+  for (double v : set.views) {
     set.items.push_back({category, exemplar, v});
     set.mesh_of_item.push_back(set.meshes.size() - 1);
   }
@@ -52,7 +52,7 @@ void add_obj(MeshSet& set, const std::string& path, const std::string& category,
   ML_CHECK(set.categories[c].source == "obj", "OBJ file '", path, "': category '", category,
            "' is a procedural family; give the OBJ files another --obj-category");
   int64_t exemplar = 0;
-  for (const auto& it : set.items) exemplar += it.category == c && it.view_deg == study_views()[0];
+  for (const auto& it : set.items) exemplar += it.category == c && it.view_deg == set.views[0];
   add_exemplar(set, prepare_mesh(load_obj(path), asymmetry, "OBJ file '" + path + "'"), camera, c, exemplar);
 }
 

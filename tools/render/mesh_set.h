@@ -18,6 +18,9 @@ struct MeshSet {
   std::vector<double> extents;           // frame_extent of each mesh (rasterizer.h)
   std::vector<StimulusItem> items;       // one per image
   std::vector<size_t> mesh_of_item;      // items[i] shows meshes[mesh_of_item[i]]
+  // The yaws every exemplar is rendered at (set before adding exemplars); render_stimuli
+  // --views changes them, e.g. Leibo et al.'s 39 training yaws -95 ... 95 (Fig. 2-S8).
+  std::vector<double> views = study_views();
 };
 
 // normalized -> with_asymmetry(A) -> normalized (asymmetry.h); errors name `what`.
