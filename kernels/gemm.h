@@ -20,4 +20,9 @@ struct GemmParams {
 template <Device D>
 void gemm(float* C, const float* A, const float* B, const GemmParams& p, Stream s);
 
+// Whether gemm<Device::CPU> computes this product by its streaming path for C = A B^T with few
+// rows (a fully connected layer at small batch; kernels/cpu/gemm.cpp) instead of Eigen: exposed
+// so that tests can check that their shapes reach both paths.
+bool gemm_takes_thin_path(const GemmParams& p);
+
 }  // namespace ml::kernels

@@ -214,6 +214,26 @@ TEST_CASE("unary op gradients: finite differences") {
   }
 }
 
+TEST_CASE("relu backward equals the plain loop exactly, at every length and past the threshold") {
+  // dx = (x > 0 ? dy : 0), as torch's threshold_backward; the kernel is a vectorised select with
+  // OpenMP above 2^15 elements, so lengths around vector widths (8, 16) and one past the
+  // parallel threshold with an odd tail. Exact: a select does no arithmetic. x has exact zeros,
+  // -0 and tiny values on both sides, so a >= in place of > or a lost tail element fails.
+  Generator gen(31);
+  for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{17}, int64_t{(1 << 15) + 37}}) {
+    INFO("n = " << n);
+    std::vector<float> xv = testing::rand({n}, gen, -1.f, 1.f).to_vector();
+    for (size_t i = 0; i < xv.size(); i += 5) xv[i] = (i % 3 == 0) ? 0.f : (i % 3 == 1 ? -0.f : 1e-30f);
+    const std::vector<float> gv = testing::rand({n}, gen, -2.f, 2.f).to_vector();
+    Tensor x = Tensor::from_vector({n}, xv);
+    x.requires_grad_(true);
+    relu(x).backward(Tensor::from_vector({n}, gv));
+    std::vector<float> expect(xv.size());
+    for (size_t i = 0; i < xv.size(); ++i) expect[i] = xv[i] > 0.f ? gv[i] : 0.f;
+    CHECK(x.grad().to_vector() == expect);
+  }
+}
+
 TEST_CASE("binary ops with broadcasting: values equal the IEEE result") {
   Generator gen(23);
   const char ops[] = {'+', '-', '*', '/'};

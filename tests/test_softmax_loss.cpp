@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -247,6 +248,32 @@ TEST_CASE("linear and matmul forward match the definition") {
     const Tensor m = matmul(x, transpose_ref(w));
     REQUIRE(m.shape() == Shape{N, O});
     check_dense(m, linear_ref(x, w, Tensor()));
+  }
+}
+
+TEST_CASE("linear forward at fully-connected sizes: the streaming path and Eigen match the definition") {
+  // kernels/cpu/gemm.cpp takes x w^T with at most 16 rows and a weight of >= 2^18 floats by its
+  // own streaming loop (thin_abt), others by Eigen. These shapes reach both (checked through
+  // gemm_takes_thin_path with the parameters linear passes), with an odd batch (the 2-row
+  // blocks' leftover row), out % 4 = 3 and 1 (the 4-row blocks' leftover rows), with and
+  // without bias (beta 1 and 0). Tolerance: the file's 1e-5 * sum|terms|. The streaming loop
+  // sums each dot product in W >= 4 vector lanes of ceil(in/W) terms, then across the lanes:
+  // error <= (ceil(643/4) + 2 + 1) * 2^-24 * sum|terms| = 9.8e-6 * sum|terms| at in = 643 (with
+  // 8 or 16 lanes, less); a wrong index or a dropped term is off by ~1/643 of sum|terms|.
+  Generator gen(47);
+  const auto thin = [](int64_t N, int64_t I, int64_t O) {
+    kernels::GemmParams p;
+    p.M = N, p.N = O, p.K = I, p.trans_b = true, p.lda = I, p.ldb = I, p.ldc = O;
+    return kernels::gemm_takes_thin_path(p);
+  };
+  for (auto dims : {std::vector<int64_t>{5, 643, 411}, std::vector<int64_t>{16, 643, 408},
+                    std::vector<int64_t>{1, 643, 409}, std::vector<int64_t>{17, 643, 411}}) {
+    const int64_t N = dims[0], I = dims[1], O = dims[2];
+    INFO("N ", N, " in ", I, " out ", O);
+    CHECK(thin(N, I, O) == (N <= 16));
+    const Tensor x = testing::rand({N, I}, gen), w = testing::rand({O, I}, gen), b = testing::rand({O}, gen);
+    check_dense(linear(x, w, b), linear_ref(x, w, b));
+    check_dense(linear(x, w, Tensor()), linear_ref(x, w, Tensor()));
   }
 }
 

@@ -68,7 +68,17 @@ void unary_forward_loop(float* y, const float* x, int64_t n, float alpha) {
 template <UnaryOp OP>
 void unary_backward_loop(float* gx, const float* gy, const float* x, const float* y, int64_t n, float alpha) {
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * unary_derivative(OP, x[i], y[i], alpha);
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (OP == UnaryOp::Relu) {
+      // A select, not gy * (x > 0 ? 1 : 0): GCC compiled the product to a scalar loop with a
+      // data-dependent branch (16 % of a vgg_small training step on one AVX2 thread, 5x the
+      // forward); the select vectorises to a compare and a mask. Also what torch's
+      // threshold_backward computes (x <= 0 -> exactly 0, whatever gy is).
+      gx[i] = x[i] > 0.f ? gy[i] : 0.f;
+    } else {
+      gx[i] = gy[i] * unary_derivative(OP, x[i], y[i], alpha);
+    }
+  }
 }
 
 // Calls f.template operator()<OP>() for the runtime op.
