@@ -11,6 +11,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
+#include "models/hmax_c2_cpu.h"
 #include "models/hmax_s1_cpu.h"
 
 namespace ml::models {
@@ -269,7 +270,7 @@ class HmaxNet : public nn::Module {
     c1_ = register_module("c1", std::make_shared<Stage>([this](const Tensor& x) { return c1(x); }));
     if (!h_->protos.sizes.empty()) {
       s2_ = register_module("s2", std::make_shared<Stage>([this](const Tensor& x) { return s2(x); }));
-      c2_ = register_module("c2", std::make_shared<Stage>([this](const Tensor& x) { return c2(x); }));
+      c2_ = register_module("c2", std::make_shared<Stage>([this](const Tensor& x) { return fused_ ? c2_from_c1(x) : c2(x); }));
     }
   }
   Tensor forward(const Tensor& x) override {
@@ -279,7 +280,22 @@ class HmaxNet : public nn::Module {
       device_ = x.device();
     }
     Tensor y = (*c1_)((*s1_)((*image_)(x)));
-    if (s2_) y = (*c2_)((*s2_)(y));
+    if (s2_) {
+      // On the host, when nobody captures s2, C2 comes straight from C1 (models/hmax_c2_cpu.h):
+      // the S2 maps are never stored.
+      if (host_s1(*h_, x) && !s2_->has_forward_hook()) {
+        fused_ = true;
+        try {
+          y = (*c2_)(y);
+        } catch (...) {
+          fused_ = false;
+          throw;
+        }
+        fused_ = false;
+      } else {
+        y = (*c2_)((*s2_)(y));
+      }
+    }
     return y;
   }
 
@@ -353,8 +369,27 @@ class HmaxNet : public nn::Module {
     return cat(out, 1);
   }
 
+  // (B, U_c1) -> (B, K) on the host without the S2 maps.
+  Tensor c2_from_c1(const Tensor& c1flat) const {
+    const int64_t B = c1flat.size(0), U = c1flat.size(1);
+    std::vector<HmaxC2Band> bands;
+    int64_t off = 0;
+    for (int64_t b = 0; b < kHmaxBands; ++b) {
+      const int64_t L = layout_.c1_side[static_cast<size_t>(b)];
+      bands.push_back({c1flat.data() + off, L, U});
+      off += 4 * L * L;
+    }
+    std::vector<HmaxC2Size> sizes;
+    for (size_t i = 0; i < h_->protos.sizes.size(); ++i)
+      sizes.push_back({h_->proto_w_neg2[i].data(), h_->proto_sq[i].data(), h_->protos.sizes[i], h_->proto_w_neg2[i].size(0)});
+    Tensor out = Tensor::empty({B, h_->protos.count()});
+    hmax_c2_cpu(bands, sizes, B, h_->opt.s2_sigma, out.data());
+    return out;
+  }
+
   std::shared_ptr<HmaxParts> h_;
   Layout layout_;
+  bool fused_ = false;
   Device device_ = Device::CPU;
   std::shared_ptr<Stage> image_, s1_, c1_, s2_, c2_;
 };

@@ -319,3 +319,63 @@ TEST_CASE("hmax: centred C1 windows: the host kernel equals max_pool2d with m/2 
     CHECK(testing::max_abs_diff(a, e) < 1e-6);
   }
 }
+
+TEST_CASE("hmax: C2 straight from C1 (no S2 maps) equals the S2 path and a plain loop, over images, bands and sizes") {
+  // Only c2 asked for: the host computes it from C1 without S2 (models/hmax_c2_cpu.h); with s2
+  // captured too, the engine-op S2 and its max-pool. Both against min over bands and positions
+  // of ||x - p||^2 in double from the model's own C1, for sigma 1 (exp) and 0 (-d^2).
+  const int64_t S = 80, B = 3;
+  Generator g(21);
+  const Tensor x = testing::rand({B, 1, S, S}, g, 0.f, 1.f);
+  HmaxPrototypes protos;
+  protos.sizes = {4, 12, 8};  // 12 fits only bands 0-3 (C1 sides 20, 16, 14, 12; band 4 is 10)
+  for (int64_t n : protos.sizes) protos.patches.push_back(testing::rand({5, 4, n, n}, g, 0.f, 0.3f));
+  for (float sigma : {1.f, 0.f}) {
+    INFO("sigma ", sigma);
+    HmaxOptions o;
+    o.image_size = S;
+    o.s2_sigma = sigma;
+    Model m = hmax_model(o, protos);
+    const auto fused = run_layers(m, x, {"c1", "c2"});
+    const Tensor via_s2 = run_layers(m, x, {"s2", "c2"})[1];
+    REQUIRE(fused[1].shape() == Shape{B, 15});
+    const auto c1 = fused[0].to_vector(), cf = fused[1].to_vector(), cs = via_s2.to_vector();
+    const int64_t U = fused[0].size(1);
+    double worst_ref = 0, worst_paths = 0;
+    for (int64_t im = 0; im < B; ++im) {
+      int64_t col = 0;
+      for (size_t i = 0; i < protos.sizes.size(); ++i) {
+        const int64_t n = protos.sizes[i];
+        const auto p = protos.patches[i].to_vector();
+        for (int64_t k = 0; k < 5; ++k, ++col) {
+          double best = 1e300;
+          int64_t off = 0;
+          for (int64_t b = 0; b < kHmaxBands; ++b) {
+            const int64_t step = hmax_c1_step(b), L = (S + step - 1) / step;
+            for (int64_t a = 0; a + n <= L; ++a)
+              for (int64_t q = 0; q + n <= L; ++q) {
+                double d2 = 0;
+                for (int64_t c = 0; c < 4; ++c)
+                  for (int64_t r = 0; r < n; ++r)
+                    for (int64_t t = 0; t < n; ++t) {
+                      const double d = c1[static_cast<size_t>(im * U + off + (c * L + a + r) * L + q + t)] -
+                                       p[static_cast<size_t>(((k * 4 + c) * n + r) * n + t)];
+                      d2 += d * d;
+                    }
+                best = std::min(best, d2);
+              }
+            off += 4 * L * L;
+          }
+          const double ref = sigma > 0 ? std::exp(-best / 2) : -best;
+          const size_t at = static_cast<size_t>(im * 15 + col);
+          worst_ref = std::max(worst_ref, std::fabs(ref - cf[at]));
+          worst_paths = std::max(worst_paths, std::fabs(static_cast<double>(cs[at]) - cf[at]));
+        }
+      }
+    }
+    // GEMM-form cancellation on ||x||^2 <= 4 n^2 = 576: float32 rounding of the three terms,
+    // 1e-4 absolute on d^2 (and on exp(-d^2/2), whose slope is <= 1/2).
+    CHECK(worst_ref < 1e-4);
+    CHECK(worst_paths < 1e-4);
+  }
+}
