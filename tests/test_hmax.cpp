@@ -8,6 +8,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "models/hmax.h"
+#include "models/hmax_s1_cpu.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -377,5 +378,45 @@ TEST_CASE("hmax: C2 straight from C1 (no S2 maps) equals the S2 path and a plain
     // 1e-4 absolute on d^2 (and on exp(-d^2/2), whose slope is <= 1/2).
     CHECK(worst_ref < 1e-4);
     CHECK(worst_paths < 1e-4);
+  }
+}
+
+TEST_CASE("hmax: the host S1 kernel equals a plain loop on wide images, for symmetric and asymmetric filters") {
+  // 100-px rows give every column block of the kernel (48 and 16 wide under AVX-512, 24 and 8
+  // under AVX2) and a scalar tail. CBCL's Gabors are point-symmetric, so the kernel pairs taps;
+  // a random bank is not, so it does not: both against the same plain loop.
+  const int64_t S = 100;
+  Generator g(23);
+  const Tensor x = testing::rand({S, S}, g, 0.f, 1.f);
+  const auto img = x.to_vector();
+  for (int64_t j : {0, 5, 15}) {
+    const int64_t s = 7 + 2 * j, ss = s * s, half = (s - 1) / 2;
+    const auto gabor = hmax_gabor_bank(j).to_vector();
+    for (int64_t t = 0; t < ss; ++t) REQUIRE(gabor[static_cast<size_t>(t)] == gabor[static_cast<size_t>(ss - 1 - t)]);
+    for (bool symmetric : {true, false}) {
+      INFO("size ", s, " symmetric ", symmetric);
+      const auto w = symmetric ? gabor : testing::rand({4, s, s}, g, -0.1f, 0.1f).to_vector();
+      std::vector<float> out(static_cast<size_t>(4 * S * S));
+      hmax_s1_cpu(img.data(), S, w.data(), s, out.data());
+      double worst = 0;
+      for (int64_t o = 0; o < 4; ++o)
+        for (int64_t r = 0; r < S; ++r)
+          for (int64_t c = 0; c < S; ++c) {
+            double ref = 0;
+            if (r >= half && r < S - half && c >= half && c < S - half) {
+              double dot = 0, sq = 0;
+              for (int64_t a = 0; a < s; ++a)
+                for (int64_t b = 0; b < s; ++b) {
+                  const double v = img[static_cast<size_t>((r - half + a) * S + c - half + b)];
+                  dot += v * w[static_cast<size_t>(o * ss + a * s + b)];
+                  sq += v * v;
+                }
+              ref = std::fabs(dot) / std::sqrt(sq);
+            }
+            worst = std::max(worst, std::fabs(ref - out[static_cast<size_t>((o * S + r) * S + c)]));
+          }
+      // Float32 sums of up to 37^2 products of values <= 1 (filters of unit norm): 1e-5.
+      CHECK(worst < 1e-5);
+    }
   }
 }
