@@ -420,3 +420,25 @@ TEST_CASE("hmax: the host S1 kernel equals a plain loop on wide images, for symm
     }
   }
 }
+
+TEST_CASE("hmax: C1 straight from the image (no S1 tensor) equals C1 from the captured S1, both anchorings") {
+  // s1 not captured: the host computes each band's two S1 sizes into a buffer and pools them at
+  // once; s1 captured: the full S1 tensor, then C1. Same kernels, so equal to the bit.
+  Generator g(29);
+  const Tensor x = testing::rand({3, 1, 70, 70}, g, 0.f, 1.f);
+  for (bool centred : {false, true}) {
+    INFO("centred ", centred);
+    HmaxOptions o;
+    o.image_size = 70;
+    o.centred_c1 = centred;
+    Model m = hmax_model(o);
+    const Tensor direct = run_layers(m, x, {"c1"})[0];
+    const Tensor via_s1 = run_layers(m, x, {"s1", "c1"})[1];
+    REQUIRE(direct.shape() == via_s1.shape());
+    CHECK(testing::max_abs_diff(direct, via_s1) == 0.0);
+    // And the sampling helper's band-2 maps are the same values.
+    const Tensor band1 = hmax_c1_band(x, o, 1);
+    const int64_t L0 = hmax_c1_band(x, o, 0).size(2), L1 = band1.size(2);
+    CHECK(testing::max_abs_diff(narrow(direct, 1, 4 * L0 * L0, 4 * L1 * L1).reshape(band1.shape()), band1) == 0.0);
+  }
+}
