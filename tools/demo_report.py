@@ -658,7 +658,8 @@ def classic_section(d):
                  "</p>" + table(["layer"] + list(mp.DEFINITIONS), rows))
     hg = os.path.join(root, "hog", "equivariance", "equivariance.csv")
     if os.path.exists(hg):
-        eq = mp.read_csv(hg, ("layer", "image_set", "transform", "measure", "mean", "std", "n"))
+        eq = mp.read_csv(hg, {"layer": str, "image_set": str, "transform": str, "measure": str, "mean": float,
+                              "std": float, "n": int})
         rows = [[r["layer"], r["image_set"], r["transform"], r["measure"], fmt(float(r["mean"])), fmt(float(r["std"])),
                  r["n"]] for r in eq]
         h.append("<p class='cap'>HOG (UoCTTI, 8 orientations, 8-px cells, 224 px): invariance r(f(x), f(gx)) and "
