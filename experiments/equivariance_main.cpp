@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
     if (net_o.batch > 0) eo.batch = net_o.batch;
     eo.progress = !quiet;
     analysis::AnalysisNet net = experiments::load_net(net_o);
+    eo.map_transform = experiments::hog_map_transform(net_o.spec.model, net_o.fixed);
     const auto layers = analysis::resolve_layers(net.model, net_o.layers);
     if (label.empty()) label = net.model.name;
     const int64_t C = net.model.in_channels, S = net.model.image_size;

@@ -11,6 +11,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
+#include "models/hmax_c2_cpu.h"
 #include "models/hmax_s1_cpu.h"
 
 namespace ml::models {
@@ -266,10 +267,10 @@ class HmaxNet : public nn::Module {
   HmaxNet(std::shared_ptr<HmaxParts> parts, Layout layout) : h_(std::move(parts)), layout_(std::move(layout)) {
     image_ = register_module("image", std::make_shared<Stage>([](const Tensor& x) { return x; }));
     s1_ = register_module("s1", std::make_shared<Stage>([this](const Tensor& x) { return s1(x); }));
-    c1_ = register_module("c1", std::make_shared<Stage>([this](const Tensor& x) { return c1(x); }));
+    c1_ = register_module("c1", std::make_shared<Stage>([this](const Tensor& x) { return from_image_ ? c1_from_image(x) : c1(x); }));
     if (!h_->protos.sizes.empty()) {
       s2_ = register_module("s2", std::make_shared<Stage>([this](const Tensor& x) { return s2(x); }));
-      c2_ = register_module("c2", std::make_shared<Stage>([this](const Tensor& x) { return c2(x); }));
+      c2_ = register_module("c2", std::make_shared<Stage>([this](const Tensor& x) { return from_c1_ ? c2_from_c1(x) : c2(x); }));
     }
   }
   Tensor forward(const Tensor& x) override {
@@ -278,8 +279,24 @@ class HmaxNet : public nn::Module {
       h_->to(x.device());
       device_ = x.device();
     }
-    Tensor y = (*c1_)((*s1_)((*image_)(x)));
-    if (s2_) y = (*c2_)((*s2_)(y));
+    // On the host a stage nobody captures is skipped: C1 straight from the image (no (B, 64, S, S)
+    // S1 tensor), C2 straight from C1 (no S2 maps; models/hmax_c2_cpu.h).
+    const bool host = host_s1(*h_, x);
+    Tensor y = (*image_)(x);
+    if (host && !s1_->has_forward_hook()) {
+      Flag f(from_image_);
+      y = (*c1_)(y);
+    } else {
+      y = (*c1_)((*s1_)(y));
+    }
+    if (s2_) {
+      if (host && !s2_->has_forward_hook()) {
+        Flag f(from_c1_);
+        y = (*c2_)(y);
+      } else {
+        y = (*c2_)((*s2_)(y));
+      }
+    }
     return y;
   }
 
@@ -353,8 +370,69 @@ class HmaxNet : public nn::Module {
     return cat(out, 1);
   }
 
+  // (B, 1, S, S) -> (B, U_c1) on the host: per image and band, the band's two S1 sizes into a
+  // thread's buffer (2 x 4 x S x S floats) and pooled at once.
+  Tensor c1_from_image(const Tensor& x) const {
+    const int64_t B = x.size(0), S = x.size(2);
+    std::vector<int64_t> off(kHmaxBands + 1, 0);
+    for (int64_t b = 0; b < kHmaxBands; ++b) {
+      const int64_t L = layout_.c1_side[static_cast<size_t>(b)];
+      off[static_cast<size_t>(b + 1)] = off[static_cast<size_t>(b)] + 4 * L * L;
+    }
+    const int64_t U = off.back();
+    Tensor out = Tensor::empty({B, U});
+    const float* xp = x.data();
+    float* op = out.data();
+    const int64_t tasks = B * kHmaxBands;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      // Largest filters (band 7) first: they take up to 30x longer than band 0's.
+      const int64_t band = kHmaxBands - 1 - t / B, b = t % B;
+      thread_local std::vector<float> s1;
+      s1.resize(static_cast<size_t>(8 * S * S));
+      for (int64_t k = 0; k < 2; ++k) {
+        const int64_t j = 2 * band + k;
+        hmax_s1_cpu(xp + b * S * S, S, h_->bank[static_cast<size_t>(j)].data(), filter_size(j), s1.data() + k * 4 * S * S);
+      }
+      const int64_t m = hmax_c1_window(band), step = hmax_c1_step(band), L = layout_.c1_side[static_cast<size_t>(band)];
+      const int64_t offset = h_->opt.centred_c1 ? m / 2 : 0;
+      for (int64_t o = 0; o < 4; ++o)
+        hmax_c1_cpu(s1.data() + o * S * S, s1.data() + (4 + o) * S * S, S, m, step, offset, L,
+                    op + b * U + off[static_cast<size_t>(band)] + o * L * L);
+    }
+    return out;
+  }
+
+  // Sets a flag for one call, whatever happens.
+  struct Flag {
+    explicit Flag(bool& b) : b_(b) { b_ = true; }
+    ~Flag() { b_ = false; }
+    Flag(const Flag&) = delete;
+    Flag& operator=(const Flag&) = delete;
+    bool& b_;
+  };
+
+  // (B, U_c1) -> (B, K) on the host without the S2 maps.
+  Tensor c2_from_c1(const Tensor& c1flat) const {
+    const int64_t B = c1flat.size(0), U = c1flat.size(1);
+    std::vector<HmaxC2Band> bands;
+    int64_t off = 0;
+    for (int64_t b = 0; b < kHmaxBands; ++b) {
+      const int64_t L = layout_.c1_side[static_cast<size_t>(b)];
+      bands.push_back({c1flat.data() + off, L, U});
+      off += 4 * L * L;
+    }
+    std::vector<HmaxC2Size> sizes;
+    for (size_t i = 0; i < h_->protos.sizes.size(); ++i)
+      sizes.push_back({h_->proto_w_neg2[i].data(), h_->proto_sq[i].data(), h_->protos.sizes[i], h_->proto_w_neg2[i].size(0)});
+    Tensor out = Tensor::empty({B, h_->protos.count()});
+    hmax_c2_cpu(bands, sizes, B, h_->opt.s2_sigma, out.data());
+    return out;
+  }
+
   std::shared_ptr<HmaxParts> h_;
   Layout layout_;
+  bool from_image_ = false, from_c1_ = false;
   Device device_ = Device::CPU;
   std::shared_ptr<Stage> image_, s1_, c1_, s2_, c2_;
 };

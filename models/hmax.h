@@ -8,7 +8,9 @@
 //   S2  prototypes (K_n, 4, n, n), n in {4, 8, 12, 16}, against every band's C1 map:
 //       d^2 = ||x||^2 - 2 x.p + ||p||^2 (a convolution = GEMM per band), response exp(-d^2/(2 sigma^2)).
 //   C2  per prototype, the max response over positions and bands.
-// Everything is engine ops (conv2d, max_pool2d, cat), so it runs on the CPU and on CUDA.
+// Everything is engine ops (conv2d, max_pool2d, cat), so it runs on the CPU and on CUDA; on the
+// CPU, host kernels do S1/C1 (models/hmax_s1_cpu.h) and, when s1 or s2 is not captured, skip
+// storing it (C1 straight from the image, C2 from C1: models/hmax_c2_cpu.h).
 #pragma once
 #include <cstdint>
 #include <string>

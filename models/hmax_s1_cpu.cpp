@@ -10,57 +10,125 @@
 #include <immintrin.h>
 #define ML_HMAX_AVX2 1
 #endif
+#if defined(__AVX512F__)
+#define ML_HMAX_AVX512 1
+#endif
 
 namespace ml::models {
 
 namespace {
 
-// y (4, P, Q) = correlation of x (rows of stride W) with w (4, s, s), P = Q-style valid sizes.
+// Whether every filter of w (4, s, s) is point-symmetric, w[t] == w[s^2 - 1 - t] (CBCL's Gabors
+// are: a centred, even cosine times a Gaussian on a disc). Then the correlation adds the two
+// pixels of each tap pair first, once for the 4 orientations: (s^2 + 1) / 2 multiply-adds per
+// output and filter instead of s^2.
+bool point_symmetric(const float* w, int64_t s) {
+  const int64_t ss = s * s;
+  for (int64_t o = 0; o < 4; ++o)
+    for (int64_t t = 0; t < ss / 2; ++t)
+      if (w[o * ss + t] != w[o * ss + ss - 1 - t]) return false;
+  return true;
+}
+
+#ifdef ML_HMAX_AVX512
+// 16 x V output columns of the 4 filters at row p, column q (V zmm accumulators per filter).
+// Taps t < ss/2 are paired with ss-1-t when `sym`, the centre tap last. `lanes` masks the last
+// vector's columns (the row's tail: the loads past it never touch memory).
+template <int V>
+inline void block512(const float* x, int64_t W, const float* w, int64_t s, int64_t p, int64_t q, int64_t PQ, int64_t Q,
+                     bool sym, float* y, __mmask16 lanes = 0xFFFF) {
+  auto load = [lanes](int v, const float* a) {
+    return v == V - 1 ? _mm512_maskz_loadu_ps(lanes, a) : _mm512_loadu_ps(a);
+  };
+  const int64_t ss = s * s;
+  __m512 acc[4][V];
+  for (int o = 0; o < 4; ++o)
+    for (int v = 0; v < V; ++v) acc[o][v] = _mm512_setzero_ps();
+  auto tap = [&](int64_t t, const __m512* xv) {
+    for (int o = 0; o < 4; ++o) {
+      const __m512 wv = _mm512_set1_ps(w[o * ss + t]);
+      for (int v = 0; v < V; ++v) acc[o][v] = _mm512_fmadd_ps(wv, xv[v], acc[o][v]);
+    }
+  };
+  const int64_t pairs = sym ? ss / 2 : ss;
+  for (int64_t t = 0; t < pairs; ++t) {
+    const int64_t r = t / s, c = t % s;
+    const float* a = x + (p + r) * W + q + c;
+    __m512 xv[V];
+    if (sym) {
+      const float* b = x + (p + s - 1 - r) * W + q + s - 1 - c;
+      for (int v = 0; v < V; ++v) xv[v] = _mm512_add_ps(load(v, a + 16 * v), load(v, b + 16 * v));
+    } else {
+      for (int v = 0; v < V; ++v) xv[v] = load(v, a + 16 * v);
+    }
+    tap(t, xv);
+  }
+  if (sym) {  // the centre tap
+    const int64_t h = (s - 1) / 2;
+    const float* a = x + (p + h) * W + q + h;
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = load(v, a + 16 * v);
+    tap(ss / 2, xv);
+  }
+  for (int o = 0; o < 4; ++o)
+    for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(y + o * PQ + p * Q + q + 16 * v, v == V - 1 ? lanes : 0xFFFF, acc[o][v]);
+}
+#endif
+
+#ifdef ML_HMAX_AVX2
+// The same with 8 x V columns in ymm registers.
+template <int V>
+inline void block256(const float* x, int64_t W, const float* w, int64_t s, int64_t p, int64_t q, int64_t PQ, int64_t Q,
+                     bool sym, float* y) {
+  const int64_t ss = s * s;
+  __m256 acc[4][V];
+  for (int o = 0; o < 4; ++o)
+    for (int v = 0; v < V; ++v) acc[o][v] = _mm256_setzero_ps();
+  auto tap = [&](int64_t t, const __m256* xv) {
+    for (int o = 0; o < 4; ++o) {
+      const __m256 wv = _mm256_broadcast_ss(w + o * ss + t);
+      for (int v = 0; v < V; ++v) acc[o][v] = _mm256_fmadd_ps(wv, xv[v], acc[o][v]);
+    }
+  };
+  const int64_t pairs = sym ? ss / 2 : ss;
+  for (int64_t t = 0; t < pairs; ++t) {
+    const int64_t r = t / s, c = t % s;
+    const float* a = x + (p + r) * W + q + c;
+    __m256 xv[V];
+    if (sym) {
+      const float* b = x + (p + s - 1 - r) * W + q + s - 1 - c;
+      for (int v = 0; v < V; ++v) xv[v] = _mm256_add_ps(_mm256_loadu_ps(a + 8 * v), _mm256_loadu_ps(b + 8 * v));
+    } else {
+      for (int v = 0; v < V; ++v) xv[v] = _mm256_loadu_ps(a + 8 * v);
+    }
+    tap(t, xv);
+  }
+  if (sym) {
+    const int64_t h = (s - 1) / 2;
+    const float* a = x + (p + h) * W + q + h;
+    __m256 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = _mm256_loadu_ps(a + 8 * v);
+    tap(ss / 2, xv);
+  }
+  for (int o = 0; o < 4; ++o)
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(y + o * PQ + p * Q + q + 8 * v, acc[o][v]);
+}
+#endif
+
+// y (4, P, Q) = correlation of x (rows of stride W) with w (4, s, s), the valid positions.
 void correlate4(const float* x, int64_t W, const float* w, int64_t s, int64_t P, int64_t Q, float* y) {
   const int64_t PQ = P * Q, ss = s * s;
+  const bool sym = point_symmetric(w, s);
   for (int64_t p = 0; p < P; ++p) {
     int64_t q = 0;
+#ifdef ML_HMAX_AVX512
+    for (; q + 48 <= Q; q += 48) block512<3>(x, W, w, s, p, q, PQ, Q, sym, y);
+    for (; q < Q; q += 16)
+      block512<1>(x, W, w, s, p, q, PQ, Q, sym, y, q + 16 <= Q ? 0xFFFF : static_cast<__mmask16>((1u << (Q - q)) - 1));
+#endif
 #ifdef ML_HMAX_AVX2
-    for (; q + 24 <= Q; q += 24) {
-      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
-      __m256 a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
-      for (int64_t r = 0; r < s; ++r) {
-        const float* xr = x + (p + r) * W + q;
-        const float* wr = w + r * s;
-        for (int64_t c = 0; c < s; ++c) {
-          const __m256 x0 = _mm256_loadu_ps(xr + c), x1 = _mm256_loadu_ps(xr + c + 8), x2 = _mm256_loadu_ps(xr + c + 16);
-          __m256 wv = _mm256_broadcast_ss(wr + c);
-          a00 = _mm256_fmadd_ps(wv, x0, a00), a01 = _mm256_fmadd_ps(wv, x1, a01), a02 = _mm256_fmadd_ps(wv, x2, a02);
-          wv = _mm256_broadcast_ss(wr + ss + c);
-          a10 = _mm256_fmadd_ps(wv, x0, a10), a11 = _mm256_fmadd_ps(wv, x1, a11), a12 = _mm256_fmadd_ps(wv, x2, a12);
-          wv = _mm256_broadcast_ss(wr + 2 * ss + c);
-          a20 = _mm256_fmadd_ps(wv, x0, a20), a21 = _mm256_fmadd_ps(wv, x1, a21), a22 = _mm256_fmadd_ps(wv, x2, a22);
-          wv = _mm256_broadcast_ss(wr + 3 * ss + c);
-          a30 = _mm256_fmadd_ps(wv, x0, a30), a31 = _mm256_fmadd_ps(wv, x1, a31), a32 = _mm256_fmadd_ps(wv, x2, a32);
-        }
-      }
-      float* yp = y + p * Q + q;
-      _mm256_storeu_ps(yp, a00), _mm256_storeu_ps(yp + 8, a01), _mm256_storeu_ps(yp + 16, a02);
-      _mm256_storeu_ps(yp + PQ, a10), _mm256_storeu_ps(yp + PQ + 8, a11), _mm256_storeu_ps(yp + PQ + 16, a12);
-      _mm256_storeu_ps(yp + 2 * PQ, a20), _mm256_storeu_ps(yp + 2 * PQ + 8, a21), _mm256_storeu_ps(yp + 2 * PQ + 16, a22);
-      _mm256_storeu_ps(yp + 3 * PQ, a30), _mm256_storeu_ps(yp + 3 * PQ + 8, a31), _mm256_storeu_ps(yp + 3 * PQ + 16, a32);
-    }
-    for (; q + 8 <= Q; q += 8) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t r = 0; r < s; ++r) {
-        const float* xr = x + (p + r) * W + q;
-        const float* wr = w + r * s;
-        for (int64_t c = 0; c < s; ++c) {
-          const __m256 x0 = _mm256_loadu_ps(xr + c);
-          a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + c), x0, a0);
-          a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + ss + c), x0, a1);
-          a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 2 * ss + c), x0, a2);
-          a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(wr + 3 * ss + c), x0, a3);
-        }
-      }
-      float* yp = y + p * Q + q;
-      _mm256_storeu_ps(yp, a0), _mm256_storeu_ps(yp + PQ, a1), _mm256_storeu_ps(yp + 2 * PQ, a2), _mm256_storeu_ps(yp + 3 * PQ, a3);
-    }
+    for (; q + 24 <= Q; q += 24) block256<3>(x, W, w, s, p, q, PQ, Q, sym, y);
+    for (; q + 8 <= Q; q += 8) block256<1>(x, W, w, s, p, q, PQ, Q, sym, y);
 #endif
     for (; q < Q; ++q)
       for (int64_t o = 0; o < 4; ++o) {
@@ -78,21 +146,26 @@ void hmax_s1_cpu(const float* x, int64_t S, const float* w, int64_t s, float* ou
   const int64_t P = S - s + 1, half = (s - 1) / 2;
   std::vector<float> y(static_cast<size_t>(4 * P * P));
   correlate4(x, S, w, s, P, P, y.data());
-  // Local energy: horizontal window sums of x^2, then vertical sums of those (2s adds a pixel).
-  std::vector<float> h(static_cast<size_t>(S * P));
-  for (int64_t i = 0; i < S; ++i)
-    for (int64_t q = 0; q < P; ++q) {
-      float acc = 0;
-      for (int64_t c = 0; c < s; ++c) acc += x[i * S + q + c] * x[i * S + q + c];
-      h[static_cast<size_t>(i * P + q)] = acc;
+  // Local energy: horizontal window sums of x^2, then vertical sums of those (2s adds a pixel),
+  // each summed in tap order with the output columns innermost (so the compiler vectorises).
+  std::vector<float> x2(static_cast<size_t>(S * S));
+  for (int64_t i = 0; i < S * S; ++i) x2[static_cast<size_t>(i)] = x[i] * x[i];
+  std::vector<float> h(static_cast<size_t>(S * P), 0.f);
+  for (int64_t i = 0; i < S; ++i) {
+    float* hr = h.data() + i * P;
+    const float* xr = x2.data() + i * S;
+    for (int64_t c = 0; c < s; ++c)
+      for (int64_t q = 0; q < P; ++q) hr[q] += xr[q + c];
+  }
+  std::vector<float> inv(static_cast<size_t>(P * P), 0.f);
+  for (int64_t p = 0; p < P; ++p) {
+    float* ir = inv.data() + p * P;
+    for (int64_t r = 0; r < s; ++r) {
+      const float* hr = h.data() + (p + r) * P;
+      for (int64_t q = 0; q < P; ++q) ir[q] += hr[q];
     }
-  std::vector<float> inv(static_cast<size_t>(P * P));
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t q = 0; q < P; ++q) {
-      float acc = 0;
-      for (int64_t r = 0; r < s; ++r) acc += h[static_cast<size_t>((p + r) * P + q)];
-      inv[static_cast<size_t>(p * P + q)] = 1.f / std::sqrt(acc + 1e-12f);
-    }
+    for (int64_t q = 0; q < P; ++q) ir[q] = 1.f / std::sqrt(ir[q] + 1e-12f);
+  }
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(4 * S * S));
   for (int64_t o = 0; o < 4; ++o)
     for (int64_t p = 0; p < P; ++p)

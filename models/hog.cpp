@@ -38,7 +38,23 @@ void uoctti_image(const float* image, int64_t C, int64_t H, int64_t W, const Hog
   std::vector<float> hist(static_cast<size_t>(2 * n * stride), 0.f), energy(static_cast<size_t>(stride), 0.f);
   auto at = [&](int64_t x, int64_t y, int64_t k) -> float& { return hist[static_cast<size_t>(x + y * hw + k * stride)]; };
   const int64_t plane = H * W;
-  for (int64_t y = 1; y < H - 1; ++y)
+  // Per column / row: the left (upper) cell centre and the bilinear weights, computed once with
+  // vl/hog.c's expressions (they depend on x or y only).
+  struct Axis {
+    int64_t bin;
+    float w1, w2;
+  };
+  auto axis = [cs](int64_t x) {
+    const float hx = static_cast<float>((static_cast<double>(x) + 0.5) / static_cast<double>(cs) - 0.5);
+    const auto bin = static_cast<int64_t>(std::floor(hx));
+    const float w2 = hx - static_cast<float>(bin);
+    return Axis{bin, static_cast<float>(1.0 - w2), w2};
+  };
+  std::vector<Axis> ax(static_cast<size_t>(W)), ay(static_cast<size_t>(H));
+  for (int64_t x = 0; x < W; ++x) ax[static_cast<size_t>(x)] = axis(x);
+  for (int64_t y = 0; y < H; ++y) ay[static_cast<size_t>(y)] = axis(y);
+  for (int64_t y = 1; y < H - 1; ++y) {
+    const Axis Y = ay[static_cast<size_t>(y)];
     for (int64_t x = 1; x < W - 1; ++x) {
       float gradx = 0, grady = 0, grad2 = 0;
       for (int64_t ch = 0; ch < C; ++ch) {
@@ -58,40 +74,49 @@ void uoctti_image(const float* image, int64_t C, int64_t H, int64_t W, const Hog
       grady = static_cast<float>(grady / gden);
       float weights[2] = {0, 0};
       int64_t bins[2] = {-1, -1};
-      for (int64_t k = 0; k < n; ++k) {
-        float score = gradx * ox[static_cast<size_t>(k)] + grady * oy[static_cast<size_t>(k)];
-        int64_t bin = k;
-        if (score < 0) {
-          score = -score;
-          bin += n;
-        }
-        if (score > weights[0]) {
-          bins[1] = bins[0];
-          weights[1] = weights[0];
-          bins[0] = bin;
-          weights[0] = score;
-        } else if (score > weights[1]) {
-          bins[1] = bin;
-          weights[1] = score;
-        }
-      }
       if (o.bilinear_orientations) {
+        for (int64_t k = 0; k < n; ++k) {
+          float score = gradx * ox[static_cast<size_t>(k)] + grady * oy[static_cast<size_t>(k)];
+          int64_t bin = k;
+          if (score < 0) {
+            score = -score;
+            bin += n;
+          }
+          if (score > weights[0]) {
+            bins[1] = bins[0];
+            weights[1] = weights[0];
+            bins[0] = bin;
+            weights[0] = score;
+          } else if (score > weights[1]) {
+            bins[1] = bin;
+            weights[1] = score;
+          }
+        }
         const float angle0 = std::acos(std::min(weights[0], 1.0f));
         weights[1] = static_cast<float>(angle0 / (std::numbers::pi / static_cast<double>(n)));
         weights[0] = 1 - weights[1];
       } else {
+        // The first bin of largest |projection| (vl/hog.c's strict '>'), without branches: the
+        // scores of random gradients made that loop's branches the profile's top item.
+        float best = 0;
+        int64_t bin0 = -1;
+        for (int64_t k = 0; k < n; ++k) {
+          const float score = gradx * ox[static_cast<size_t>(k)] + grady * oy[static_cast<size_t>(k)];
+          const float a = std::fabs(score);
+          const int64_t bin = score < 0 ? k + n : k;
+          const bool gt = a > best;
+          best = gt ? a : best;
+          bin0 = gt ? bin : bin0;
+        }
+        bins[0] = bin0;
         weights[0] = 1;
-        bins[1] = -1;
       }
+      const Axis X = ax[static_cast<size_t>(x)];
+      const int64_t binx = X.bin, biny = Y.bin;
+      const float wx1 = X.w1, wx2 = X.w2, wy1 = Y.w1, wy2 = Y.w2;
       for (int b = 0; b < 2; ++b) {
         const int64_t orient = bins[b];
         if (orient < 0) continue;
-        // hx: distance to the cell centre on the left, in cells (0 on a centre).
-        const float hx = static_cast<float>((static_cast<double>(x) + 0.5) / static_cast<double>(cs) - 0.5);
-        const float hy = static_cast<float>((static_cast<double>(y) + 0.5) / static_cast<double>(cs) - 0.5);
-        const int64_t binx = static_cast<int64_t>(std::floor(hx)), biny = static_cast<int64_t>(std::floor(hy));
-        const float wx2 = hx - static_cast<float>(binx), wy2 = hy - static_cast<float>(biny);
-        const float wx1 = static_cast<float>(1.0 - wx2), wy1 = static_cast<float>(1.0 - wy2);
         const float ow = weights[b];
         if (binx >= 0 && biny >= 0) at(binx, biny, orient) += grad * ow * wx1 * wy1;
         if (binx < hw - 1 && biny >= 0) at(binx + 1, biny, orient) += grad * ow * wx2 * wy1;
@@ -99,6 +124,7 @@ void uoctti_image(const float* image, int64_t C, int64_t H, int64_t W, const Hog
         if (binx >= 0 && biny < hh - 1) at(binx, biny + 1, orient) += grad * ow * wx1 * wy2;
       }
     }
+  }
   // Cell energy: squared norm of the undirected histogram.
   for (int64_t k = 0; k < n; ++k)
     for (int64_t i = 0; i < stride; ++i) {
@@ -166,23 +192,31 @@ void dalal_triggs_image(const float* image, int64_t C, int64_t H, int64_t W, con
       ori[static_cast<size_t>(r * W + c)] = a;
     }
   // Cell histograms: bin i holds orientations in [180 i / n, 180 (i+1) / n); the mean over the
-  // cell's pixels, accumulated in float as scikit-image's cell_hog.
+  // cell's pixels, accumulated in float as scikit-image's cell_hog. One pass over the pixels
+  // (not one per bin): each pixel's bin is found with the same edge expressions, and each bin
+  // still sums its pixels in row-major order, so the values are unchanged.
   std::vector<double> cells(static_cast<size_t>(cr * cc * n));
   const double per = 180.0 / static_cast<double>(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const double lo = per * static_cast<double>(i), hi = per * static_cast<double>(i + 1);
-    for (int64_t y = 0; y < cr; ++y)
-      for (int64_t x = 0; x < cc; ++x) {
-        float total = 0;
-        for (int64_t r = y * cs; r < (y + 1) * cs; ++r)
-          for (int64_t c = x * cs; c < (x + 1) * cs; ++c) {
-            const double a = ori[static_cast<size_t>(r * W + c)];
-            if (a >= hi || a < lo) continue;
-            total = static_cast<float>(static_cast<double>(total) + mag[static_cast<size_t>(r * W + c)]);
-          }
-        cells[static_cast<size_t>((y * cc + x) * n + i)] = static_cast<double>(total / static_cast<float>(cs * cs));
-      }
-  }
+  auto bin_of = [per, n](double a) -> int64_t {
+    auto i = std::clamp<int64_t>(static_cast<int64_t>(a / per), 0, n - 1);
+    while (i > 0 && a < per * static_cast<double>(i)) --i;
+    while (i < n && a >= per * static_cast<double>(i + 1)) ++i;
+    return (i < n && a >= per * static_cast<double>(i)) ? i : -1;  // -1: in no bin (a == 180)
+  };
+  std::vector<float> total(static_cast<size_t>(n));
+  for (int64_t y = 0; y < cr; ++y)
+    for (int64_t x = 0; x < cc; ++x) {
+      std::fill(total.begin(), total.end(), 0.f);
+      for (int64_t r = y * cs; r < (y + 1) * cs; ++r)
+        for (int64_t c = x * cs; c < (x + 1) * cs; ++c) {
+          const int64_t i = bin_of(ori[static_cast<size_t>(r * W + c)]);
+          if (i < 0) continue;
+          float& t = total[static_cast<size_t>(i)];
+          t = static_cast<float>(static_cast<double>(t) + mag[static_cast<size_t>(r * W + c)]);
+        }
+      for (int64_t i = 0; i < n; ++i)
+        cells[static_cast<size_t>((y * cc + x) * n + i)] = static_cast<double>(total[static_cast<size_t>(i)] / static_cast<float>(cs * cs));
+    }
   const int64_t D = bs * bs * n, bstride = br * bc;
   std::vector<double> v(static_cast<size_t>(D));
   for (int64_t y = 0; y < br; ++y)

@@ -8,6 +8,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/nn/module.h"
 #include "models/hmax.h"
+#include "models/hmax_s1_cpu.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -317,5 +318,127 @@ TEST_CASE("hmax: centred C1 windows: the host kernel equals max_pool2d with m/2 
     CHECK(a.size(2) == 64 / hmax_c1_step(b) + 1);
     // S1 differs between the paths by float rounding only (division vs multiplication by 1/norm).
     CHECK(testing::max_abs_diff(a, e) < 1e-6);
+  }
+}
+
+TEST_CASE("hmax: C2 straight from C1 (no S2 maps) equals the S2 path and a plain loop, over images, bands and sizes") {
+  // Only c2 asked for: the host computes it from C1 without S2 (models/hmax_c2_cpu.h); with s2
+  // captured too, the engine-op S2 and its max-pool. Both against min over bands and positions
+  // of ||x - p||^2 in double from the model's own C1, for sigma 1 (exp) and 0 (-d^2).
+  const int64_t S = 80, B = 3;
+  Generator g(21);
+  const Tensor x = testing::rand({B, 1, S, S}, g, 0.f, 1.f);
+  HmaxPrototypes protos;
+  protos.sizes = {4, 12, 8};  // 12 fits only bands 0-3 (C1 sides 20, 16, 14, 12; band 4 is 10)
+  for (int64_t n : protos.sizes) protos.patches.push_back(testing::rand({5, 4, n, n}, g, 0.f, 0.3f));
+  for (float sigma : {1.f, 0.f}) {
+    INFO("sigma ", sigma);
+    HmaxOptions o;
+    o.image_size = S;
+    o.s2_sigma = sigma;
+    Model m = hmax_model(o, protos);
+    const auto fused = run_layers(m, x, {"c1", "c2"});
+    const Tensor via_s2 = run_layers(m, x, {"s2", "c2"})[1];
+    REQUIRE(fused[1].shape() == Shape{B, 15});
+    const auto c1 = fused[0].to_vector(), cf = fused[1].to_vector(), cs = via_s2.to_vector();
+    const int64_t U = fused[0].size(1);
+    double worst_ref = 0, worst_paths = 0;
+    for (int64_t im = 0; im < B; ++im) {
+      int64_t col = 0;
+      for (size_t i = 0; i < protos.sizes.size(); ++i) {
+        const int64_t n = protos.sizes[i];
+        const auto p = protos.patches[i].to_vector();
+        for (int64_t k = 0; k < 5; ++k, ++col) {
+          double best = 1e300;
+          int64_t off = 0;
+          for (int64_t b = 0; b < kHmaxBands; ++b) {
+            const int64_t step = hmax_c1_step(b), L = (S + step - 1) / step;
+            for (int64_t a = 0; a + n <= L; ++a)
+              for (int64_t q = 0; q + n <= L; ++q) {
+                double d2 = 0;
+                for (int64_t c = 0; c < 4; ++c)
+                  for (int64_t r = 0; r < n; ++r)
+                    for (int64_t t = 0; t < n; ++t) {
+                      const double d = c1[static_cast<size_t>(im * U + off + (c * L + a + r) * L + q + t)] -
+                                       p[static_cast<size_t>(((k * 4 + c) * n + r) * n + t)];
+                      d2 += d * d;
+                    }
+                best = std::min(best, d2);
+              }
+            off += 4 * L * L;
+          }
+          const double ref = sigma > 0 ? std::exp(-best / 2) : -best;
+          const size_t at = static_cast<size_t>(im * 15 + col);
+          worst_ref = std::max(worst_ref, std::fabs(ref - cf[at]));
+          worst_paths = std::max(worst_paths, std::fabs(static_cast<double>(cs[at]) - cf[at]));
+        }
+      }
+    }
+    // GEMM-form cancellation on ||x||^2 <= 4 n^2 = 576: float32 rounding of the three terms,
+    // 1e-4 absolute on d^2 (and on exp(-d^2/2), whose slope is <= 1/2).
+    CHECK(worst_ref < 1e-4);
+    CHECK(worst_paths < 1e-4);
+  }
+}
+
+TEST_CASE("hmax: the host S1 kernel equals a plain loop on wide images, for symmetric and asymmetric filters") {
+  // 100-px rows give every column block of the kernel (48 and 16 wide under AVX-512, 24 and 8
+  // under AVX2) and a scalar tail. CBCL's Gabors are point-symmetric, so the kernel pairs taps;
+  // a random bank is not, so it does not: both against the same plain loop.
+  const int64_t S = 100;
+  Generator g(23);
+  const Tensor x = testing::rand({S, S}, g, 0.f, 1.f);
+  const auto img = x.to_vector();
+  for (int64_t j : {0, 5, 15}) {
+    const int64_t s = 7 + 2 * j, ss = s * s, half = (s - 1) / 2;
+    const auto gabor = hmax_gabor_bank(j).to_vector();
+    for (int64_t t = 0; t < ss; ++t) REQUIRE(gabor[static_cast<size_t>(t)] == gabor[static_cast<size_t>(ss - 1 - t)]);
+    for (bool symmetric : {true, false}) {
+      INFO("size ", s, " symmetric ", symmetric);
+      const auto w = symmetric ? gabor : testing::rand({4, s, s}, g, -0.1f, 0.1f).to_vector();
+      std::vector<float> out(static_cast<size_t>(4 * S * S));
+      hmax_s1_cpu(img.data(), S, w.data(), s, out.data());
+      double worst = 0;
+      for (int64_t o = 0; o < 4; ++o)
+        for (int64_t r = 0; r < S; ++r)
+          for (int64_t c = 0; c < S; ++c) {
+            double ref = 0;
+            if (r >= half && r < S - half && c >= half && c < S - half) {
+              double dot = 0, sq = 0;
+              for (int64_t a = 0; a < s; ++a)
+                for (int64_t b = 0; b < s; ++b) {
+                  const double v = img[static_cast<size_t>((r - half + a) * S + c - half + b)];
+                  dot += v * w[static_cast<size_t>(o * ss + a * s + b)];
+                  sq += v * v;
+                }
+              ref = std::fabs(dot) / std::sqrt(sq);
+            }
+            worst = std::max(worst, std::fabs(ref - out[static_cast<size_t>((o * S + r) * S + c)]));
+          }
+      // Float32 sums of up to 37^2 products of values <= 1 (filters of unit norm): 1e-5.
+      CHECK(worst < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("hmax: C1 straight from the image (no S1 tensor) equals C1 from the captured S1, both anchorings") {
+  // s1 not captured: the host computes each band's two S1 sizes into a buffer and pools them at
+  // once; s1 captured: the full S1 tensor, then C1. Same kernels, so equal to the bit.
+  Generator g(29);
+  const Tensor x = testing::rand({3, 1, 70, 70}, g, 0.f, 1.f);
+  for (bool centred : {false, true}) {
+    INFO("centred ", centred);
+    HmaxOptions o;
+    o.image_size = 70;
+    o.centred_c1 = centred;
+    Model m = hmax_model(o);
+    const Tensor direct = run_layers(m, x, {"c1"})[0];
+    const Tensor via_s1 = run_layers(m, x, {"s1", "c1"})[1];
+    REQUIRE(direct.shape() == via_s1.shape());
+    CHECK(testing::max_abs_diff(direct, via_s1) == 0.0);
+    // And the sampling helper's band-2 maps are the same values.
+    const Tensor band1 = hmax_c1_band(x, o, 1);
+    const int64_t L0 = hmax_c1_band(x, o, 0).size(2), L1 = band1.size(2);
+    CHECK(testing::max_abs_diff(narrow(direct, 1, 4 * L0 * L0, 4 * L1 * L1).reshape(band1.shape()), band1) == 0.0);
   }
 }

@@ -55,6 +55,8 @@ class Module {
   using Hook = std::function<void(const Tensor& output)>;
   void set_forward_hook(Hook h) { hook_ = std::move(h); }
   void clear_forward_hook() { hook_ = nullptr; }
+  // Whether a hook is set (a model may skip materialising an output nobody captures).
+  bool has_forward_hook() const { return static_cast<bool>(hook_); }
 
  protected:
   void add_child(const std::string& name, std::shared_ptr<Module> m);

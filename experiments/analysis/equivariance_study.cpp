@@ -36,7 +36,10 @@ BatchActs batch_acts(AnalysisNet& net, const std::vector<std::string>& layers, c
     std::vector<Tensor> gf;
     for (size_t l = 0; l < layers.size(); ++l) {
       const Tensor& source = (o.rot90_legacy && g == Transform::Rot90) ? b.fgx.back()[l] : b.fx[l];
-      gf.push_back(source.dim() == 4 ? apply_transform(g, source).clone() : Tensor());
+      if (source.dim() != 4)
+        gf.push_back(Tensor());
+      else
+        gf.push_back(o.map_transform ? o.map_transform(g, layers[l], source).clone() : apply_transform(g, source).clone());
     }
     b.gf.push_back(std::move(gf));
   }

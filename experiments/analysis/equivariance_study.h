@@ -27,6 +27,10 @@ struct EquivarianceOptions {
   bool rot90_legacy = false;
   int64_t batch = 128;
   bool progress = true;
+  // How g acts on a layer's maps (B, C, H, W) for the equivariance comparison; empty: apply_transform
+  // (the grid moved, channels kept). A model whose channels also move under g supplies its own:
+  // HOG's orientation bins permute (models/hog.h hog_apply_transform; experiments/fixed_models.h).
+  std::function<Tensor(Transform g, const std::string& layer, const Tensor& maps)> map_transform;
 };
 
 struct EquivarianceRow {
