@@ -24,7 +24,7 @@ const AnalysisLayer& Model::layer(const std::string& wanted) const {
 }
 
 std::vector<std::string> model_names() {
-  return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16", "resnet50", "convnext_tiny", "vit_b_16"};
+  return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16", "resnet50", "convnext_tiny", "vit_b_16", "vggface"};
 }
 
 Model make_model(const std::string& name, const ModelOptions& o) {
@@ -48,6 +48,13 @@ Model make_model(const std::string& name, const ModelOptions& o) {
     ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
     // The position embedding is built for image_size; forward accepts only that size.
     m = vit_b_16(o.num_classes ? o.num_classes : 1000, o.image_size ? o.image_size : 224, gen);
+  } else if (name == "vggface") {
+    // VGG-Face (Parkhi et al. 2015): configuration D with 2,622 identity outputs; its weights come
+    // from MatConvNet's vgg-face.mat through tools/vggface_convert (models/matconvnet.h).
+    ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
+    m = vgg16(o.num_classes ? o.num_classes : 2622, gen, dropout_seed);
+    m.name = "vggface";
+    if (o.image_size) m.image_size = o.image_size;  // adaptive pooling accepts other sizes
   } else if (name == "alexnet" || name == "alexnet_lrn" || name == "vgg16") {
     ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
     const int64_t classes = o.num_classes ? o.num_classes : 1000;
