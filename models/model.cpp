@@ -89,6 +89,20 @@ void init_untrained(nn::Module& net, Generator& gen) {
     nn::init::lecun_normal_(*w, gen, fan_in);
     if (b->defined()) nn::init::lecun_normal_(*b, gen, fan_in);
   }
+  // Attention's packed q/k/v projection (ViT: nn.MultiheadAttention's in_proj_weight (3D, D) and
+  // in_proj_bias (3D)) is a weight like any Linear's: N(0, 1/D) too (the study's untrained nets
+  // draw every weight from N(0, 1/fan_in); torchvision's xavier_uniform would leave it at
+  // variance 2/(4D)). Its out_proj is a Linear, drawn above.
+  const auto ends = [](const std::string& name, const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  for (auto& p : net.named_parameters()) {
+    if (ends(p.first, "in_proj_weight")) {
+      nn::init::lecun_normal_(p.second, gen, p.second.size(1));
+    } else if (ends(p.first, "in_proj_bias")) {
+      nn::init::lecun_normal_(p.second, gen, p.second.size(0) / 3);
+    }
+  }
 }
 
 void load_weights(nn::Module& net, const std::string& path) { load_weights(net, load_safetensors(path), path); }
