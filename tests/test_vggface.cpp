@@ -291,16 +291,17 @@ TEST_CASE("vggface: files that are not a MatConvNet VGG16 give named errors list
 }
 
 TEST_CASE("vggface: make_model builds VGG16 with 2,622 outputs and VGG-Face's input range") {
-  models::Model m = models::make_model("vggface");
+  // One build (145 M parameters): through load_analysis_net, which calls make_model("vggface").
+  analysis::NetSpec spec;
+  spec.model = "vggface";
+  spec.untrained = true;
+  const analysis::AnalysisNet net = analysis::load_analysis_net(spec);
+  const models::Model& m = net.model;
   CHECK(m.name == "vggface");
   CHECK(m.num_classes == 2622);
   // VGG16's 138,357,544 parameters with fc8 4096x1000+1000 replaced by 4096x2622+2622.
   CHECK(m.net->parameter_count() == 138357544 - 4097 * 1000 + 4097 * 2622);
   CHECK(m.layer("fc8").module == "classifier.6");
-  analysis::NetSpec spec;
-  spec.model = "vggface";
-  spec.untrained = true;
-  const analysis::AnalysisNet net = analysis::load_analysis_net(spec);
   CHECK(net.norm.source == "vggface");
   CHECK(net.norm.mean[0] == doctest::Approx(129.1863 / 255).epsilon(1e-6));
   CHECK(net.norm.std[2] == doctest::Approx(1.0 / 255).epsilon(1e-6));
