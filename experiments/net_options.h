@@ -24,7 +24,7 @@ struct NetOptions {
 };
 
 inline void add_net_options(CLI::App& app, NetOptions& o) {
-  app.add_option("--model", o.spec.model, "vgg_small | vgg_small_paper | alexnet | alexnet_lrn | vgg16 | resnet50 | convnext_tiny | vit_b_16 (default: the weights file's)");
+  app.add_option("--model", o.spec.model, "vgg_small | vgg_small_paper | alexnet | alexnet_lrn | vgg16 | resnet50 | convnext_tiny | vit_b_16 | vggface (default: the weights file's)");
   app.add_option("--weights", o.spec.weights, "safetensors weights (train's final/best.safetensors, or exported torchvision)");
   app.add_flag("--untrained", o.spec.untrained, "the study's untrained net: N(0, 1/fan_in) weights and biases");
   app.add_option("--seed", o.spec.seed, "seed of the untrained net and of every random draw")->capture_default_str();
@@ -32,7 +32,7 @@ inline void add_net_options(CLI::App& app, NetOptions& o) {
   app.add_option("--in-channels", o.spec.in_channels, "untrained nets: input channels (1 for Fashion-MNIST nets)");
   app.add_option("--image-size", o.spec.image_size, "untrained nets: input size (28 for Fashion-MNIST nets)");
   app.add_option("--normalization", o.spec.normalization,
-                 "input normalisation: a train final.json or weights file, 'none' or 'imagenet' (default: the weights')");
+                 "input normalisation: a train final.json or weights file, 'none', 'imagenet' or 'vggface' (default: the weights')");
   app.add_option("--layers", o.layers, "analysis layers (default: all of the model's)")->delimiter(',');
   app.add_option("--device", o.spec.device, "cpu | cuda")->capture_default_str();
   app.add_option("--threads", o.threads, "OpenMP threads (0: all)");

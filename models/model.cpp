@@ -24,7 +24,7 @@ const AnalysisLayer& Model::layer(const std::string& wanted) const {
 }
 
 std::vector<std::string> model_names() {
-  return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16", "resnet50", "convnext_tiny", "vit_b_16"};
+  return {"vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16", "resnet50", "convnext_tiny", "vit_b_16", "vggface"};
 }
 
 Model make_model(const std::string& name, const ModelOptions& o) {
@@ -48,6 +48,13 @@ Model make_model(const std::string& name, const ModelOptions& o) {
     ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
     // The position embedding is built for image_size; forward accepts only that size.
     m = vit_b_16(o.num_classes ? o.num_classes : 1000, o.image_size ? o.image_size : 224, gen);
+  } else if (name == "vggface") {
+    // VGG-Face (Parkhi et al. 2015): configuration D with 2,622 identity outputs; its weights come
+    // from MatConvNet's vgg-face.mat through tools/vggface_convert (models/matconvnet.h).
+    ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
+    m = vgg16(o.num_classes ? o.num_classes : 2622, gen, dropout_seed);
+    m.name = "vggface";
+    if (o.image_size) m.image_size = o.image_size;  // adaptive pooling accepts other sizes
   } else if (name == "alexnet" || name == "alexnet_lrn" || name == "vgg16") {
     ML_CHECK(o.in_channels == 0 || o.in_channels == 3, name, ": takes 3-channel input, not ", o.in_channels);
     const int64_t classes = o.num_classes ? o.num_classes : 1000;
@@ -81,6 +88,20 @@ void init_untrained(nn::Module& net, Generator& gen) {
     const int64_t fan_in = nn::init::fans(*w).in;
     nn::init::lecun_normal_(*w, gen, fan_in);
     if (b->defined()) nn::init::lecun_normal_(*b, gen, fan_in);
+  }
+  // Attention's packed q/k/v projection (ViT: nn.MultiheadAttention's in_proj_weight (3D, D) and
+  // in_proj_bias (3D)) is a weight like any Linear's: N(0, 1/D) too (the study's untrained nets
+  // draw every weight from N(0, 1/fan_in); torchvision's xavier_uniform would leave it at
+  // variance 2/(4D)). Its out_proj is a Linear, drawn above.
+  const auto ends = [](const std::string& name, const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  for (auto& p : net.named_parameters()) {
+    if (ends(p.first, "in_proj_weight")) {
+      nn::init::lecun_normal_(p.second, gen, p.second.size(1));
+    } else if (ends(p.first, "in_proj_bias")) {
+      nn::init::lecun_normal_(p.second, gen, p.second.size(0) / 3);
+    }
   }
 }
 

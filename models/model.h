@@ -34,7 +34,8 @@ struct ModelOptions {
   bool untrained = false;    // the studies' untrained network: N(0, 1/fan_in) weights and biases
 };
 
-// "vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16".
+// "vgg_small", "vgg_small_paper", "alexnet", "alexnet_lrn", "vgg16", "resnet50", "convnext_tiny",
+// "vit_b_16", "vggface".
 Model make_model(const std::string& name, const ModelOptions& options = {});
 std::vector<std::string> model_names();
 

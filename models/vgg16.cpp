@@ -6,8 +6,12 @@ namespace ml::models {
 
 using namespace ml::nn;
 
-Model vgg16(int64_t num_classes, Generator& gen, uint64_t dropout_seed) {
-  const int64_t cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};  // 0 = pool
+Model vgg16(int64_t num_classes, Generator& gen, uint64_t dropout_seed, const Vgg16Widths& w) {
+  const int64_t* b = w.block;
+  const int64_t cfg[] = {b[0], b[0], 0, b[1], b[1], 0, b[2], b[2], b[2], 0,
+                         b[3], b[3], b[3], 0, b[4], b[4], b[4], 0};  // 0 = pool
+  for (int i = 0; i < 5; ++i) ML_CHECK(b[i] >= 1, "vgg16: block ", i + 1, " width must be >= 1, got ", b[i]);
+  ML_CHECK(w.fc >= 1 && w.pool >= 1, "vgg16: fc width and pool size must be >= 1");
   auto f = std::make_shared<Sequential>();
   Model m;
   int64_t in = 3, block = 1, conv_in_block = 0;
@@ -27,16 +31,16 @@ Model vgg16(int64_t num_classes, Generator& gen, uint64_t dropout_seed) {
     in = c;
   }
   auto cls = std::make_shared<Sequential>();
-  cls->add(std::make_shared<Linear>(512 * 7 * 7, 4096, gen))
+  cls->add(std::make_shared<Linear>(b[4] * w.pool * w.pool, w.fc, gen))
       .add(std::make_shared<ReLU>())
       .add(std::make_shared<Dropout>(0.5f, dropout_seed))
-      .add(std::make_shared<Linear>(4096, 4096, gen))
+      .add(std::make_shared<Linear>(w.fc, w.fc, gen))
       .add(std::make_shared<ReLU>())
       .add(std::make_shared<Dropout>(0.5f, dropout_seed + 1))
-      .add(std::make_shared<Linear>(4096, num_classes, gen));
+      .add(std::make_shared<Linear>(w.fc, num_classes, gen));
   auto net = std::make_shared<Sequential>();
   net->add("features", f);
-  net->add("avgpool", std::make_shared<AdaptiveAvgPool2d>(7, 7));
+  net->add("avgpool", std::make_shared<AdaptiveAvgPool2d>(w.pool, w.pool));
   net->add("flatten", std::make_shared<Flatten>());
   net->add("classifier", cls);
   m.layers.insert(m.layers.end(), {{"fc6", "classifier.0"},

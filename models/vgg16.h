@@ -7,6 +7,16 @@
 
 namespace ml::models {
 
-Model vgg16(int64_t num_classes, Generator& gen, uint64_t dropout_seed);
+// The widths of configuration D: channels of the five conv blocks, the two hidden fully connected
+// layers, and the side of the adaptive average pool before them (fc6 sees pool x pool x block[4]).
+// VGG-Face (Parkhi et al. 2015) is configuration D with these widths and 2,622 outputs; a
+// narrower copy serves the MatConvNet converter's tests (tools/vggface_convert.cpp).
+struct Vgg16Widths {
+  int64_t block[5] = {64, 128, 256, 512, 512};
+  int64_t fc = 4096;
+  int64_t pool = 7;
+};
+
+Model vgg16(int64_t num_classes, Generator& gen, uint64_t dropout_seed, const Vgg16Widths& widths = {});
 
 }  // namespace ml::models

@@ -235,3 +235,34 @@ TEST_CASE("vit_b_16: multi-head self-attention against a double loop, and its gr
   testing::expect_parts(testing::error_of([&] { models::multi_head_self_attention(x, wi, bi, wo, bo, 5); }),
                         {"multi_head_self_attention", "12", "5 heads"});
 }
+
+TEST_CASE("vit_b_16: the untrained net draws the attention projections from N(0, 1/fan_in) as every other weight") {
+  // SCIENCE.md, "Untrained networks": every weight and bias ~ N(0, 1/fan_in). ViT's packed
+  // in_proj_weight (2304, 768) is not a Linear module, so it needs its own draw: std 1/sqrt(768)
+  // = 0.0361, where torchvision's xavier_uniform gives sqrt(2 / (768 + 2304)) = 0.0255.
+  models::ModelOptions o;
+  o.untrained = true;
+  o.seed = 3;
+  models::Model m = models::make_model("vit_b_16", o);
+  const double want = 1.0 / std::sqrt(768.0);
+  auto sample_std = [](const Tensor& t) {
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) s += t.data()[i], s2 += double(t.data()[i]) * t.data()[i];
+    const double n = double(t.numel()), mean = s / n;
+    return std::sqrt(s2 / n - mean * mean);
+  };
+  int seen = 0;
+  for (const auto& p : m.net->named_parameters()) {
+    // 1.77M draws: the sample std's relative standard error is 0.05 %; 2 % tolerance. The bias
+    // has 2,304 draws (1.5 % standard error): 6 %, four standard errors.
+    if (p.first.find("in_proj_weight") != std::string::npos) {
+      CHECK_MESSAGE(std::fabs(sample_std(p.second) / want - 1) < 0.02, p.first);  // relative (doctest's
+      ++seen;                                                                      // Approx adds 1 to the scale)
+    } else if (p.first.find("in_proj_bias") != std::string::npos) {
+      CHECK_MESSAGE(std::fabs(sample_std(p.second) / want - 1) < 0.06, p.first);
+    } else if (p.first.find("out_proj.weight") != std::string::npos) {
+      CHECK_MESSAGE(std::fabs(sample_std(p.second) / want - 1) < 0.02, p.first);
+    }
+  }
+  CHECK(seen == 12);
+}

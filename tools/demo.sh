@@ -30,6 +30,10 @@
 #                         invariance/equivariance (UoCTTI, n 8, 224 px); results in OUT/classic/
 #   --rise cpu|full|off   RISE preset: cpu = 1000 masks and 50 shuffles (about a minute on 2 cores,
 #                         the default), full = the paper's 5000 masks and 1000 shuffles, off = skip
+#   --architectures L     the index on every architecture of Fig. 2-S3 that exists here (L = all, or
+#                         a list of alexnet,vgg16,resnet50,convnext_tiny,vit_b_16,vggface,hmax), untrained
+#                         unless --arch-weights NAME=FILE (repeatable) gives weights; 224-px stimuli;
+#                         results in OUT/architectures/ (tools/demo_architectures.sh). EIG: out of scope
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -37,6 +41,7 @@ root="$PWD"
 classic=""
 epochs=3 seed=0 out=out/demo threads="$(nproc)" levels="0.1 0.25 0.5" dataset=fashion-mnist data_dir="" alexnet="" device=""
 rise=cpu
+architectures="" arch_weights=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs="$2"; shift 2 ;;
@@ -50,7 +55,9 @@ while [ $# -gt 0 ]; do
     --device) device="$2"; shift 2 ;;
     --classic) classic=1; shift ;;
     --rise) rise="$2"; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --architectures) architectures="$2"; shift 2 ;;
+    --arch-weights) arch_weights+=(--weights "$2"); shift 2 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -225,6 +232,11 @@ supplementary_step() {
   printf '{"seconds": %s}\n' "$(secs "$t0" "$(now)")" > "$sup/step.json"
 }
 supplementary_step
+if [ -n "$architectures" ]; then
+  step "every architecture of Fig. 2-S3 that exists here (--architectures $architectures)"
+  bash tools/demo_architectures.sh --bin "$bin" --out "$out" --list "$architectures" "${arch_weights[@]}" \
+    --seed "$seed" --device "$device" --threads "$threads"
+fi
 
 t_total=$(secs "$t_start" "$(now)")
 levels_json=$(printf '%s\n' 0 $levels | paste -sd, -)

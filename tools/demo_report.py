@@ -626,6 +626,7 @@ def build(d):
     h.append(classic_section(d))
     h.append(alignment_section(d))
     h.append(supplementary_section(d))
+    h.append(architectures_section(d))  # tools/demo.sh --architectures (issue 22)
     if d["rise"] is not None:
         h.append(rise_section(d))
     h.append(gallery(d))
@@ -790,6 +791,60 @@ def supplementary_section(d):
     if not h:
         return ""
     return "<h2>Supplementary figures (2—S7, 2—S8, 5—S2…S4)</h2>" + "".join(h)
+ARCH_ORDER = ["alexnet", "vgg16", "resnet50", "convnext_tiny", "vit_b_16", "vggface", "hmax"]
+ARCH_NOTE = ("EIG (the inverse-graphics face network of Yildirim et al., in the paper's Fig. 2—S3) is out of "
+             "scope: it has no public weights in a standard format.")
+
+
+def architectures_section(d):
+    """Fig. 2—S3-like panel: the pooled index per layer for every architecture run by
+    tools/demo.sh --architectures (OUT/architectures/<net>/msvt/), one panel per net."""
+    root = os.path.join(d["out"], "architectures")
+    if not os.path.isdir(root):
+        return ""
+    names = sorted((n for n in os.listdir(root) if os.path.exists(os.path.join(root, n, "msvt", "msvt.csv"))),
+                   key=lambda n: ARCH_ORDER.index(n) if n in ARCH_ORDER else 99)
+    if not names:
+        return ("<h2>Every architecture (Fig. 2—S3)</h2><p class='note'>No OUT/architectures/*/msvt/msvt.csv: the "
+                "run did not finish.</p><p>" + esc(ARCH_NOTE) + "</p>")
+    nets, source = {}, {}
+    for n in names:
+        nets[n] = mp.Msvt(os.path.join(root, n, "msvt"))
+        p = os.path.join(root, n, "source.txt")
+        source[n] = open(p, encoding="utf-8").read().strip() if os.path.exists(p) else "unknown"
+    cols = min(4, len(names))
+    rows_n = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.4 * rows_n), squeeze=False)
+    table_rows = []
+    for k, n in enumerate(names):
+        ax, m = axes[k // cols][k % cols], nets[n]
+        layers = m.layers
+        fm, fs = m.floor_of("released", floor_null(m), layers)
+        mp.floor_band(ax, layers, fm, fs, "null floor, mean ± sd")
+        mean, sem = m.index("pooled", "released", layers)
+        mp.index_line(ax, layers, mean, sem, color="C0", lw=1.5, label="pooled index")
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.set_xticks(range(len(layers)))
+        step = max(1, len(layers) // 8)  # at most ~8 labels: VGG16 has 37 taps
+        ax.set_xticklabels([l if i % step == 0 or i == len(layers) - 1 else "" for i, l in enumerate(layers)],
+                           rotation=60, ha="right", fontsize=7)
+        ax.set_title(f"{n} ({source[n].split(' (')[0]})", fontsize=9)
+        if k % cols == 0:
+            ax.set_ylabel("index (mean ± SEM)")
+        best = int(np.nanargmax(mean)) if np.isfinite(mean).any() else 0
+        table_rows.append([n, source[n], str(len(layers)), f"{layers[best]}: {pm(mean[best], sem[best])}",
+                           f"{layers[-1]}: {pm(mean[-1], sem[-1])} (floor {pm(fm[-1], fs[-1])})"])
+    for k in range(len(names), rows_n * cols):
+        axes[k // cols][k % cols].axis("off")
+    axes[0][0].legend(fontsize=7, loc="upper left", frameon=False)
+    fig.tight_layout()
+    mp.save_fig(fig, os.path.join(d["out"], "figures", "architectures.png"))
+    return ("<h2>Every architecture (Fig. 2—S3)</h2>" + figure(
+        "figures/architectures.png", "Pooled mirror-symmetric viewpoint tuning index (released definition, mean ± "
+        "SEM over exemplars) at every analysis layer of each architecture, 224-px stimuli (HMAX 227 px); grey: the "
+        "null floor. Untrained nets unless weights were given (titles).")
+        + table(["net", "weights", "layers", "highest pooled index", "last layer"], table_rows)
+        + f"<p>{esc(ARCH_NOTE)}</p>")
 
 
 def families_section(d):

@@ -34,7 +34,7 @@ def main():
     try:
         import torch
         import torchvision
-        from safetensors.torch import save_file
+        import safetensors.torch  # noqa: F401 (export() uses it)
     except ImportError as e:
         sys.exit(f"export_torchvision_weights: needs torch, torchvision and safetensors ({e})")
 
@@ -50,6 +50,18 @@ def main():
                    "convnext_tiny": "ConvNeXt_Tiny_Weights", "vit_b_16": "ViT_B_16_Weights"}[a.model]
         net, source = ctor(weights=getattr(torchvision.models, weights).IMAGENET1K_V1), f"{weights}.IMAGENET1K_V1"
 
+    count = export(net, a.model, a.out, source)
+    print(f"{a.out}: {count} parameters, from {source}")
+
+
+def export(net, model_name, out, source):
+    """Writes net's state_dict to `out` as the engine reads it; returns the parameter count.
+
+    Also called by tests/python/compare_torchvision.py on torchvision's random initialisation."""
+    import torch
+    import torchvision
+    from safetensors.torch import save_file
+
     state = {}
     for name, t in net.state_dict().items():
         t = t.detach().cpu().contiguous()
@@ -59,13 +71,17 @@ def main():
             t = t.to(torch.float32)
         state[name] = t
     count = sum(t.numel() for n, t in net.named_parameters())
-    meta = {"model": a.model, "source": source, "torchvision": torchvision.__version__,
+    # "model": the JSON the engine's loaders read (experiments/analysis/activations.h, NetMetadata):
+    # which net to build and the normalisation its weights expect.
+    model = {"name": model_name, "num_classes": 1000, "image_size": 224,
+             "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
+    meta = {"model": json.dumps(model), "source": source, "torchvision": torchvision.__version__,
             "parameters": str(count), "preprocessing": json.dumps(
-                {"resize": RESIZE.get(a.model, 256), "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})}
-    tmp = a.out + ".tmp"
+                {"resize": RESIZE.get(model_name, 256), "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})}
+    tmp = out + ".tmp"
     save_file(state, tmp, metadata=meta)
-    os.replace(tmp, a.out)  # atomic: no half-written file under the final name
-    print(f"{a.out}: {len(state)} tensors, {count} parameters, from {source}")
+    os.replace(tmp, out)  # atomic: no half-written file under the final name
+    return count
 
 
 if __name__ == "__main__":

@@ -70,7 +70,9 @@ void bm_forward(benchmark::State& state, std::string net, int64_t batch) {
 }
 
 const bool kRegistered = [] {
-  for (const char* net : {"alexnet", "vgg16"})
+  // ResNet-50 and ViT-B/16 (issue 22, "Speed"): the same forward, compared by run_compare.sh
+  // --forward-nets resnet50,vit_b_16.
+  for (const char* net : {"alexnet", "vgg16", "resnet50", "vit_b_16"})
     for (int64_t batch : {16, 4}) {
       const std::string name = std::string("BM_forward/") + net + "/" + std::to_string(batch);
       benchmark::RegisterBenchmark(name.c_str(), bm_forward, std::string(net), batch)

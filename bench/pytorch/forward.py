@@ -51,7 +51,9 @@ def vgg16(num_classes: int = 1000) -> nn.Module:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--net", choices=["alexnet", "vgg16"], default="alexnet")
+    # resnet50 and vit_b_16 (issue 22) are torchvision's own modules: torchvision must be installed
+    # (tests/python/compare_torchvision.py installs it into the same venv).
+    ap.add_argument("--net", choices=["alexnet", "vgg16", "resnet50", "vit_b_16"], default="alexnet")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     ap.add_argument("--warmup", type=int, default=2)
@@ -60,7 +62,11 @@ def main() -> None:
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    model = (alexnet if a.net == "alexnet" else vgg16)().eval()
+    if a.net in ("resnet50", "vit_b_16"):
+        import torchvision
+        model = getattr(torchvision.models, a.net)(weights=None).eval()
+    else:
+        model = (alexnet if a.net == "alexnet" else vgg16)().eval()
     x = torch.rand(a.batch, 3, 224, 224) * 2 - 1
     times = []
     with torch.inference_mode():

@@ -48,6 +48,8 @@ THREADS=2
 OUT=""
 ONLY=""
 TORCH_ISA=""
+FORWARD_NETS="alexnet vgg16"
+FORWARD_BATCHES="16 4"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;
@@ -55,6 +57,8 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --torch-isa) TORCH_ISA=$2; shift 2 ;;
+    --forward-nets) FORWARD_NETS=${2//,/ }; shift 2 ;;  # e.g. resnet50,vit_b_16 (issue 22; needs torchvision)
+    --forward-batches) FORWARD_BATCHES=${2//,/ }; shift 2 ;;
     -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "run_compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -71,7 +75,9 @@ fi
 # Cases: train/<shape> (vgg_small training step) and forward/<net>/<batch> (inference at 224).
 CASES=()
 [[ "$ONLY" == forward ]] || CASES+=(train/28x28x1 train/32x32x3)
-[[ "$ONLY" == train ]] || CASES+=(forward/alexnet/16 forward/alexnet/4 forward/vgg16/16 forward/vgg16/4)
+if [[ "$ONLY" != train ]]; then
+  for n in $FORWARD_NETS; do for b in $FORWARD_BATCHES; do CASES+=("forward/$n/$b"); done; done
+fi
 
 # ---- 1. PyTorch from PyPI, pinned ----------------------------------------------------------------
 # torch 2.15.0's own Requires-Dist pins for the CUDA libraries it links at import (the system's
@@ -215,7 +221,7 @@ def fmt(v):
     return f"{m:.0f}" if len(v) == 1 else f"{m:.0f} ({min(v):.0f}–{max(v):.0f})"
 
 order = ["train_28x28x1", "train_32x32x3", "forward_alexnet_16", "forward_alexnet_4", "forward_vgg16_16",
-         "forward_vgg16_4"]
+         "forward_vgg16_4", "forward_resnet50_16", "forward_vit_b_16_16"]
 shapes = sorted((p.name for p in out.iterdir() if p.is_dir()), key=lambda n: order.index(n) if n in order else 99)
 head = "| case |" + "".join(f" {names[s]} images/s |" for s in sides)
 head += "".join(f" ours / {names[s]} |" for s in sides[1:])

@@ -24,8 +24,14 @@ using nlohmann::json;
 
 namespace {
 
-// torchvision's ImageNet statistics, which AlexNet's and VGG16's exported weights expect.
+// torchvision's ImageNet statistics, which its exported weights (AlexNet, VGG16, ResNet-50,
+// ConvNeXt-Tiny, ViT-B/16) expect.
 const Normalization kImageNet{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, "imagenet"};
+// VGG-Face's input (vgg-face.mat, meta.normalization): 255 x image minus the average face
+// colour (129.1863, 104.7624, 93.5940) RGB, i.e. (x - avg/255) / (1/255) on [0, 1] images. The
+// converted weights carry it in their metadata; this default serves the untrained net.
+const Normalization kVggFace{{129.1863f / 255.f, 104.7624f / 255.f, 93.5940f / 255.f},
+                             {1.f / 255.f, 1.f / 255.f, 1.f / 255.f}, "vggface"};
 
 json parse_json(const std::string& text, const std::string& what) {
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -151,11 +157,16 @@ AnalysisNet load_analysis_net(const NetSpec& spec) {
     net.norm = {std::vector<float>(1, 0.f), std::vector<float>(1, 1.f), "none"};
   } else if (nz == "imagenet") {
     net.norm = kImageNet;
+  } else if (nz == "vggface") {
+    net.norm = kVggFace;
   } else if (!nz.empty()) {
     net.norm = read_normalization(nz);
   } else if (meta.has_normalization) {
     net.norm = meta.normalization;
-  } else if (name.rfind("alexnet", 0) == 0 || name == "vgg16") {
+  } else if (name == "vggface") {
+    net.norm = kVggFace;
+  } else if (name.rfind("alexnet", 0) == 0 || name == "vgg16" || name == "resnet50" || name == "convnext_tiny" ||
+             name == "vit_b_16") {
     net.norm = kImageNet;
   } else {
     net.norm = {std::vector<float>(1, 0.f), std::vector<float>(1, 1.f), "none"};

@@ -144,6 +144,12 @@ def make_demo(root, swapped=False, optional=True):
             for a in LEVELS[1:]:  # A = 0 is the ordinary set, read from nets/NET/msvt
                 write_msvt(os.path.join(root, "nets", net, "asymmetry", f"A_{a}"), net, level[net] * (1 - 1.2 * a),
                            with_rdms=False)
+    if optional:  # tools/demo.sh --architectures (issue 22): two nets, one with weights
+        for arch, fc, source in (("resnet50", 0.1, "untrained (N(0, 1/fan_in), seed 1)"),
+                                 ("vit_b_16", 0.4, "weights vit.safetensors")):
+            write_msvt(os.path.join(root, "architectures", arch, "msvt"), arch, fc, with_rdms=False)
+            with open(os.path.join(root, "architectures", arch, "source.txt"), "w") as f:
+                f.write(source + "\n")
     stim = os.path.join(root, "stimuli")
     os.makedirs(os.path.join(stim, "png"), exist_ok=True)
     yy, xx = np.mgrid[0:28, 0:28]
@@ -215,7 +221,7 @@ class ReportTest(unittest.TestCase):
         for n in NETS:
             for f in ("msvt/msvt.png", "msvt/rdm_grid.png", "equivariance/equivariance.png"):
                 check_png(self, os.path.join(self.good, "nets", n, f))
-        for f in ("pooled_index", "families", "equivariance", "asymmetry", "stimuli"):
+        for f in ("pooled_index", "families", "equivariance", "asymmetry", "stimuli", "architectures"):
             check_png(self, os.path.join(self.good, "figures", f + ".png"))
         # No temporary file is left beside the outputs.
         leftovers = [f for _, _, fs in os.walk(self.good) for f in fs if f.endswith(".tmp")]
@@ -228,6 +234,11 @@ class ReportTest(unittest.TestCase):
             self.assertIn(f"{acc:.4f}", self.html)
         self.assertIn("−1/8", self.html)
         self.assertIn("abc1234", self.html)
+        # The Fig. 2—S3-like section (tools/demo.sh --architectures): both nets, their weights, EIG's scope.
+        self.assertIn("Every architecture (Fig. 2—S3)", self.html)
+        self.assertIn("<td>vit_b_16</td><td>weights vit.safetensors</td>", self.html)
+        self.assertIn("<td>resnet50</td>", self.html)
+        self.assertIn("EIG", self.html)
         # Every image the report references exists, relative to the report.
         srcs = re.findall(r'<img src="([^"]+)"', self.html)
         self.assertGreaterEqual(len(srcs), 5 + 3 + 12)
