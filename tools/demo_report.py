@@ -791,6 +791,8 @@ def supplementary_section(d):
     if not h:
         return ""
     return "<h2>Supplementary figures (2—S7, 2—S8, 5—S2…S4)</h2>" + "".join(h)
+
+
 ARCH_ORDER = ["alexnet", "vgg16", "resnet50", "convnext_tiny", "vit_b_16", "vggface", "hmax"]
 ARCH_NOTE = ("EIG (the inverse-graphics face network of Yildirim et al., in the paper's Fig. 2—S3) is out of "
              "scope: it has no public weights in a standard format.")
