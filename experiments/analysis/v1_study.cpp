@@ -235,6 +235,53 @@ std::vector<std::pair<double, double>> gradient_rf_centre(models::V1Model& m, co
   }
   return c;
 }
+
+// Where each last-layer channel looks, relative to its own map position: the squared gradient of
+// channel c's unit at the map centre with respect to the image (BN in inference mode), summed over
+// `k` test images; its centroid minus the centre, (drow, dcol) per channel. The readout mask and
+// the core share a translation freedom (a feature displaced by d with its masks displaced by -d
+// predicts the same), so argmax |m_n| lands on the cell's centre only where this offset is ~0; in
+// an equivariant core the offset of a feature's rotated copies turns with them, so one mask cannot
+// pool the copies of a displaced feature.
+std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& m, const Tensor& images, int64_t k) {
+  const int64_t C = m.core->out_channels(), H = images.size(2), W = images.size(3), cy = H / 2, cx = W / 2;
+  const Device dev = m.readout->mask.device();
+  const bool was = m.is_training();
+  m.eval();
+  std::vector<float> onehot(static_cast<size_t>(C * C * H * W), 0.f);
+  for (int64_t ch = 0; ch < C; ++ch) onehot[static_cast<size_t>(((ch * C + ch) * H + cy) * W + cx)] = 1.f;
+  const Tensor sel = Tensor::from_vector({C, C, H, W}, onehot).to(dev);
+  std::vector<double> acc(static_cast<size_t>(C * H * W), 0.0);
+  for (int64_t i = 0; i < std::min(k, images.size(0)); ++i) {
+    std::vector<float> rep(static_cast<size_t>(C * H * W));
+    const float* src = images.data() + i * H * W;
+    for (int64_t ch = 0; ch < C; ++ch) std::copy(src, src + H * W, rep.begin() + ch * H * W);
+    Tensor x = Tensor::from_vector({C, 1, H, W}, rep).to(dev).requires_grad_(true);
+    sum(mul(m.core->forward(x), sel)).backward();  // copy ch carries channel ch's gradient
+    const auto gv = x.grad().to_vector();
+    for (size_t j = 0; j < gv.size(); ++j) acc[j] += static_cast<double>(gv[j]) * gv[j];
+  }
+  m.zero_grad();
+  m.train(was);
+  std::vector<std::pair<double, double>> off(static_cast<size_t>(C));
+  for (int64_t ch = 0; ch < C; ++ch) {
+    double sw = 0, sr = 0, sc = 0;
+    for (int64_t r = 0; r < H; ++r)
+      for (int64_t col = 0; col < W; ++col) {
+        const double a = acc[static_cast<size_t>((ch * H + r) * W + col)];
+        sw += a, sr += a * static_cast<double>(r - cy), sc += a * static_cast<double>(col - cx);
+      }
+    off[static_cast<size_t>(ch)] = sw > 0 ? std::make_pair(sr / sw, sc / sw) : std::make_pair(0.0, 0.0);
+  }
+  return off;
+}
+
+// Median over `ids` of v[id].
+double median_of(const std::vector<double>& v, const std::vector<int64_t>& ids) {
+  std::vector<double> s;
+  for (int64_t i : ids) s.push_back(v[static_cast<size_t>(i)]);
+  return s.empty() ? std::nan("") : median(s);
+}
 }  // namespace
 
 json run_v1_study(const V1StudyConfig& c) {
@@ -395,6 +442,18 @@ json run_v1_study(const V1StudyConfig& c) {
           d_fev <= 0.02 && d_expl <= 0.02 && std::fabs(true_feve - 1.0) <= 0.02,
           detail::cat("FEV est ", mean_of(fev_est), " vs analytic ", mean_of(fev_an), "; single-trial ",
                       mean_of(explainable), " vs ", mean_of(fev_an1), "; true-rate FEVE ", true_feve));
+    {
+      // How separable the simulated types are (science file §6's cells, not the fit): the median
+      // correlation, over the test images, of each T1 cell's drive with a T4 DoG at its centre.
+      V1Truth vt;
+      vt.type = truth.type, vt.theta = truth.theta, vt.cx = truth.cx, vt.cy = truth.cy, vt.gain = truth.gain;
+      std::vector<double> t1;
+      const Tensor img(d.test_images.reshape({d.test.images, d.height, d.width}));
+      const auto rc = drive_correlation_with_type(vt, img, 4);
+      for (size_t n = 0; n < rc.size(); ++n)
+        if (truth.type[n] == 1) t1.push_back(rc[n]);
+      if (!t1.empty()) results["simulation"] = {{"t1_drive_correlation_with_t4_dog_median", median(t1)}};
+    }
     const double med_r = models_json["equivariant"]["r_true_rate_median"].get<double>();
     const double feve_eq = models_json["equivariant"]["feve_mean"].get<double>();
     const double feve_min = c.preset == "ci" ? 0.75 : 0.85;
@@ -540,12 +599,54 @@ json run_v1_study(const V1StudyConfig& c) {
         rf_err[static_cast<size_t>(n)] = std::sqrt(dx * dx + dy * dy);
       }
       mj["position_error_gradient_rf_median_px"] = median(rf_err);
+      // Diagnosis of checks 4-5 (not pinned measures): each channel's receptive-field offset from
+      // its map position, and argmax |m_n| corrected by the offset of the neuron's dominant
+      // channel (largest w_nc^2).
+      const auto choff = channel_rf_offset(m, d.test_images, 20);
+      std::vector<double> corr_err(static_cast<size_t>(N)), top_copy(static_cast<size_t>(N));
+      for (int64_t n = 0; n < N; ++n) {
+        int64_t best = 0;
+        double tot = 0;
+        for (int64_t ch = 0; ch < R * F; ++ch) {
+          const double v = w[static_cast<size_t>(ch * N + n)], b = w[static_cast<size_t>(best * N + n)];
+          tot += v * v;
+          if (v * v > b * b) best = ch;
+        }
+        const auto& o = choff[static_cast<size_t>(best)];
+        const double dy = static_cast<double>(prow[static_cast<size_t>(n)]) + o.first - truth.cy[static_cast<size_t>(n)];
+        const double dx = static_cast<double>(pcol[static_cast<size_t>(n)]) + o.second - truth.cx[static_cast<size_t>(n)];
+        corr_err[static_cast<size_t>(n)] = std::sqrt(dx * dx + dy * dy);
+        const double emax = *std::max_element(energy[static_cast<size_t>(n)].begin(), energy[static_cast<size_t>(n)].end());
+        top_copy[static_cast<size_t>(n)] = emax / std::max(tot, 1e-30);
+      }
+      json feat_off = json::array();
+      for (int64_t f = 0; f < F; ++f) {  // rotation-0 copies (channel f); copy r is turned by r x 360/R degrees
+        const auto& o = choff[static_cast<size_t>(f)];
+        feat_off.push_back({{"feature", f}, {"drow", o.first}, {"dcol", o.second},
+                            {"distance_px", std::hypot(o.first, o.second)}});
+      }
+      mj["last_layer_feature_rf_offset"] = feat_off;
+      mj["position_error_offset_corrected_median_px"] = median(corr_err);
+      json per_type = json::object();
+      for (int ty : truth_type) {
+        const std::string key = "T" + std::to_string(ty);
+        if (per_type.contains(key)) continue;
+        std::vector<int64_t> ids;
+        for (int64_t n = 0; n < N; ++n)
+          if (truth_type[static_cast<size_t>(n)] == ty) ids.push_back(n);
+        per_type[key] = {{"position_error_median_px", median_of(pos_err, ids)},
+                         {"position_error_gradient_rf_median_px", median_of(rf_err, ids)},
+                         {"position_error_offset_corrected_median_px", median_of(corr_err, ids)},
+                         {"readout_energy_on_top_rotation_median", median_of(top_copy, ids)}};
+      }
+      mj["recovery_by_type"] = per_type;
       // Per-neuron table.
       const auto pred = v1_predict(m, d.test_images).to_vector();
       const auto rl = per_neuron_correlation(pred, truth.rates_test.to_vector(), d.test.images, N);
       const auto fe = feve(d.test, pred);
       neurons_csv << "neuron,type,theta_deg,cx,cy,cluster,cluster_without_roll,peak_rotation,theta_grating_deg,"
-                     "cell_grating_deg,error_grating_deg,error_grating_vs_theta_deg,error_readout_deg,mask_row,mask_col,position_error_px,r_true_rate,feve,"
+                     "cell_grating_deg,error_grating_deg,error_grating_vs_theta_deg,error_readout_deg,mask_row,mask_col,position_error_px,"
+                     "position_error_gradient_rf_px,position_error_offset_corrected_px,r_true_rate,feve,"
                      "oracle_fev,analytic_fev\n";
       for (int64_t n = 0; n < N; ++n) {
         const size_t i = static_cast<size_t>(n);
@@ -553,7 +654,7 @@ json run_v1_study(const V1StudyConfig& c) {
                     << truth.cy[i] << ',' << cl[i] << ',' << cl_plain[i] << ',' << peak[i] << ','
                     << grat[i] * 180 / kPi << ',' << cell_grat[i] * 180 / kPi << ',' << err_grating[i] << ','
                     << err_grating_theta[i] << ',' << err_energy[i] << ',' << prow[i] << ','
-                    << pcol[i] << ',' << pos_err[i] << ',' << rf_err[i] << ',' << rl[i] << ',' << fe[i] << ',' << fev_est[i] << ','
+                    << pcol[i] << ',' << pos_err[i] << ',' << rf_err[i] << ',' << corr_err[i] << ',' << rl[i] << ',' << fe[i] << ',' << fev_est[i] << ','
                     << fev_an[i] << '\n';
       }
       return ari;
@@ -563,22 +664,43 @@ json run_v1_study(const V1StudyConfig& c) {
     json& shj = models_json["shuffled"];
     readout_analysis(*shuffled, shj, false);
     const double ari_plain = eqj["ari_without_roll"].get<double>();
+    // Diagnosis strings for checks 3-5: which last-layer feature carries most of each type's
+    // readout energy, how far each feature's receptive field sits from its map position, and the
+    // per-type position errors.
+    std::string share_txt, off_txt, pos_txt;
+    for (const auto& [ty, v] : eqj["readout_by_type"].items()) {
+      const auto sh = v["feature_energy_share"].get<std::vector<double>>();
+      const auto it = std::max_element(sh.begin(), sh.end());
+      share_txt += detail::cat(share_txt.empty() ? "" : ", ", ty, " feature ", it - sh.begin(), " (", *it, ")");
+    }
+    for (const auto& o : eqj["last_layer_feature_rf_offset"])
+      off_txt += detail::cat(off_txt.empty() ? "" : ", ", "f", o["feature"].get<int>(), " ", o["distance_px"].get<double>());
+    for (const auto& [ty, v] : eqj["recovery_by_type"].items())
+      pos_txt += detail::cat(pos_txt.empty() ? "" : ", ", ty, " ", v["position_error_median_px"].get<double>(), " (top-copy energy ",
+                             v["readout_energy_on_top_rotation_median"].get<double>(), ")");
     check(3, "types: ARI of k-means on rolled readouts (lower without the roll)", ari, ">= 0.8 and > ARI without roll",
           ari >= 0.8 && ari > ari_plain,
           detail::cat("ARI ", ari, ari >= 0.8 ? "" : detail::cat(" (misses 0.8 by ", 0.8 - ari, ")"), ", without roll ",
-                      ari_plain));
+                      ari_plain, "; dominant feature (energy share) per type: ", share_txt,
+                      results.contains("simulation")
+                          ? detail::cat("; T1 drive vs T4 DoG correlation (simulation) ",
+                                        results["simulation"]["t1_drive_correlation_with_t4_dog_median"].get<double>())
+                          : std::string()));
     const double eg = eqj["orientation_error_grating_median_deg"].get<double>();
     const double er = eqj["orientation_error_readout_median_deg"].get<double>();
     const double fl = eqj["t4_energy_max_over_min_median"].get<double>();
     check(4, "orientation: median error from gratings / from readout energy (deg); T4 readout flatness", eg,
           "gratings < 10, readout < 15, T4 max/min < 1.5", eg < 10 && er < 15 && fl < 1.5,
           detail::cat("gratings ", eg, " (vs the cells' own grating preference; vs theta ",
-                      eqj["orientation_error_grating_vs_theta_median_deg"].get<double>(), "), readout energy ", er, " (one offset per cluster fitted), T4 max/min median ", fl));
+                      eqj["orientation_error_grating_vs_theta_median_deg"].get<double>(), "), readout energy ", er, " (one offset per cluster fitted), T4 max/min median ", fl,
+                      "; last-layer feature RF offsets (px) ", off_txt));
     const double pe = eqj["position_error_median_px"].get<double>();
     check(5, "position: median distance of argmax |mask| from the true centre (px)", pe, "<= 1", pe <= 1.0,
           detail::cat("argmax |mask| ", pe, pe <= 1.0 ? "" : detail::cat(" (misses by ", pe - 1.0, ")"),
                       "; centroid of the gradient receptive field (not the pinned measure) ",
-                      eqj["position_error_gradient_rf_median_px"].get<double>()));
+                      eqj["position_error_gradient_rf_median_px"].get<double>(),
+                      "; argmax |mask| + the dominant channel's RF offset (not pinned) ",
+                      eqj["position_error_offset_corrected_median_px"].get<double>(), "; per type ", pos_txt));
     const double sh_feve = shj["feve_mean"].get<double>(), sh_ari = shj["ari"].get<double>();
     check(7, "shuffle control: mean FEVE and ARI", sh_feve, "FEVE <= 0.05 and |ARI| <= 0.1",
           sh_feve <= 0.05 && std::fabs(sh_ari) <= 0.1, detail::cat("FEVE ", sh_feve, ", ARI ", sh_ari));
