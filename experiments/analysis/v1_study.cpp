@@ -48,6 +48,7 @@ V1FitPreset v1_fit_preset(const std::string& name) {
     // §6: batch 64, lr 0.005, validation every 20 steps, fixed regularisers (our choice).
     p.fit.batch = 64, p.fit.lr = 0.005f, p.fit.interval = 20, p.fit.max_steps = 4000;
     p.smooth = 0.01f, p.sparse = 0.01f, p.readout = 0.015f;
+    p.sweep_features = {2, 4, 6, 8};  // Fig. 2's 8..48 around the paper's 16, scaled to ci's 4
     return p;
   }
   if (name == "paper") {
@@ -58,6 +59,7 @@ V1FitPreset v1_fit_preset(const std::string& name) {
     p.cnns.push_back({"cnn_128_128_256", cnn({13, 5, 5}, {128, 128, 256})});
     p.equal_channel_cnn = "cnn_128";
     p.smooth = 0.0249692f, p.sparse = 0.0152482f, p.readout = 0.0170696f;
+    p.sweep_features = {8, 12, 16, 20, 24, 28, 32, 40, 48};  // Fig. 2
     return p;  // §2.5 schedule: the V1FitOptions defaults
   }
   throw Error(detail::cat("v1_fit_preset: unknown preset '", name, "' (ci, small, paper)"));
@@ -235,6 +237,7 @@ std::vector<std::pair<double, double>> gradient_rf_centre(models::V1Model& m, co
   }
   return c;
 }
+}  // namespace
 
 // Where each last-layer channel looks, relative to its own map position: the squared gradient of
 // channel c's unit at the map centre with respect to the image (BN in inference mode), summed over
@@ -276,6 +279,7 @@ std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& m, con
   return off;
 }
 
+namespace {
 // Median over `ids` of v[id].
 double median_of(const std::vector<double>& v, const std::vector<int64_t>& ids) {
   std::vector<double> s;
@@ -295,12 +299,34 @@ json run_v1_study(const V1StudyConfig& c) {
   preset.fit.device = c.device == "cuda" ? Device::CUDA : Device::CPU;
   if (preset.fit.device == Device::CUDA) ML_CHECK(cuda_available(), "fit_v1: --device cuda: ", cuda_unavailable_reason());
   preset.equivariant.bn_tied_rotations = c.bn_tied_rotations;
+  ML_CHECK(c.last_features >= 0, "fit_v1: --last-features ", c.last_features, " is negative");
+  if (c.last_features > 0) preset.equivariant.features.back() = c.last_features;
+  ML_CHECK(c.train_fraction > 0 && c.train_fraction <= 1, "fit_v1: --train-fraction ", c.train_fraction,
+           " is not in (0, 1]");
+  if (c.equal_channel_cnn_only)
+    std::erase_if(preset.cnns, [&](const auto& nc) { return nc.first != preset.equal_channel_cnn; });
   fs::create_directories(c.out);
   const fs::path out(c.out);
 
   // ---- data (every check before any training) ----
-  const V1Dataset d = load_v1_dataset(c.data_dir);
+  V1Dataset d = load_v1_dataset(c.data_dir);
   const Truth truth = load_truth(c.data_dir, d);
+  if (c.train_fraction < 1) {
+    // The first fraction of the training images (they are drawn i.i.d.); the pixel and response
+    // normalisation stay those of the whole training set (our choice: the sweep varies only how
+    // much the fit sees).
+    const int64_t n = d.train_images.size(0), k = std::max<int64_t>(1, std::llround(c.train_fraction * static_cast<double>(n)));
+    ML_CHECK(k >= preset.fit.batch, "fit_v1: --train-fraction ", c.train_fraction, " leaves ", k,
+             " training images, fewer than one batch of ", preset.fit.batch);
+    auto head = [&](const Tensor& t) {
+      Shape sh = t.shape();
+      const int64_t row = t.numel() / sh[0];
+      sh[0] = k;
+      return Tensor::from_vector(sh, std::vector<float>(t.data(), t.data() + k * row));
+    };
+    d.train_images = head(d.train_images);
+    d.train_responses = head(d.train_responses);
+  }
   ML_CHECK(d.test.images >= 2, c.data_dir, ": need >= 2 test images");
   const auto mresp = mean_response(d.train_responses);
   if (c.progress)
@@ -325,6 +351,8 @@ json run_v1_study(const V1StudyConfig& c) {
   results["data_dir"] = c.data_dir;
   results["neurons"] = d.neurons;
   results["image"] = {d.height, d.width};
+  results["train_images"] = d.train_images.size(0);
+  results["train_fraction"] = c.train_fraction;
   results["fit_options"] = {{"batch", preset.fit.batch},       {"lr", preset.fit.lr},
                             {"interval", preset.fit.interval}, {"patience", preset.fit.patience},
                             {"max_steps", preset.fit.max_steps}, {"smooth", preset.smooth},
@@ -390,8 +418,10 @@ json run_v1_study(const V1StudyConfig& c) {
       std::copy(r.data() + perm[static_cast<size_t>(i)] * N, r.data() + (perm[static_cast<size_t>(i)] + 1) * N, o.data() + i * N);
     return o;
   };
-  auto shuffled = fit_one("shuffled", preset.equivariant, shuffle_rows(d.train_responses, c.seed + 101),
-                          shuffle_rows(d.val_responses, c.seed + 102));
+  std::shared_ptr<models::V1Model> shuffled;
+  if (!c.skip_shuffled)
+    shuffled = fit_one("shuffled", preset.equivariant, shuffle_rows(d.train_responses, c.seed + 101),
+                       shuffle_rows(d.val_responses, c.seed + 102));
   if (truth.present) {
     json tj = scores(truth.rates_test.to_vector(), d, truth);
     tj["kind"] = "true_rate";
@@ -661,8 +691,7 @@ json run_v1_study(const V1StudyConfig& c) {
     };
     json& eqj = models_json["equivariant"];
     const double ari = readout_analysis(*equi, eqj, true);
-    json& shj = models_json["shuffled"];
-    readout_analysis(*shuffled, shj, false);
+    if (shuffled) readout_analysis(*shuffled, models_json["shuffled"], false);
     const double ari_plain = eqj["ari_without_roll"].get<double>();
     // Diagnosis strings for checks 3-5: which last-layer feature carries most of each type's
     // readout energy, how far each feature's receptive field sits from its map position, and the
@@ -701,9 +730,12 @@ json run_v1_study(const V1StudyConfig& c) {
                       eqj["position_error_gradient_rf_median_px"].get<double>(),
                       "; argmax |mask| + the dominant channel's RF offset (not pinned) ",
                       eqj["position_error_offset_corrected_median_px"].get<double>(), "; per type ", pos_txt));
-    const double sh_feve = shj["feve_mean"].get<double>(), sh_ari = shj["ari"].get<double>();
-    check(7, "shuffle control: mean FEVE and ARI", sh_feve, "FEVE <= 0.05 and |ARI| <= 0.1",
-          sh_feve <= 0.05 && std::fabs(sh_ari) <= 0.1, detail::cat("FEVE ", sh_feve, ", ARI ", sh_ari));
+    if (shuffled) {
+      const json& shj = models_json["shuffled"];
+      const double sh_feve = shj["feve_mean"].get<double>(), sh_ari = shj["ari"].get<double>();
+      check(7, "shuffle control: mean FEVE and ARI", sh_feve, "FEVE <= 0.05 and |ARI| <= 0.1",
+            sh_feve <= 0.05 && std::fabs(sh_ari) <= 0.1, detail::cat("FEVE ", sh_feve, ", ARI ", sh_ari));
+    }
   }
   if (models_json.contains(preset.equal_channel_cnn)) {
     const double fe = models_json["equivariant"]["feve_mean"].get<double>();
@@ -711,7 +743,7 @@ json run_v1_study(const V1StudyConfig& c) {
     check(6, "equivariant FEVE >= equal-channel CNN - 0.02 with ~13x fewer conv parameters", fe - fc,
           ">= -0.02", fe - fc >= -0.02,
           detail::cat("equivariant ", fe, " vs ", preset.equal_channel_cnn, " ", fc, "; conv parameter ratio ",
-                      eq_ratio, "; the data-fraction sweep (gap at 12.5-50 % data) is not run"));
+                      eq_ratio, "; the gap at 12.5-50 % data: fit_v1 --sweep data"));
   }
   std::sort(checks.begin(), checks.end(), [](const json& a, const json& b) { return a["id"] < b["id"]; });
   results["models"] = models_json;
@@ -719,6 +751,46 @@ json run_v1_study(const V1StudyConfig& c) {
   if (!neurons_csv.str().empty()) write_text_atomic((out / "neurons.csv").string(), neurons_csv.str());
   write_run_summary((out / "results.json").string(), results, t0);
   return results;
+}
+
+json run_v1_sweep(const V1StudyConfig& c, const std::string& kind) {
+  ML_CHECK(kind == "features" || kind == "data", "fit_v1: --sweep '", kind, "' is neither features nor data");
+  const auto t0 = std::chrono::steady_clock::now();
+  const V1FitPreset preset = v1_fit_preset(c.preset);
+  json points = json::array();
+  auto one = [&](V1StudyConfig pc, const std::string& sub, json key) {
+    pc.out = (fs::path(c.out) / sub).string();
+    pc.skip_shuffled = true;
+    if (c.progress) std::fprintf(stderr, "fit_v1 sweep %s: %s\n", kind.c_str(), sub.c_str());
+    const json r = run_v1_study(pc);
+    for (const auto& [name, m] : r["models"].items()) {
+      if (name == "true_rate") continue;
+      json p = key;
+      p["model"] = name;
+      p["train_images"] = r["train_images"];
+      for (const char* k : {"test_r_mean", "feve_mean", "r_true_rate_median", "conv_parameters", "val_loss", "ari",
+                            "steps", "stop_reason"})
+        if (m.contains(k)) p[k] = m[k];
+      points.push_back(p);
+    }
+  };
+  if (kind == "features") {
+    for (int64_t f : preset.sweep_features) {
+      V1StudyConfig pc = c;
+      pc.last_features = f, pc.skip_cnns = true;
+      one(pc, "features_" + std::to_string(f), {{"last_features", f}});
+    }
+  } else {
+    for (double fr : preset.sweep_fractions) {
+      V1StudyConfig pc = c;
+      pc.train_fraction = fr, pc.equal_channel_cnn_only = true;
+      one(pc, detail::cat("fraction_", fr), {{"train_fraction", fr}});
+    }
+  }
+  json out = {{"sweep", kind}, {"preset", c.preset}, {"data_dir", c.data_dir}, {"equal_channel_cnn", preset.equal_channel_cnn},
+              {"max_steps", c.max_steps}, {"points", points}};
+  write_run_summary((fs::path(c.out) / ("sweep_" + kind + ".json")).string(), out, t0);
+  return out;
 }
 
 }  // namespace ml::analysis
