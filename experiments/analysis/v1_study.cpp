@@ -383,6 +383,7 @@ json run_v1_study(const V1StudyConfig& c) {
                                                  {"best_step", std::to_string(r.best_step)},
                                                  {"best_val_loss", std::to_string(r.best_val_loss)},
                                                  {"seconds", std::to_string(r.seconds)},
+                                                 {"cpu_seconds", std::to_string(r.cpu_seconds)},
                                                  {"stop_reason", r.stop_reason}};
       save_safetensors(wpath, m->state_dict(), meta);  // GPU tensors are copied to the host
       for (const auto& [k, v] : meta) mj[k] = v;
