@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--sweep", sweep,
                  "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "
                  "equal-channel CNN per training fraction; one sub-folder per point, OUT/sweep_<kind>.json");
+  app.add_option("--sweep-values", c.sweep_values, "with --sweep: these feature counts or fractions instead of the preset's");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);

@@ -775,14 +775,24 @@ json run_v1_sweep(const V1StudyConfig& c, const std::string& kind) {
       points.push_back(p);
     }
   };
+  std::vector<int64_t> feats = preset.sweep_features;
+  std::vector<double> fracs = preset.sweep_fractions;
+  if (!c.sweep_values.empty()) {
+    feats.clear();
+    for (double v : c.sweep_values) {
+      ML_CHECK(kind == "data" || (v >= 1 && v == std::floor(v)), "fit_v1: --sweep-values ", v, " is not a feature count");
+      feats.push_back(static_cast<int64_t>(v));
+    }
+    fracs = c.sweep_values;
+  }
   if (kind == "features") {
-    for (int64_t f : preset.sweep_features) {
+    for (int64_t f : feats) {
       V1StudyConfig pc = c;
       pc.last_features = f, pc.skip_cnns = true;
       one(pc, "features_" + std::to_string(f), {{"last_features", f}});
     }
   } else {
-    for (double fr : preset.sweep_fractions) {
+    for (double fr : fracs) {
       V1StudyConfig pc = c;
       pc.train_fraction = fr, pc.equal_channel_cnn_only = true;
       one(pc, detail::cat("fraction_", fr), {{"train_fraction", fr}});

@@ -52,6 +52,7 @@ struct V1StudyConfig {
   double train_fraction = 1.0;  // fit on the first fraction of the training images (0, 1]
   bool equal_channel_cnn_only = false;  // of the CNN controls, fit only the equal-channel one
   bool skip_shuffled = false;   // no shuffled-response control (its check is then absent)
+  std::vector<double> sweep_values;  // run_v1_sweep: these feature counts / fractions instead of the preset's
 };
 
 nlohmann::json run_v1_study(const V1StudyConfig& c);
