@@ -23,11 +23,26 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-cnns", c.skip_cnns, "fit only the equivariant model and the shuffled control");
   app.add_option("--device", c.device, "cpu | cuda")->capture_default_str();
   app.add_flag("--bn-tied-rotations", c.bn_tied_rotations, "pool batch norm over each feature's rotations");
+  app.add_option("--last-features", c.last_features, "the equivariant core's last-layer feature count (0: the preset's)");
+  app.add_option("--train-fraction", c.train_fraction, "fit on the first fraction (0, 1] of the training images")
+      ->capture_default_str();
+  app.add_flag("--equal-channel-cnn-only", c.equal_channel_cnn_only, "of the CNN controls fit only the equal-channel one");
+  app.add_flag("--skip-shuffled", c.skip_shuffled, "no shuffled-response control (pass check 7 is then absent)");
+  std::string sweep;
+  app.add_option("--sweep", sweep,
+                 "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "
+                 "equal-channel CNN per training fraction; one sub-folder per point, OUT/sweep_<kind>.json");
+  app.add_option("--sweep-values", c.sweep_values, "with --sweep: these feature counts or fractions instead of the preset's");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);
   c.progress = !quiet;
   try {
+    if (!sweep.empty()) {
+      const auto r = ml::analysis::run_v1_sweep(c, sweep);
+      for (const auto& p : r["points"]) std::fprintf(stderr, "sweep point: %s\n", p.dump().c_str());
+      return 0;
+    }
     const auto r = ml::analysis::run_v1_study(c);
     for (const auto& chk : r["pass_checks"])
       std::fprintf(stderr, "check %d: %s -> %s (%s)\n", chk["id"].get<int>(), chk["check"].get<std::string>().c_str(),

@@ -326,6 +326,75 @@ TEST_CASE("v1 ci pipeline end to end (reduced): simulate, fit every model, seven
         doctest::Approx(r["models"]["equivariant"]["test_r_mean"].get<double>()).epsilon(1e-6));
 }
 
+TEST_CASE("v1 sweeps and diagnoses: feature-count and data-fraction sweeps, channel offsets, drive correlation") {
+  TempDir dir("v1sweep");
+  V1SimPreset p = v1_sim_preset("ci");
+  p.train = 520, p.val = 40, p.test = 20, p.reference_images = 400;  // 12.5 % of 520 = one batch of 64 (+1)
+  write_v1_simulation(simulate_v1(p, 2), dir.file("data"));
+  V1StudyConfig c;
+  c.data_dir = dir.file("data"), c.out = dir.file("sw"), c.preset = "ci", c.threads = 1, c.max_steps = 2;
+  c.progress = false;
+  const auto f = run_v1_sweep(c, "features");
+  // One equivariant point per preset count (2, 4, 6, 8); conv parameters 45 x 1 x 4 + 6 x 32 x F.
+  std::vector<int64_t> seen;
+  for (const auto& q : f["points"]) {
+    REQUIRE(q["model"] == "equivariant");
+    const int64_t F = q["last_features"].get<int64_t>();
+    seen.push_back(F);
+    CHECK(q["conv_parameters"].get<int64_t>() == 180 + 192 * F);
+  }
+  CHECK(seen == std::vector<int64_t>{2, 4, 6, 8});
+  CHECK(fs::exists(fs::path(c.out) / "sweep_features.json"));
+  const auto dsw = run_v1_sweep(c, "data");
+  // Each fraction: the equivariant model and the equal-channel CNN only, on round(fraction x 520) images.
+  CHECK(dsw["points"].size() == 8);
+  for (const auto& q : dsw["points"]) {
+    CHECK((q["model"] == "equivariant" || q["model"] == "cnn_32"));
+    CHECK(q["train_images"].get<int64_t>() == std::llround(520 * q["train_fraction"].get<double>()));
+  }
+  CHECK_THROWS_WITH_AS(run_v1_sweep(c, "widths"), doctest::Contains("--sweep 'widths'"), Error);
+  c.train_fraction = 1.5;
+  CHECK_THROWS_WITH_AS(run_v1_study(c), doctest::Contains("--train-fraction 1.5"), Error);
+  c.train_fraction = 0.1;  // 52 images < one batch of 64
+  CHECK_THROWS_WITH_AS(run_v1_study(c), doctest::Contains("fewer than one batch"), Error);
+
+  // channel_rf_offset on a CNN core whose layer 1 is a delta one row above the kernel centre and
+  // whose layer 2 is a centred delta: every output channel looks at (-1, 0) from its map
+  // position, exactly (softplus and BN only scale the gradient).
+  models::V1ModelOptions mo;
+  mo.core.kind = "cnn", mo.core.kernels = {3, 3}, mo.core.features = {2, 2};
+  mo.height = mo.width = 12, mo.neurons = 3;
+  Generator g(0);
+  models::V1Model m(mo, {1.f, 1.f, 1.f}, g);
+  for (auto& [name, t] : m.core->named_parameters()) {
+    if (name.find("conv.weight") == std::string::npos) continue;
+    float* w = t.data();  // (O, I, 3, 3)
+    std::fill(w, w + t.numel(), 0.f);
+    const bool first = name.find("layer0") != std::string::npos;
+    for (int64_t o = 0; o < t.size(0); ++o)
+      w[(o * t.size(1) + (first ? 0 : o)) * 9 + (first ? 0 * 3 + 1 : 1 * 3 + 1)] = 1.f;
+  }
+  // Conv is cross-correlation: tap (0, 1) of a 3x3 kernel reads the pixel one row above.
+  Generator gi(3);
+  const Tensor img = Tensor::normal({4, 1, 12, 12}, 0.f, 1.f, gi);
+  for (const auto& o : channel_rf_offset(m, img, 4)) {
+    CHECK(o.first == doctest::Approx(-1.0).epsilon(1e-6));
+    CHECK(o.second == doctest::Approx(0.0).epsilon(1e-6));
+  }
+
+  // drive_correlation_with_type: a type with itself is 1; an even Gabor and a DoG at the same
+  // centre share most of their drive on these images (the reason T1 and T4 share a feature).
+  V1Truth t;
+  t.type = {1, 4, 2};
+  t.theta = {0.3f, 0.3f, 0.3f}, t.cx = {10.f, 10.f, 10.f}, t.cy = {10.f, 10.f, 10.f}, t.gain = {1.f, 1.f, 1.f};
+  const Tensor ims = render_v1_images(300, 20, 20, 0.25, 5);
+  const auto rc = drive_correlation_with_type(t, ims, 4);
+  CHECK(rc[1] == doctest::Approx(1.0).epsilon(1e-9));
+  CHECK(rc[0] > 0.6);
+  CHECK(std::fabs(rc[2]) < 0.3);
+  CHECK_THROWS_AS(drive_correlation_with_type(t, ims, 6), Error);
+}
+
 TEST_CASE("v1 paper preset: the science file's parameter counts (62,896 + 640 BN vs 840,832)") {
   const auto p = v1_fit_preset("paper");
   Generator g(0);

@@ -1,25 +1,26 @@
 #!/usr/bin/env python3
 """Outside reference for the V1 study's rotation-equivariant convolution (issue 21, item 6).
 
-Not a test dependency: it needs PyPI's torch and escnn, installed in their own virtual
-environment (../shared/PEERS.md), e.g.
-    python3 -m venv ~/.cache/mirrorlab-escnn-venv
-    ~/.cache/mirrorlab-escnn-venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
-    ~/.cache/mirrorlab-escnn-venv/bin/pip install escnn
-    ~/.cache/mirrorlab-escnn-venv/bin/python tools/v1_compare_peers.py --fit-dir OUT [--threads 2]
+Not a test dependency: it needs PyPI's torch and escnn in their own virtual environment
+(../shared/PEERS.md); tools/v1_compare_peers.sh makes that environment (torch from TORCH_VENV, as
+bench/pytorch/run_compare.sh installs it, plus `pip install escnn`) and runs this script in it.
 
 What it measures, on the ci preset's sizes (20 x 20 input, layer 1: 1 -> 4 x 8 with K 9, layer 2:
 32 -> 4 x 8 with K 3, SAME padding):
 1. escnn's C8 regular-representation R2Conv stack: its parameter count, and its equivariance error
    under 90- and 45-degree input turns (relative L2 over an interior disc), next to the numbers of
    our tests (tests/test_rot_equivariant.cpp: exact at 90 degrees, 0.020 at 45 degrees).
-2. The same model as ours written in PyTorch (the Hermite basis of models/rot_equivariant.cpp
-   ported to numpy, weights assembled each forward, BN, softplus, factorised readout, Poisson loss
-   and the three regularisers, Adam), timed over `--steps` training steps at batch 64 with
-   torch.set_num_threads(--threads); compared with our fit's updates per second read from
-   OUT/results.json (our figure includes the validation passes every 20 steps, so it favours
-   PyTorch slightly). Figure to reach (issue): ours >= 1.5 x PyTorch on the CPU.
-Prints a Markdown table. This script was written but NOT run in the issue-21 session (no torch).
+2. Training speed of the ci preset, side by side in one run, alternating ours / PyTorch `--runs`
+   times so the other users' load falls on both: ours is `fit_v1 --preset ci --skip-cnns
+   --skip-shuffled --max-steps S` on the ci dataset (--data), read back as the equivariant fit's
+   updates / seconds and updates / cpu_seconds from its results.json (our figure includes the
+   validation passes every 20 steps, ~7 % more work, so it favours PyTorch slightly); PyTorch's is
+   the same model (the Hermite basis of models/rot_equivariant.cpp ported to numpy, weights
+   assembled each forward, BN, softplus, factorised readout, Poisson loss and the three
+   regularisers, Adam) over S steps at batch 64 on minibatches of the same images, wall and process
+   CPU time. Both with --threads threads (OMP_NUM_THREADS, torch.set_num_threads). Figure to reach
+   (issue): ours >= 1.5 x PyTorch on the CPU.
+Prints a Markdown table (medians over the runs, load average beside each run).
 """
 import argparse
 import json
@@ -39,7 +40,9 @@ def hermite_basis(K):
             if m == 0:
                 mus.append(0), nus.append(n), parts.append("z")
             else:
-                mus += [m, m], nus += [n, n], parts += ["r", "i"]
+                mus += [m, m]
+                nus += [n, n]
+                parts += ["r", "i"]
     S = 2 * K
     xmax = 2 * math.sqrt(K) * (1 - 1 / S)
     xs = np.linspace(-xmax, xmax, S)
@@ -160,49 +163,92 @@ def escnn_check(torch, S=31):
     return params, errs
 
 
+def load_npy_images(data, n):
+    x = np.load(os.path.join(data, "images_train.npy"))[:n].astype(np.float32)
+    return (x - x.mean()) / x.std()
+
+
+def torch_run(torch, data, steps, threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    imgs = load_npy_images(data, 1500)
+    resp = np.load(os.path.join(data, "responses_train.npy"))[:len(imgs)].astype(np.float32)
+    H, W, N = imgs.shape[1], imgs.shape[2], resp.shape[1]
+    m = torch_model(torch, H, W, N)
+    opt = torch.optim.Adam(m.parameters(), lr=0.005)
+    X = torch.tensor(imgs)[:, None]
+    Y = torch.tensor(resp)
+    rng = np.random.default_rng(0)
+
+    def step():
+        idx = torch.tensor(rng.choice(len(imgs), 64, replace=False))
+        opt.zero_grad()
+        r = m(X[idx])
+        ((r - Y[idx] * torch.log(r + 1e-5)).sum(1).mean() + m.regularizer()).backward()
+        opt.step()
+    for _ in range(5):  # warm-up
+        step()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - t0), steps / (time.process_time() - c0)
+
+
+def ours_run(fit_bin, data, steps, threads, tmp):
+    import shutil
+    import subprocess
+    out = os.path.join(tmp, "ours")
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    subprocess.run([fit_bin, "--data", data, "--preset", "ci", "--out", out, "--skip-cnns", "--skip-shuffled",
+                    "--max-steps", str(steps), "--threads", str(threads), "--quiet"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    eq = json.load(open(os.path.join(out, "results.json")))["models"]["equivariant"]
+    u = float(eq["updates"])
+    return u / float(eq["seconds"]), u / float(eq["cpu_seconds"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fit-dir", help="a fit_v1 --preset ci output folder (our training speed)")
+    ap.add_argument("--data", help="a simulate_v1 --preset ci dataset folder")
+    ap.add_argument("--fit-bin", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build-cpu",
+                                                      "experiments", "fit_v1"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tmp", default="/tmp/v1_compare_peers")
     a = ap.parse_args()
     import torch
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     rows = ["| measure | ours | reference |", "|---|---|---|"]
     try:
+        import escnn
         params, errs = escnn_check(torch)
-        rows.append("| conv parameters, C8 regular 1->4x8 (K 9), 32->4x8 (K 3) | 948 | %d (escnn) |" % params)
+        rows.append("| conv parameters, C8 regular 1->4x8 (K 9), 32->4x8 (K 3) | 948 | %d (escnn %s) |" % (
+            params, getattr(escnn, "__version__", "")))
         rows.append("| relative equivariance error, 90-degree turn | exact (< 1e-4 abs., tests) | %.2g (escnn) |" % errs[90])
         rows.append("| relative equivariance error, 45-degree turn, r <= 7 px | 0.020 (tests) | %.3f (escnn) |" % errs[45])
     except ImportError as e:
         rows.append("| escnn | - | not installed (%s) |" % e)
-    H = W = 20
-    N = 128
-    m = torch_model(torch, H, W, N)
-    opt = torch.optim.Adam(m.parameters(), lr=0.005)
-    x = torch.randn(64, 1, H, W)
-    y = torch.poisson(torch.ones(64, N))
-    for _ in range(5):  # warm-up
-        opt.zero_grad()
-        r = m(x)
-        ((r - y * torch.log(r + 1e-5)).sum(1).mean() + m.regularizer()).backward()
-        opt.step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        opt.zero_grad()
-        r = m(x)
-        ((r - y * torch.log(r + 1e-5)).sum(1).mean() + m.regularizer()).backward()
-        opt.step()
-    torch_rate = a.steps / (time.perf_counter() - t0)
-    ours = "-"
-    if a.fit_dir:
-        res = json.load(open(os.path.join(a.fit_dir, "results.json")))
-        eq = res["models"]["equivariant"]
-        ours_rate = float(eq["updates"]) / float(eq["seconds"])
-        ours = "%.1f steps/s (ratio ours/PyTorch %.2f)" % (ours_rate, ours_rate / torch_rate)
-    rows.append("| ci training steps per second, batch 64, %d threads | %s | %.1f (PyTorch %s) |" % (
-        a.threads, ours, torch_rate, torch.__version__))
+    if a.data:
+        os.makedirs(a.tmp, exist_ok=True)
+        per = []
+        for k in range(a.runs):
+            l0 = os.getloadavg()[0]
+            o = ours_run(a.fit_bin, a.data, a.steps, a.threads, a.tmp)
+            l1 = os.getloadavg()[0]
+            t = torch_run(torch, a.data, a.steps, a.threads)
+            per.append((o, t, l0, l1))
+            print("run %d: ours %.2f steps/s wall, %.2f steps/CPU-s (load %.1f); PyTorch %.2f steps/s wall, %.2f "
+                  "steps/CPU-s (load %.1f)" % (k + 1, o[0], o[1], l0, t[0], t[1], l1), flush=True)
+        med = lambda v: float(np.median(v))
+        ow, oc = med([p[0][0] for p in per]), med([p[0][1] for p in per])
+        tw, tc = med([p[1][0] for p in per]), med([p[1][1] for p in per])
+        rows.append("| ci training, steps/s wall (median of %d, batch 64, %d threads, %d steps) | %.2f | %.2f "
+                    "(PyTorch %s); ours/PyTorch %.2f |" % (a.runs, a.threads, a.steps, ow, tw, torch.__version__, ow / tw))
+        rows.append("| ci training, steps per CPU-second | %.2f | %.2f; ours/PyTorch %.2f |" % (oc, tc, oc / tc))
+        rows.append("| load average (1 min) over the runs | %s | |" % ", ".join("%.1f/%.1f" % (p[2], p[3]) for p in per))
     print("\n".join(rows))
 
 

@@ -368,6 +368,30 @@ void write_v1_simulation(const V1Simulation& s, const std::string& dir) {
   write_text_atomic((root / "manifest.json").string(), m.dump(1));
 }
 
+std::vector<double> drive_correlation_with_type(const V1Truth& truth, const Tensor& images, int other) {
+  ML_CHECK(images.dim() == 3 && images.size(0) >= 2, "drive_correlation_with_type: images ", images.str(),
+           " must be (n >= 2, H, W)");
+  ML_CHECK(other >= 1 && other <= 5, "drive_correlation_with_type: cell type ", other, " is not in 1..5");
+  V1Truth alt = truth;
+  std::fill(alt.type.begin(), alt.type.end(), other);
+  const int64_t H = images.size(1), W = images.size(2), n = images.size(0);
+  const auto a = V1CellBank(truth, H, W).drives(images), b = V1CellBank(alt, H, W).drives(images);
+  const int64_t N = static_cast<int64_t>(truth.type.size());
+  std::vector<double> r(static_cast<size_t>(N));
+  for (int64_t j = 0; j < N; ++j) {
+    double ma = 0, mb = 0;
+    for (int64_t i = 0; i < n; ++i) ma += a[static_cast<size_t>(i * N + j)], mb += b[static_cast<size_t>(i * N + j)];
+    ma /= static_cast<double>(n), mb /= static_cast<double>(n);
+    double sab = 0, saa = 0, sbb = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = a[static_cast<size_t>(i * N + j)] - ma, y = b[static_cast<size_t>(i * N + j)] - mb;
+      sab += x * y, saa += x * x, sbb += y * y;
+    }
+    r[static_cast<size_t>(j)] = sab / std::sqrt(std::max(saa * sbb, 1e-300));
+  }
+  return r;
+}
+
 std::vector<double> analytic_fev(const Tensor& rates_test, int64_t repeats) {
   ML_CHECK(rates_test.dim() == 2 && rates_test.size(0) >= 2 && repeats >= 1, "analytic_fev: rates ", rates_test.str(),
            " must be (t >= 2, N)");

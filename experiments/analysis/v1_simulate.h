@@ -79,6 +79,11 @@ V1Simulation simulate_v1(const V1SimPreset& p, uint64_t seed, bool progress = fa
 // rates_{train,val,test}.npy and manifest.json (atomically, file by file; manifest last).
 void write_v1_simulation(const V1Simulation& s, const std::string& dir);
 
+// Per neuron, the Pearson correlation over `images` (n, H, W) of its drive with the drive of a cell
+// of type `other` at the same centre and orientation: how much of a type's drive another type
+// shares (e.g. T1's even Gabor and T4's DoG). A diagnosis of what the cell types leave separable.
+std::vector<double> drive_correlation_with_type(const V1Truth& truth, const Tensor& images, int other);
+
 // Analytic oracle (§6): FEV_r = Var(lambda) / (Var(lambda) + mean(lambda) / r) per neuron, over
 // the test images' rates (t, N).
 std::vector<double> analytic_fev(const Tensor& rates_test, int64_t repeats);

@@ -29,6 +29,10 @@ struct V1FitPreset {
   std::string equal_channel_cnn;                 // which CNN has the equivariant core's channel count
   V1FitOptions fit;
   float smooth = 0.f, sparse = 0.f, readout = 0.f;
+  // Sweeps (run_v1_sweep): last-layer feature counts of the equivariant core (Fig. 2) and
+  // training-data fractions (§6 check 6, "the gap grows at 12.5-50 % data").
+  std::vector<int64_t> sweep_features;
+  std::vector<double> sweep_fractions{0.125, 0.25, 0.5, 1.0};
 };
 // "ci", "small", "paper" (science file §2 and §6).
 V1FitPreset v1_fit_preset(const std::string& name);
@@ -44,15 +48,34 @@ struct V1StudyConfig {
   bool skip_cnns = false;       // fit only the equivariant model and the controls without a core search
   bool bn_tied_rotations = false;
   std::string device = "cpu";   // cpu | cuda: where the models are fitted
+  int64_t last_features = 0;    // the equivariant core's last-layer F (0: the preset's)
+  double train_fraction = 1.0;  // fit on the first fraction of the training images (0, 1]
+  bool equal_channel_cnn_only = false;  // of the CNN controls, fit only the equal-channel one
+  bool skip_shuffled = false;   // no shuffled-response control (its check is then absent)
+  std::vector<double> sweep_values;  // run_v1_sweep: these feature counts / fractions instead of the preset's
 };
 
 nlohmann::json run_v1_study(const V1StudyConfig& c);
+
+// A sweep of run_v1_study, one sub-folder of c.out per point, collected in c.out/sweep_<kind>.json:
+//   "features": the equivariant model (no CNNs, no shuffled control) for each of the preset's
+//               sweep_features last-layer counts (Fig. 2: performance vs number of features);
+//   "data":     the equivariant model and the equal-channel CNN for each sweep_fractions entry.
+// Per point: test r, FEVE, median r(prediction, true rate), conv parameters, ARI where measured.
+nlohmann::json run_v1_sweep(const V1StudyConfig& c, const std::string& kind);
 
 // Orientation (radians, in [0, pi)) preferred by each neuron of a fitted model, from its
 // responses to full-field gratings (36 orientations x 8 phases, wavelength 6 px); the grating
 // at theta varies along (cos theta, sin theta) in (column, row) pixels as the simulation's cells.
 std::vector<double> grating_orientation(models::V1Model& model, int64_t height, int64_t width, double pixel_mean,
                                         double pixel_sd);
+// Where each core output channel looks relative to its own map position: the centroid, minus the
+// map centre, of the squared gradient of the channel's unit at the map centre with respect to the
+// image, summed over the first `k` of `images` (n, 1, H, W); BN in inference mode. (drow, dcol)
+// per channel. The core and the readout masks share a translation freedom, so argmax |m_n| marks a
+// cell's centre only where this offset is ~0.
+std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& model, const Tensor& images, int64_t k);
+
 // The same measurement on the simulation's true cells (phase-averaged |drive| for the linear
 // types, the energy for T3/T5): their preference differs from theta by a few degrees (the 9x9
 // zero-mean windows and the 5-degree grid), so model errors are also measured against it.

@@ -2,6 +2,7 @@
 #include "experiments/analysis/v1_training.h"
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 
@@ -81,6 +82,7 @@ V1FitResult fit_v1_model(models::V1Model& model, const Tensor& train_images, con
   ML_CHECK(o.interval >= 1 && o.patience >= 1 && o.max_steps >= 1, "fit_v1_model: interval, patience and max_steps must be >= 1");
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
+  const std::clock_t c0 = std::clock();  // process CPU time, all threads: wall time is inflated on a shared machine
   model.to(o.device);
   optim::Adam opt(model.parameters(), o.lr, 0.9f, 0.999f, 1e-8f);
   EarlyStopSchedule sched(o.patience, o.decays);
@@ -159,6 +161,7 @@ V1FitResult fit_v1_model(models::V1Model& model, const Tensor& train_images, con
   res.steps = step;
   res.best_val_loss = sched.best();
   res.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  res.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   return res;
 }
 

@@ -59,6 +59,7 @@ struct V1FitLogRow {
 struct V1FitResult {
   int64_t steps = 0, best_step = 0, total_updates = 0;
   double best_val_loss = 0, seconds = 0;
+  double cpu_seconds = 0;  // process CPU time over the fit (all threads)
   std::string stop_reason;
   std::vector<V1FitLogRow> log;
 };

@@ -58,6 +58,36 @@ class V1Report(unittest.TestCase):
             self.assertIn("results.json", p.stderr)
             self.assertEqual(len(p.stderr.strip().splitlines()), 1)
 
+    def test_sweeps(self):
+        with tempfile.TemporaryDirectory() as d:
+            feats = {"sweep": "features", "preset": "ci", "points": [
+                {"model": "equivariant", "last_features": F, "conv_parameters": 180 + 192 * F, "test_r_mean": r,
+                 "feve_mean": r - 0.1, "r_true_rate_median": r + 0.1, "ari": 0.5, "steps": "100"}
+                for F, r in ((2, 0.70), (4, 0.80), (8, 0.78))]}
+            data = {"sweep": "data", "preset": "ci", "equal_channel_cnn": "cnn_32", "points": []}
+            for fr, fe, fc in ((0.125, 0.50, 0.30), (0.5, 0.70, 0.62), (1.0, 0.85, 0.83)):
+                data["points"] += [{"model": "equivariant", "train_fraction": fr, "train_images": int(1500 * fr),
+                                    "feve_mean": fe, "test_r_mean": fe},
+                                   {"model": "cnn_32", "train_fraction": fr, "train_images": int(1500 * fr),
+                                    "feve_mean": fc, "test_r_mean": fc}]
+            json.dump(feats, open(os.path.join(d, "sweep_features.json"), "w"))
+            json.dump(data, open(os.path.join(d, "sweep_data.json"), "w"))
+            p = subprocess.run([sys.executable, SCRIPT, d], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            for f in ("sweep.md", "v1_sweep_features.png", "v1_sweep_data.png"):
+                self.assertTrue(os.path.exists(os.path.join(d, f)), f)
+            md = open(os.path.join(d, "sweep.md")).read()
+            self.assertIn("| 4 | 948 | 0.800 |", md)
+            self.assertIn("Test r rises from F = 2 (0.700) to F = 8 (0.780), best at F = 4", md)
+            self.assertIn("| 12.5 % | 187 | 0.500 | 0.300 | 0.200 |", md)
+            # gaps 0.20 and 0.08 at 12.5 and 50 %, 0.02 at 100 %: supported
+            self.assertIn("is supported.", md)
+            data["points"][2]["feve_mean"] = 0.63  # the gap at 50 % drops to 0.01 < 0.02: not supported
+            json.dump(data, open(os.path.join(d, "sweep_data.json"), "w"))
+            p = subprocess.run([sys.executable, SCRIPT, d], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("is not supported.", open(os.path.join(d, "sweep.md")).read())
+
 
 if __name__ == "__main__":
     unittest.main()
