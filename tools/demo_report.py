@@ -126,7 +126,8 @@ class SeedEquivariance:
     def values(self, image_set, transform, measure, layers=None):
         vals = [e.values(image_set, transform, measure, layers) for e in self.runs]
         means = np.array([v[0] for v in vals])
-        n = np.nanmin([v[2] for v in vals], axis=0)
+        ns = np.array([v[2] for v in vals], float)  # a layer without the measure is NaN on every seed
+        n = np.where(np.isnan(ns).all(0), math.nan, np.min(np.where(np.isnan(ns), np.inf, ns), 0))
         sems = np.array([v[1] / np.sqrt(np.maximum(v[2], 1)) for v in vals])
         return np.nanmean(means, 0), seed_se(sems, means) * np.sqrt(np.maximum(n, 1)), n
 
