@@ -2,7 +2,7 @@
 # bench/pytorch/train_compare.sh — engine training vs PyTorch training of the demo's recipe (issue 16).
 #
 #   bench/pytorch/train_compare.sh [--seeds 0,1] [--engine-dir out/demo] [--out out/compare]
-#                                  [--variants "sym asym none"] [--threads 2]
+#                                  [--variants "sym asym none"] [--threads 2] [--no-build]
 #
 # The same recipe on both sides (vgg_small, Fashion-MNIST 28x28, 3 epochs, Adam 1e-3, batch 256,
 # 10 % validation hold-out, sym/asym flips with p = 0.5; train_compare.py lists every setting),
@@ -14,7 +14,8 @@
 #
 # 1. Installs PyPI's torch 2.15.0 into TORCH_VENV (default ~/.cache/mirrorlab-torch-venv) as
 #    run_compare.sh does (no GPU wheels) unless it is there; PyTorch is never a test dependency.
-# 2. Builds train, render_stimuli, mirror_symmetry, equivariance in BUILD_DIR (default build-cpu).
+# 2. Builds train, render_stimuli, mirror_symmetry, equivariance in BUILD_DIR (default build-cpu);
+#    --no-build uses the programs already there.
 # 3. Engine nets: ENGINE_DIR's runs of tools/demo.sh (seed S = the first seed in ENGINE_DIR/train and
 #    ENGINE_DIR/nets, others in ENGINE_DIR/seeds/S/...), reused with their analyses when present;
 #    a missing run is trained here with the demo's command. The stimuli are rendered (seed = first
@@ -28,7 +29,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 VENV=${TORCH_VENV:-$HOME/.cache/mirrorlab-torch-venv}
 BUILD=${BUILD_DIR:-$ROOT/build-cpu}
-seeds=0,1 engine=out/demo out=out/compare variants="sym asym none" threads=2
+seeds=0,1 engine=out/demo out=out/compare variants="sym asym none" threads=2 build=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seeds) seeds=$2; shift 2 ;;
@@ -36,7 +37,8 @@ while [[ $# -gt 0 ]]; do
     --out) out=$2; shift 2 ;;
     --variants) variants=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --no-build) build=""; shift ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "train_compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -75,8 +77,13 @@ echo "PyPI torch: $TORCH ($VENV)"
 PY="$VENV/bin/python"
 
 # ---- 2. the engine's programs ---------------------------------------------------------------------
-[[ -f "$BUILD/CMakeCache.txt" ]] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA=OFF
-cmake --build "$BUILD" -j2 --target train render_stimuli mirror_symmetry equivariance
+if [[ -n "$build" ]]; then
+  [[ -f "$BUILD/CMakeCache.txt" ]] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA=OFF
+  cmake --build "$BUILD" -j2 --target train render_stimuli mirror_symmetry equivariance
+fi
+for p in experiments/train tools/render_stimuli experiments/mirror_symmetry experiments/equivariance; do
+  [[ -x "$BUILD/$p" ]] || { echo "train_compare.sh: no $BUILD/$p (run without --no-build)" >&2; exit 2; }
+done
 export OMP_NUM_THREADS="$threads"
 stim="$engine/stimuli/manifest.csv"
 [[ -f "$stim" ]] || "$BUILD/tools/render_stimuli" --out "$engine/stimuli" --size 28 --seed "${S[0]}"
