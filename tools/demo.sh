@@ -20,7 +20,7 @@
 #   --seeds N             N training seeds per variant: S, S+1, ..., S+N-1 (default 2; the stimuli
 #                         are rendered once, with S); the report gives the mean and spread over seeds
 #                         and says whether each verdict holds for every seed or for the mean only.
-#                         CPU preset for a fuller check: --seeds 5 (about 35 min on 2 cores)
+#                         CPU preset for a fuller check: --seeds 5 (estimated 35 min on 2 quiet cores)
 #   --seed-list "A,B,.."  the training seeds themselves (instead of --seed/--seeds; no duplicates)
 #   --resume              reuse the finished runs and analyses in OUT (a run cut short continues
 #                         from its checkpoint); refused when OUT was started with another seed set
