@@ -138,6 +138,16 @@ py="${MIRRORLAB_PYTHON:-/usr/bin/python3}"
 export OMP_NUM_THREADS="$threads"
 mkdir -p "$out"
 printf '{"seeds": [%s]}\n' "$seeds_csv" > "$out/seeds.json.tmp" && mv "$out/seeds.json.tmp" "$out/seeds.json"
+# A fresh run (no --resume) drops the seed folders an earlier run with another seed set left here,
+# so the report never mixes them in (it refuses seed folders demo.json does not list).
+if [ -z "$resume" ] && [ -d "$out/seeds" ]; then
+  for d in "$out"/seeds/*/; do
+    [ -d "$d" ] || continue
+    s=$(basename "$d")
+    case ",${seeds_csv#*,}," in *",$s,"*) [ ${#seeds[@]} -gt 1 ] && continue ;; esac
+    echo "demo: removing $d (left by an earlier run; this run trains seeds $seeds_csv, the first at the top level)"; rm -rf "$d"
+  done
+fi
 # done FILE: with --resume, an output that exists is not computed again.
 done_() { [ -n "$resume" ] && [ -e "$1" ]; }
 
