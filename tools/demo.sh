@@ -6,16 +6,27 @@
 #   2. renders the 9 procedural object families x 25 exemplars x 9 views at 28x28
 #      (tools/render_stimuli), plus copies whose objects' right side is deformed by A
 #      (the symmetry-breaking experiment the paper could not run);
-#   3. trains vgg_small on Fashion-MNIST three times -- labels as they are (none), mirrored
-#      images with the same label (sym), mirrored images with label + 10 (asym) -- same seed;
-#   4. runs mirror_symmetry and equivariance on the three trained nets and an untrained one;
+#   3. trains vgg_small on Fashion-MNIST three times per training seed -- labels as they are (none),
+#      mirrored images with the same label (sym), mirrored images with label + 10 (asym);
+#   4. runs mirror_symmetry and equivariance on the three trained nets and an untrained one, for
+#      every seed (the first seed's nets in OUT/train, OUT/nets; seed S's in OUT/seeds/S/...);
 #   5. RISE importance maps with the Figure 5 controls on the sym net's fc1 (importance_maps,
 #      one object per family; --rise sets the preset);
-#   6. writes the report (tools/demo_report.py).
+#   6. compares the nets with simulated face-patch populations (Fig. 6: simulate_population +
+#      neural_alignment) and runs the supplementary figures 2-S7, 2-S8, 5-S2...S4 (first seed);
+#   7. writes the report (tools/demo_report.py).
 #
 # Options (all optional):
 #   --epochs N            training epochs per net (default 3)
 #   --seed S              every random choice: stimuli, init, shuffling, nulls (default 0)
+#   --seeds N             N training seeds per variant: S, S+1, ..., S+N-1 (default 2; the stimuli
+#                         are rendered once, with S); the report gives the mean and spread over seeds
+#                         and says whether each verdict holds for every seed or for the mean only.
+#                         CPU preset for a fuller check: --seeds 5 (estimated 35 min on 2 quiet cores)
+#   --seed-list "A,B,.."  the training seeds themselves (instead of --seed/--seeds; no duplicates)
+#   --resume              reuse the finished runs and analyses in OUT (a run cut short continues
+#                         from its checkpoint); refused when OUT was started with another seed set
+#   --build-arch A        build with -march=A (MIRRORLAB_ARCH, e.g. x86-64-v3 = AVX2) in build-cpu-A
 #   --out DIR             results folder (default out/demo)
 #   --threads T           OpenMP threads (default: all cores)
 #   --asymmetry "A B .."  deformation levels of the symmetry-breaking experiment (default "0.1 0.25 0.5")
@@ -42,6 +53,7 @@ classic=""
 epochs=3 seed=0 out=out/demo threads="$(nproc)" levels="0.1 0.25 0.5" dataset=fashion-mnist data_dir="" alexnet="" device=""
 rise=cpu
 architectures="" arch_weights=()
+nseeds=2 seed_list="" resume="" build_arch=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --epochs) epochs="$2"; shift 2 ;;
@@ -57,7 +69,11 @@ while [ $# -gt 0 ]; do
     --rise) rise="$2"; shift 2 ;;
     --architectures) architectures="$2"; shift 2 ;;
     --arch-weights) arch_weights+=(--weights "$2"); shift 2 ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    --seeds) nseeds="$2"; shift 2 ;;
+    --seed-list) seed_list="$2"; shift 2 ;;
+    --resume) resume=1; shift ;;
+    --build-arch) build_arch="$2"; shift 2 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -69,6 +85,39 @@ case "$dataset" in
 esac
 case "$rise" in cpu|full|off) ;; *) echo "demo: --rise must be cpu, full or off, got '$rise'" >&2; exit 2 ;; esac
 [ -z "$alexnet" ] || [ -f "$alexnet" ] || { echo "demo: --alexnet-weights: no file '$alexnet'" >&2; exit 2; }
+# Training seeds: checked here, before anything is installed or built, so a typo costs nothing.
+[[ "$seed" =~ ^[0-9]+$ ]] || { echo "demo: --seed must be a whole number >= 0, got '$seed'" >&2; exit 2; }
+if [ -n "$seed_list" ]; then
+  seeds=()
+  IFS=',' read -r -a items <<< "${seed_list// /,}"
+  for s in "${items[@]}"; do
+    [ -z "$s" ] && continue
+    [[ "$s" =~ ^[0-9]+$ ]] || { echo "demo: --seed-list: '$s' is not a whole number >= 0 (list '$seed_list')" >&2; exit 2; }
+    s=$((10#$s))
+    for t in "${seeds[@]}"; do
+      [ "$t" != "$s" ] || { echo "demo: --seed-list: seed $s appears twice in '$seed_list' (each seed trains one net per variant)" >&2; exit 2; }
+    done
+    seeds+=("$s")
+  done
+  [ ${#seeds[@]} -ge 1 ] || { echo "demo: --seed-list: no seed in '$seed_list'" >&2; exit 2; }
+  seed=${seeds[0]}  # the stimuli, RISE and the classic models use the first seed
+else
+  [[ "$nseeds" =~ ^[0-9]+$ ]] && [ "$nseeds" -ge 1 ] ||
+    { echo "demo: --seeds must be a whole number >= 1 (training seeds per variant), got '$nseeds'" >&2; exit 2; }
+  seeds=()
+  for ((k = 0; k < nseeds; k++)); do seeds+=($((seed + k))); done
+fi
+seeds_csv=$(IFS=,; echo "${seeds[*]}")
+# The first seed's runs keep the single-seed layout (OUT/train, OUT/nets); seed S's go to OUT/seeds/S.
+seed_root() { if [ "$1" = "${seeds[0]}" ]; then echo "$out"; else echo "$out/seeds/$1"; fi; }
+if [ -n "$resume" ] && [ -f "$out/seeds.json" ]; then
+  before=$(tr -d ' \n' < "$out/seeds.json" | sed -n 's/.*"seeds":\[\([0-9,]*\)\].*/\1/p')
+  [ "$before" = "$seeds_csv" ] || { echo "demo: --resume: $out/seeds.json lists training seeds [${before:-?}]," \
+    "this run asks for [$seeds_csv]; resume with the same seeds or use another --out" >&2; exit 2; }
+fi
+if [ -n "$build_arch" ]; then
+  [[ "$build_arch" =~ ^[a-z0-9_-]+$ ]] || { echo "demo: --build-arch: '$build_arch' is not a -march value" >&2; exit 2; }
+fi
 
 now() { date +%s%N; }  # nanoseconds
 secs() { local d=$((($2 - $1) / 100000000)); printf '%d.%d' $((d / 10)) $((d % 10)); }  # tenths of a second
@@ -85,16 +134,31 @@ if [ -z "$device" ]; then
   if command -v nvcc >/dev/null && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then device=cuda; fi
 fi
 if [ "$device" = cuda ]; then cuda=ON build=build; else cuda=OFF build=build-cpu; fi
+arch_args=()
+if [ -n "$build_arch" ]; then build="$build-$build_arch"; arch_args=(-DMIRRORLAB_ARCH="$build_arch"); fi
 
-step "build ($build, CUDA $cuda)"
+step "build ($build, CUDA $cuda${build_arch:+, -march=$build_arch})"
 t0=$(now)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA="$cuda" >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA="$cuda" "${arch_args[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target train render_stimuli mirror_symmetry equivariance extract_activations importance_maps
 t_build=$(secs "$t0" "$(now)")
 bin="$root/$build"
 py="${MIRRORLAB_PYTHON:-/usr/bin/python3}"
 export OMP_NUM_THREADS="$threads"
 mkdir -p "$out"
+printf '{"seeds": [%s]}\n' "$seeds_csv" > "$out/seeds.json.tmp" && mv "$out/seeds.json.tmp" "$out/seeds.json"
+# A fresh run (no --resume) drops the seed folders an earlier run with another seed set left here,
+# so the report never mixes them in (it refuses seed folders demo.json does not list).
+if [ -z "$resume" ] && [ -d "$out/seeds" ]; then
+  for d in "$out"/seeds/*/; do
+    [ -d "$d" ] || continue
+    s=$(basename "$d")
+    case ",${seeds_csv#*,}," in *",$s,"*) [ ${#seeds[@]} -gt 1 ] && continue ;; esac
+    echo "demo: removing $d (left by an earlier run; this run trains seeds $seeds_csv, the first at the top level)"; rm -rf "$d"
+  done
+fi
+# done FILE: with --resume, an output that exists is not computed again.
+done_() { [ -n "$resume" ] && [ -e "$1" ]; }
 
 step "render stimuli (${size}x${size}, seed $seed)"
 t0=$(now)
@@ -104,42 +168,59 @@ for a in $levels; do
 done
 t_render=$(secs "$t0" "$(now)")
 
-declare -A t_train
+declare -A t_train=([none]=0 [sym]=0 [asym]=0)
+for S in "${seeds[@]}"; do
 for variant in none sym asym; do
-  step "train vgg_small on $dataset, variant $variant ($epochs epochs)"
+  run="$(seed_root "$S")/train/$variant"
+  if done_ "$run/final.json"; then
+    grep -q "\"seed\": $S,\?\$" "$run/final.json" ||
+      { echo "demo: --resume: $run/final.json was not trained with seed $S" >&2; exit 2; }
+    echo "demo: --resume: $run is finished"; continue
+  fi
+  step "train vgg_small on $dataset, variant $variant, seed $S ($epochs epochs)"
   t0=$(now)
   data_args=(--dataset "$dataset")
   [ -n "$data_dir" ] && data_args+=(--data-dir "$data_dir")
   if [ "$dataset" = fashion-mnist ]; then opt=(--optimizer adam --lr 1e-3); else opt=("${recipe[@]}"); fi
+  again=()
+  [ -n "$resume" ] && [ -f "$run/checkpoint.safetensors" ] && again=(--resume)
   "$bin/experiments/train" --model vgg_small "${data_args[@]}" --variant "$variant" --epochs "$epochs" "${opt[@]}" \
-    --seed "$seed" --threads "$threads" --device "$device" --out "$out/train/$variant"
-  t_train[$variant]=$(secs "$t0" "$(now)")
+    --seed "$S" --threads "$threads" --device "$device" --out "$run" "${again[@]}"
+  t=$(secs "$t0" "$(now)")
+  t_train[$variant]=$(awk "BEGIN{print ${t_train[$variant]} + $t}")
+done
 done
 
 step "analyses: mirror-symmetric viewpoint tuning, invariance and equivariance"
 t0=$(now)
 channels=$([ "$dataset" = fashion-mnist ] && echo 1 || echo 3)
+for S in "${seeds[@]}"; do
+r="$(seed_root "$S")"
 for net in untrained none sym asym; do
   if [ "$net" = untrained ]; then
     # Same architecture and input normalisation as the trained nets, N(0, 1/fan_in) weights.
     netargs=(--model vgg_small --untrained --in-channels "$channels" --image-size "$size" --num-classes 10
-             --normalization "$out/train/none/final.json")
+             --normalization "$r/train/none/final.json")
   else
-    netargs=(--weights "$out/train/$net/final.safetensors")
+    netargs=(--weights "$r/train/$net/final.safetensors")
   fi
-  common=("${netargs[@]}" --seed "$seed" --device "$device" --threads "$threads" --label "$net" --quiet)
-  "$bin/experiments/mirror_symmetry" "${common[@]}" --stimuli "$out/stimuli/manifest.csv" --out "$out/nets/$net/msvt"
+  common=("${netargs[@]}" --seed "$S" --device "$device" --threads "$threads" --label "$net" --quiet)
+  done_ "$r/nets/$net/msvt/msvt.csv" ||
+    "$bin/experiments/mirror_symmetry" "${common[@]}" --stimuli "$out/stimuli/manifest.csv" --out "$r/nets/$net/msvt"
   for a in $levels; do
-    "$bin/experiments/mirror_symmetry" "${common[@]}" --no-plot --stimuli "$out/stimuli_asym/A_$a/manifest.csv" \
-      --out "$out/nets/$net/asymmetry/A_$a"
+    done_ "$r/nets/$net/asymmetry/A_$a/msvt.csv" ||
+      "$bin/experiments/mirror_symmetry" "${common[@]}" --no-plot --stimuli "$out/stimuli_asym/A_$a/manifest.csv" \
+        --out "$r/nets/$net/asymmetry/A_$a"
   done
-  "$bin/experiments/equivariance" "${common[@]}" --stimuli "$out/stimuli/manifest.csv" --noise 500 \
-    --out "$out/nets/$net/equivariance"
+  done_ "$r/nets/$net/equivariance/equivariance.csv" ||
+    "$bin/experiments/equivariance" "${common[@]}" --stimuli "$out/stimuli/manifest.csv" --noise 500 \
+      --out "$r/nets/$net/equivariance"
+done
 done
 t_analysis=$(secs "$t0" "$(now)")
 
 t_rise=0
-if [ "$rise" != off ]; then
+if [ "$rise" != off ] && ! done_ "$out/nets/sym/rise/summary_5c.csv"; then
   step "RISE importance maps and the Figure 5 controls (sym net, fc1, preset $rise)"
   t0=$(now)
   "$bin/experiments/importance_maps" --weights "$out/train/sym/final.safetensors" --layer fc1 --preset "$rise" \
@@ -241,12 +322,13 @@ fi
 t_total=$(secs "$t_start" "$(now)")
 levels_json=$(printf '%s\n' 0 $levels | paste -sd, -)
 cat > "$out/demo.json.tmp" <<JSON
-{"seed": $seed, "epochs": $epochs, "image_size": $size, "dataset": "$dataset",
+{"seed": $seed, "seeds": [$seeds_csv], "epochs": $epochs, "image_size": $size, "dataset": "$dataset",
  "revision": "$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)",
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "machine": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//;s/"//g'), $(nproc) cores",
  "threads": $threads, "device": "$device", "asymmetry_levels": [$levels_json],
- "command": "bash tools/demo.sh --epochs $epochs --seed $seed",
+ "command": "bash tools/demo.sh --epochs $epochs --seed-list $seeds_csv${build_arch:+ --build-arch $build_arch}",
+ "build": "$build",
  "timings_s": {"build": $t_build, "render": $t_render, "train_none": ${t_train[none]}, "train_sym": ${t_train[sym]},
                "train_asym": ${t_train[asym]}, "analysis": $t_analysis, "rise": $t_rise, "total": $t_total}}
 JSON

@@ -7,16 +7,26 @@ Reads OUTDIR/demo.json, train/{none,sym,asym}/final.json (required), nets/{untra
 asym}/msvt/ (required), and when present nets/*/equivariance/, nets/*/asymmetry/A_*/,
 nets/sym/rise/ (importance_maps) and stimuli/; a missing optional part is skipped with a note. Every verdict is computed from the
 numbers by the rule printed beside it. Bad input exits with status 2 and one line naming the file.
+
+Training seeds (tools/demo.sh --seeds N): demo.json's "seeds" lists them; the first seed's runs are in
+OUTDIR/train and OUTDIR/nets, seed S's in OUTDIR/seeds/S/train and OUTDIR/seeds/S/nets. Every table
+gives the mean over seeds, the within-net SEM (over exemplars or images, averaged over seeds) and the
+spread over seeds (SD, min-max); every verdict is computed on the seed mean and on each seed, and says
+whether the claim holds for every seed, for the mean only, or not.
 """
 import argparse
 import html
 import math
 import os
+import warnings
 
 import mlplot as mp  # first: it stops with one line if numpy or matplotlib is missing
 from mlplot import fmt, np, plt
 
 import matplotlib.image as mpimg  # noqa: E402
+
+# A layer without a measure (FC equivariance) is NaN on every seed; its seed SD is NaN by design.
+warnings.filterwarnings("ignore", message="Degrees of freedom <= 0", category=RuntimeWarning)
 
 RUNS = ["none", "sym", "asym"]
 # SCIENCE.md's reference run (another framework, 3 epochs of Adam 1e-3, two seeds).
@@ -57,47 +67,222 @@ def floor_null(m):
     return "shuffled_views" if "shuffled_views" in nulls else "noise"
 
 
+# ---------------------------------------------------------------- training seeds
+
+def seed_se(per_seed_sem, values):
+    """Standard error of a mean over training seeds. The exemplar (or image) SEM is the stimulus
+    sampling error; all seeds see the same stimuli, so it does not shrink with the seed count and
+    its mean over seeds is kept whole. The seed-to-seed SD over sqrt(N) is the training noise of
+    the mean. Their root sum of squares is conservative: the seed SD already holds some stimulus
+    noise. One seed: the SEM alone."""
+    sem = np.nanmean(per_seed_sem, axis=0)
+    n = values.shape[0]
+    sd = np.nanstd(values, axis=0, ddof=1) if n > 1 else np.zeros_like(sem)
+    return np.hypot(sem, sd / math.sqrt(n))
+
+
+class SeedMsvt:
+    """The mean over training seeds of several mirror_symmetry folders of one net, with Msvt's
+    interface: index() gives the seed mean and the seed_se() error, so every claim and figure
+    written for one net reads the seed mean unchanged; spread() gives the per-seed detail."""
+
+    def __init__(self, runs):
+        self.runs = runs
+        first = runs[0]
+        self.path, self.rows, self.floor, self.model = first.path, first.rows, first.floor, first.model
+        self.layers, self.categories, self.symmetry = first.layers, first.categories, first.symmetry
+        for m in runs[1:]:
+            if m.layers != first.layers or m.categories != first.categories:
+                raise mp.InputError(f"{m.path}: layers or families differ from {first.path} (same stimuli and net "
+                                    "expected for every seed)")
+
+    def per_seed(self, category, definition, layers=None):
+        """(seeds, layers) arrays of each seed's mean and SEM."""
+        pairs = [m.index(category, definition, layers) for m in self.runs]
+        return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+    def index(self, category, definition, layers=None):
+        means, sems = self.per_seed(category, definition, layers)
+        return np.nanmean(means, axis=0), seed_se(sems, means)
+
+    def spread(self, category, definition, layers=None):
+        """(mean, within-net SEM, SD over seeds, min, max) arrays over layers."""
+        means, sems = self.per_seed(category, definition, layers)
+        sd = np.nanstd(means, axis=0, ddof=1) if len(self.runs) > 1 else np.full(means.shape[1], math.nan)
+        return np.nanmean(means, 0), np.nanmean(sems, 0), sd, np.nanmin(means, 0), np.nanmax(means, 0)
+
+    def floor_of(self, definition, null="shuffled_views", layers=None):
+        pairs = [m.floor_of(definition, null, layers) for m in self.runs]
+        return np.nanmean([p[0] for p in pairs], 0), np.nanmean([p[1] for p in pairs], 0)
+
+
+class SeedEquivariance:
+    """The mean over training seeds of several equivariance folders of one net (Equivariance's
+    interface). values() returns a std such that std/sqrt(n), the SEM the claims use, equals
+    seed_se() of the per-seed SEMs."""
+
+    def __init__(self, runs):
+        self.runs = runs
+        first = runs[0]
+        self.path, self.rows, self.model = first.path, first.rows, first.model
+        self.layers, self.image_sets, self.kind = first.layers, first.image_sets, first.kind
+
+    def values(self, image_set, transform, measure, layers=None):
+        vals = [e.values(image_set, transform, measure, layers) for e in self.runs]
+        means = np.array([v[0] for v in vals])
+        ns = np.array([v[2] for v in vals], float)  # a layer without the measure is NaN on every seed
+        n = np.where(np.isnan(ns).all(0), math.nan, np.min(np.where(np.isnan(ns), np.inf, ns), 0))
+        sems = np.array([v[1] / np.sqrt(np.maximum(v[2], 1)) for v in vals])
+        return np.nanmean(means, 0), seed_se(sems, means) * np.sqrt(np.maximum(n, 1)), n
+
+
+def spread_text(values):
+    """"SD x, min–max" of per-seed values, or "" for one seed (no spread to show)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
+    if len(v) < 2:
+        return ""
+    return f"SD {fmt(float(v.std(ddof=1)))}, {fmt(float(v.min()))}–{fmt(float(v.max()))}"
+
+
+def cell(mean, sem, values):
+    """A table cell: seed mean ± within-net SEM, then the spread over seeds."""
+    sp = spread_text(values)
+    return pm(mean, sem) + (f" [seeds {sp}]" if sp else "")
+
+
+def seed_views(d):
+    """One dict per seed with the keys the claims read (msvt, equiv, asym, layers)."""
+    return [{"msvt": v["msvt"], "equiv": v["equiv"], "asym": v["asym"], "layers": d["layers"], "seed": v["seed"]}
+            for v in d["seed_runs"]]
+
+
+SCOPES = {"every": "every seed", "mean": "mean only", "not": "not", "one": "one seed"}
+
+
+def over_seeds(d, claim, table_fn=None):
+    """(verdict, scope, sentence): claim(view, *extra) on the seed mean (d) and on each seed.
+
+    The verdict is the seed mean's (the word the single-seed report gave); the scope says whether
+    the claim agrees for every seed, for the seed mean only, or not (the mean does not agree)."""
+    def run(x):
+        return claim(x, table_fn(x))[0] if table_fn else claim(x)[0]
+
+    word = run(d)
+    views = seed_views(d)
+    if len(views) == 1:
+        return word, SCOPES["one"], ("One training seed: the verdict rests on one net per variant "
+                                     "(tools/demo.sh --seeds N gives it a spread).")
+    per = [(v["seed"], run(v)) for v in views]
+    k = sum(w == "agrees" for _, w in per)
+    listing = ", ".join(f"seed {s}: {w}" for s, w in per)
+    if word == "agrees" and k == len(per):
+        scope, head = SCOPES["every"], f"The claim holds for every one of the {len(per)} training seeds"
+    elif word == "agrees":
+        scope, head = SCOPES["mean"], (f"The claim holds for the mean over the {len(per)} training seeds only: "
+                                       f"{k} of {len(per)} seeds agree on their own")
+    else:
+        scope, head = SCOPES["not"], (f"The claim does not hold on the mean over the {len(per)} training seeds "
+                                      f"(verdict {word}); {k} of {len(per)} seeds agree on their own")
+    return word, scope, (f"{head} ({listing}). The seed mean's errors combine the within-net SEM with the "
+                         f"seed-to-seed SD over √N.")
+
+
 # ---------------------------------------------------------------- loading
 
-def load(outdir):
-    d = {"out": outdir}
-    d["demo"] = mp.read_json(os.path.join(outdir, "demo.json"),
-                             ("seed", "epochs", "revision", "date", "machine", "threads", "device", "timings_s"))
-    number(d["demo"]["timings_s"], os.path.join(outdir, "demo.json"), "timings_s")
-    number(d["demo"].get("asymmetry_levels", []), os.path.join(outdir, "demo.json"), "asymmetry_levels")
-    d["train"] = {}
+def seeds_of(demo, path):
+    """demo.json's training seeds (its "seeds" list, or its one "seed"); duplicates are an error."""
+    seeds = demo.get("seeds", [demo["seed"]])
+    if not isinstance(seeds, list) or not seeds or any(isinstance(x, bool) or not isinstance(x, int) or x < 0
+                                                       for x in seeds):
+        raise mp.InputError(f"{path}: seeds = {seeds!r} is not a non-empty list of whole numbers >= 0")
+    dup = sorted({x for x in seeds if seeds.count(x) > 1})
+    if dup:
+        raise mp.InputError(f"{path}: seeds {seeds} list seed(s) {dup} more than once")
+    return seeds
+
+
+def seed_root(outdir, seeds, s):
+    return outdir if s == seeds[0] else os.path.join(outdir, "seeds", str(s))
+
+
+def load_seed(outdir, root, seed, notes):
+    """One training seed's runs: train/*/final.json, nets/*/msvt, equivariance, asymmetry."""
+    v = {"seed": seed, "train": {}, "equiv": {}, "asym": {}}
     for r in RUNS:
-        path = os.path.join(outdir, "train", r, "final.json")
-        d["train"][r] = mp.read_json(path, ("test_accuracy",))
-        number({k: d["train"][r].get(k, 0) for k in ("test_accuracy", "test_loss")}, path, "")
-    d["msvt"] = {n: mp.Msvt(os.path.join(outdir, "nets", n, "msvt")) for n in mp.NETS}
-    for m in d["msvt"].values():  # the headline pools the families; without it there is no report
+        path = os.path.join(root, "train", r, "final.json")
+        v["train"][r] = mp.read_json(path, ("test_accuracy",))
+        number({k: v["train"][r].get(k, 0) for k in ("test_accuracy", "test_loss")}, path, "")
+        got = v["train"][r].get("seed", v["train"][r].get("config", {}).get("seed", seed))
+        if got != seed:
+            raise mp.InputError(f"{path}: trained with seed {got!r}, but it is the run of seed {seed} "
+                                "(demo.json's seeds and the run folders disagree)")
+    v["msvt"] = {n: mp.Msvt(os.path.join(root, "nets", n, "msvt")) for n in mp.NETS}
+    for m in v["msvt"].values():  # the headline pools the families; without it there is no report
         for definition in mp.DEFINITIONS:
             if not any(r["category"] == "pooled" and r["definition"] == definition for r in m.rows):
                 raise mp.InputError(f"{m.path}: no rows with category pooled and definition {definition}")
-    d["layers"] = d["msvt"]["sym"].layers
-    d["equiv"], d["asym"], d["notes"] = {}, {}, []
     for n in mp.NETS:
-        folder = os.path.join(outdir, "nets", n, "equivariance")
+        folder = os.path.join(root, "nets", n, "equivariance")
         if os.path.exists(os.path.join(folder, "equivariance.csv")):
-            d["equiv"][n] = mp.Equivariance(folder)
+            v["equiv"][n] = mp.Equivariance(folder)
         else:
-            d["notes"].append(f"no {folder}/equivariance.csv: net {n} left out of the equivariance result")
+            notes.append(f"no {folder}/equivariance.csv: net {n} left out of the equivariance result")
         levels = {}
-        root = os.path.join(outdir, "nets", n, "asymmetry")
-        for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        adir = os.path.join(root, "nets", n, "asymmetry")
+        for name in sorted(os.listdir(adir)) if os.path.isdir(adir) else []:
             try:
                 level = float(name[2:]) if name.startswith("A_") else None
             except ValueError:
                 level = None
-            if level is not None and os.path.exists(os.path.join(root, name, "msvt.csv")):
-                levels[level] = mp.Msvt(os.path.join(root, name), need_floor=False)
+            if level is not None and os.path.exists(os.path.join(adir, name, "msvt.csv")):
+                levels[level] = mp.Msvt(os.path.join(adir, name), need_floor=False)
         if levels and 0.0 not in levels:
-            levels[0.0] = d["msvt"][n]  # A = 0 is the ordinary stimulus set
+            levels[0.0] = v["msvt"][n]  # A = 0 is the ordinary stimulus set
         if len(levels) > 1:
-            d["asym"][n] = dict(sorted(levels.items()))
+            v["asym"][n] = dict(sorted(levels.items()))
         else:
-            d["notes"].append(f"no {root}/A_*/msvt.csv: net {n} left out of the asymmetry result")
+            notes.append(f"no {adir}/A_*/msvt.csv: net {n} left out of the asymmetry result")
+    return v
+
+
+def load(outdir):
+    d = {"out": outdir}
+    djson = os.path.join(outdir, "demo.json")
+    d["demo"] = mp.read_json(djson, ("seed", "epochs", "revision", "date", "machine", "threads", "device", "timings_s"))
+    number(d["demo"]["timings_s"], djson, "timings_s")
+    number(d["demo"].get("asymmetry_levels", []), djson, "asymmetry_levels")
+    d["seeds"] = seeds = seeds_of(d["demo"], djson)
+    extra = os.path.join(outdir, "seeds")
+    for name in sorted(os.listdir(extra)) if os.path.isdir(extra) else []:
+        if not (name.isdigit() and int(name) in seeds[1:]):
+            raise mp.InputError(f"{os.path.join(extra, name)}: a run folder of a seed that {djson} does not list "
+                                f"(its seeds are {seeds}); a run with another seed set wrote here")
+    d["notes"] = []
+    d["seed_runs"] = []
+    for s in seeds:
+        root = seed_root(outdir, seeds, s)
+        if not os.path.isdir(root):
+            raise mp.InputError(f"{root}: missing: {djson} lists seed {s}")
+        notes = [] if s != seeds[0] else d["notes"]
+        d["seed_runs"].append(load_seed(outdir, root, s, notes))
+    runs = d["seed_runs"]
+    d["train"] = {r: runs[0]["train"][r] for r in RUNS}
+    d["train_seeds"] = {r: [v["train"][r] for v in runs] for r in RUNS}
+    d["msvt"] = {n: SeedMsvt([v["msvt"][n] for v in runs]) for n in mp.NETS}
+    d["layers"] = d["msvt"]["sym"].layers
+    # A net enters the equivariance and asymmetry results only when every seed has them.
+    d["equiv"] = {n: SeedEquivariance([v["equiv"][n] for v in runs]) for n in mp.NETS
+                  if all(n in v["equiv"] for v in runs)}
+    d["asym"] = {}
+    for n in mp.NETS:
+        if all(n in v["asym"] for v in runs):
+            common = sorted(set.intersection(*(set(v["asym"][n]) for v in runs)))
+            if len(common) > 1:
+                d["asym"][n] = {a: SeedMsvt([v["asym"][n][a] for v in runs]) for a in common}
+    for v in runs[1:]:
+        for n in mp.NETS:
+            if n in runs[0]["equiv"] and n not in v["equiv"]:
+                d["notes"].append(f"seed {v['seed']} has no equivariance of net {n}: net {n} left out of Result 4")
     man = os.path.join(outdir, "stimuli", "manifest.csv")
     d["manifest"] = mp.read_csv(man, {"file": str, "category": str, "exemplar": int, "view_deg": float}) \
         if os.path.exists(man) else None
@@ -158,11 +343,15 @@ def fig_pooled(d, path):
             mean, sem = d["msvt"][n].index("pooled", definition, layers)
             mp.index_line(ax, layers, mean, sem, 0.06 * (k - 1.5), color=mp.NET_COLORS[n], ls=mp.NET_STYLES[n],
                           lw=2, label=n)
+            if len(d["seeds"]) > 1:  # each seed thin, so the spread behind the mean is visible
+                per, _ = d["msvt"][n].per_seed("pooled", definition, layers)
+                for row in per:
+                    ax.plot(np.arange(len(layers)) + 0.06 * (k - 1.5), row, color=mp.NET_COLORS[n], lw=0.6, alpha=0.5)
         ax.axhline(0, color="0.3", lw=0.6)
         mp.layer_axis(ax, layers)
         ax.set_title(f"pooled mirror-symmetric families, {definition} definition", fontsize=10)
         ax.set_xlabel("layer (shaded: fully connected)")
-    axes[0].set_ylabel("index (mean ± SEM over exemplars)")
+    axes[0].set_ylabel("index (seed mean ± combined SE)" if len(d["seeds"]) > 1 else "index (mean ± SEM over exemplars)")
     axes[0].legend(fontsize=8, loc="upper left", frameon=False)
     fig.tight_layout()
     return mp.save_fig(fig, path)
@@ -193,6 +382,49 @@ def fig_families(d, path):
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return mp.save_fig(fig, path)
+
+
+def conv_spread(d, net, layer):
+    """Result 2's spread over seeds of one net's pooled index at one conv layer."""
+    per, _ = d["msvt"][net].per_seed("pooled", "released", [layer])
+    return spread_text(per[:, 0]) or "–"
+
+
+def equiv_cell(d, net, image_set, k, value):
+    """Result 4's cell k (FC hflip, vflip, rot90, conv hflip): seed mean ± within SEM [seeds]."""
+    g, kind = (mp.TRANSFORMS[k], "fc") if k < 3 else ("hflip", "conv")
+    per = [invariance_at(e, image_set, g, kind) for e in d["equiv"][net].runs]
+    return cell(value, float(np.mean([p[1] for p in per])), [p[0] for p in per])
+
+
+def fig_family_lines(d, path):
+    """(2b) the paper's Fig. 2C per net: index per layer, one line per family, band = combined error."""
+    layers, ref = d["layers"], d["msvt"]["sym"]
+    cats = ref.categories
+    colors = plt.get_cmap("tab10")
+    styles = {"one_plane": "-", "two_planes": "--", "none": ":"}
+    fig, axes = plt.subplots(1, len(mp.NETS), figsize=(3.6 * len(mp.NETS), 4.0), squeeze=False, sharey=True)
+    x = np.arange(len(layers))
+    for ax, n in zip(axes[0], mp.NETS):
+        mp.shade_fc(ax, layers)
+        for k, cat in enumerate(cats):
+            mean, se = d["msvt"][n].index(cat, "released", layers)
+            ok = np.isfinite(mean)
+            ax.plot(x[ok], mean[ok], color=colors(k % 10), ls=styles.get(ref.symmetry[cat], "-"), lw=1.5,
+                    marker="o", ms=3, label=f"{cat} ({ref.symmetry[cat]})")
+            band = ok & np.isfinite(se)
+            ax.fill_between(x[band], (mean - se)[band], (mean + se)[band], color=colors(k % 10), alpha=0.15, lw=0)
+        fm = d["msvt"][n].floor_of("released", floor_null(d["msvt"][n]), layers)[0]
+        ax.plot(x, fm, color="0.4", lw=1, ls="-.", label="null floor")
+        ax.axhline(0, color="0.3", lw=0.6)
+        mp.layer_axis(ax, layers, rotate=True)
+        ax.set_title(f"{n} net ({len(d['seeds'])} seed(s))", fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("index (released)", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return mp.save_fig(fig, path)
 
 
@@ -506,10 +738,14 @@ def figure(src, caption):
     return f'<figure><a href="{esc(src)}"><img src="{esc(src)}" alt="{esc(caption)}"></a><figcaption>{caption}</figcaption></figure>'
 
 
-def verdict(claim, word, text):
+def verdict(claim, word, text, seeds=None):
+    """seeds = over_seeds()'s (verdict, scope, sentence), or None where a claim has no seed spread
+    (RISE runs on the first seed's sym net only)."""
     # data-* attributes let a test (or a script) read the verdict without parsing prose.
-    return (f'<p class="verdict" data-claim="{claim}" data-verdict="{word}"><strong>Claim ({claim}): {word}.</strong> '
-            f"{esc(text)}</p>")
+    scope = f' data-seeds="{seeds[1]}"' if seeds else ""
+    tail = f" Over training seeds: {seeds[1]}. {seeds[2]}" if seeds else ""
+    return (f'<p class="verdict" data-claim="{claim}" data-verdict="{word}"{scope}><strong>Claim ({claim}): {word}'
+            f'{f" ({seeds[1]})" if seeds and seeds[1] != SCOPES["one"] else ""}.</strong> {esc(text + tail)}</p>')
 
 
 def pm(mean, sem):
@@ -519,23 +755,31 @@ def pm(mean, sem):
 def training_section(d):
     rows, parts = [], []
     for r in RUNS:
-        f = d["train"][r]
-        acc, ref, cfg = float(f["test_accuracy"]), REFERENCE_ACC[r], f.get("config", {})
+        runs = d["train_seeds"][r]
+        f = runs[0]
+        accs = [float(x["test_accuracy"]) for x in runs]
+        losses = [float(x.get("test_loss", math.nan)) for x in runs]
+        acc, ref, cfg = float(np.mean(accs)), REFERENCE_ACC[r], f.get("config", {})
+        sp = spread_text(accs)
         rows.append([r, cfg.get("variant", r), f.get("epochs_run", "–"), f.get("best_epoch", "–"), f"{acc:.4f}",
-                     fmt(float(f.get("test_loss", math.nan)), 4), f"{ref:.2f}", f"{acc - ref:+.4f}"])
-        parts.append(f"{r} {acc:.4f} ({'within' if abs(acc - ref) <= ACC_TOL else 'outside'} {ACC_TOL} of {ref:.2f})")
-    epochs = d["demo"]["epochs"]
-    text = (f"Test accuracy after {epochs} epoch(s): " + ", ".join(parts) + ". The reference run (SCIENCE.md, "
+                     sp or "–", ", ".join(f"{a:.4f}" for a in accs), fmt(float(np.mean(losses)), 4), f"{ref:.2f}",
+                     f"{acc - ref:+.4f}"])
+        within = sum(abs(a - ref) <= ACC_TOL for a in accs)
+        parts.append(f"{r} {acc:.4f} ({'within' if abs(acc - ref) <= ACC_TOL else 'outside'} {ACC_TOL} of {ref:.2f}"
+                     + (f"; {within} of {len(accs)} seeds within" if len(accs) > 1 else "") + ")")
+    epochs, n = d["demo"]["epochs"], len(d["seeds"])
+    text = (f"Test accuracy after {epochs} epoch(s), mean over {n} training seed(s) "
+            f"({', '.join(str(x) for x in d['seeds'])}): " + ", ".join(parts) + ". The reference run (SCIENCE.md, "
             "another framework, 3 epochs) reached about 0.90 for none and sym and 0.76 for asym; asym is lower "
             "because many garments are themselves mirror-symmetric, so whether such an image was flipped (which "
             "decides its asym label) cannot be told."
             + ("" if epochs == 3 else f" This run trained {epochs} epochs, not 3, so the comparison is approximate."))
-    out = [table(["run", "variant", "epochs run", "best epoch", "test accuracy", "test loss", "reference", "difference"],
-                 rows), f"<p>{esc(text)}</p>"]
+    out = [table(["run", "variant", "epochs run", "best epoch", "test accuracy (seed mean)", "spread over seeds",
+                  "per seed", "test loss", "reference", "difference"], rows), f"<p>{esc(text)}</p>"]
     for r in RUNS:
         src = f"train/{r}/curves.png"
-        out.append(figure(src, f"Learning curves of the {r} run.") if os.path.exists(os.path.join(d["out"], src))
-                   else f"<p class='note'>No {esc(src)}.</p>")
+        out.append(figure(src, f"Learning curves of the {r} run (seed {d['seeds'][0]}).")
+                   if os.path.exists(os.path.join(d["out"], src)) else f"<p class='note'>No {esc(src)}.</p>")
     return "".join(out)
 
 
@@ -545,12 +789,14 @@ def summary(d):
     times = ", ".join(f"{k.replace('_', ' ')} {float(v):.0f} s" for k, v in demo["timings_s"].items())
     levels = demo.get("asymmetry_levels", [])
     return (f"This report describes one run of the offline demo study of mirror-symmetric viewpoint tuning "
-            f"(Farzmahdi et al. 2024) on the small VGG-like net ({', '.join(models)}): seed {demo['seed']}, revision "
+            f"(Farzmahdi et al. 2024) on the small VGG-like net ({', '.join(models)}): training seed(s) "
+            f"{', '.join(str(x) for x in d['seeds'])} (stimuli rendered with seed {demo['seed']}), revision "
             f"{demo['revision']}, {demo['date']}, on {demo['machine']} ({demo['device']}, {demo['threads']} threads). "
             f"Four copies of the net were compared: untrained (random weights), none (trained on Fashion-MNIST at "
             f"{demo.get('image_size', 28)}×{demo.get('image_size', 28)}), sym (each training image flipped "
             f"horizontally with probability 0.5, label kept) and asym (flipped images get label + 10), "
-            f"{demo['epochs']} epoch(s) each. Each net saw rendered objects of {len(m.categories)} families "
+            f"{demo['epochs']} epoch(s) each, once per training seed; tables give the mean over seeds ± the "
+            f"within-net SEM and, with several seeds, the spread over seeds (SD, min–max). Each net saw rendered objects of {len(m.categories)} families "
             f"({', '.join(m.categories)}) from 9 yaw angles (−90° … +90°); for each layer we computed every exemplar's "
             f"9×9 view RDM and the mirror-symmetric viewpoint tuning index (the paper's eq. 1), the invariance and "
             f"equivariance under horizontal flip, vertical flip and 90° rotation, and the index for objects whose "
@@ -577,24 +823,32 @@ def build(d):
         for i, layer in enumerate(layers):
             row = [layer]
             for n in mp.NETS:
-                mean, sem = d["msvt"][n].index("pooled", definition, layers)
+                per, _ = d["msvt"][n].per_seed("pooled", definition, layers)
+                mean, sem = d["msvt"][n].spread("pooled", definition, layers)[:2]
                 fm, fs = d["msvt"][n].floor_of(definition, floor_null(d["msvt"][n]), layers)
-                row.append(f"{pm(mean[i], sem[i])} (floor {pm(fm[i], fs[i])})")
+                row.append(f"{cell(mean[i], sem[i], per[:, i])} (floor {pm(fm[i], fs[i])})")
             rows.append(row)
-        h.append(f"<p class='cap'>Pooled index, {definition} definition: mean ± SEM (null floor mean ± sd)</p>"
+        h.append(f"<p class='cap'>Pooled index, {definition} definition: mean over seeds ± within-net SEM "
+                 f"[spread over seeds: SD, min–max] (null floor mean ± sd)</p>"
                  + table(["layer"] + mp.NETS, rows))
-    h.append(f"<p>{FLOOR_SENTENCE}</p>" + verdict("a", *claim_a(d)))
+    h.append(f"<p>{FLOOR_SENTENCE}</p>" + verdict("a", *claim_a(d), seeds=over_seeds(d, claim_a)))
     # Result 2: conv layers near the floor, claim (b).
     word, text, rows = claim_b(d)
     h.append("<h2>Result 2: the convolutional layers</h2><p>See Result 1's figure, left of the shaded region.</p>"
-             + table(["net", "layer", "index", "SEM", "floor", "index − floor", "near"],
-                     [[r[0], r[1], fmt(r[2]), fmt(r[3]), fmt(r[4]), fmt(r[5]), "yes" if r[6] else "no"] for r in rows])
-             + verdict("b", word, text))
+             + table(["net", "layer", "index (seed mean)", "SEM (seed mean and seeds)", "spread over seeds", "floor",
+                      "index − floor", "near"],
+                     [[r[0], r[1], fmt(r[2]), fmt(r[3]), conv_spread(d, r[0], r[1]), fmt(r[4]), fmt(r[5]),
+                       "yes" if r[6] else "no"] for r in rows])
+             + verdict("b", word, text, seeds=over_seeds(d, lambda x: claim_b(x)[:2])))
     # Result 3: single families.
     fig_families(d, os.path.join(fig, "families.png"))
     h.append("<h2>Result 3: single families</h2>" + figure(
         "figures/families.png", "Index per family (released definition, mean ± SEM over exemplars), four nets per "
         "panel; dashed: null floor."))
+    fig_family_lines(d, os.path.join(fig, "family_lines.png"))
+    h.append(figure("figures/family_lines.png", "Index per layer, one line per family (the paper's Fig. 2C per "
+                    "category), one panel per net; line: mean over training seeds and exemplars; band: ± the combined "
+                    "standard error (the exemplar SEM and the seed-to-seed SD over √N)."))
     h.append(families_section(d))
     # Result 4: equivariance, claim (c).
     if d["equiv"]:
@@ -604,7 +858,8 @@ def build(d):
             "figures/equivariance.png", "Invariance r(f(x), f(gx)) (solid) and equivariance r(f(gx), g f(x)) (dashed, "
             "conv layers) per layer, mean ± sd over images.")
             + table(["net", "image set", "FC inv. hflip", "FC inv. vflip", "FC inv. rot90", "conv inv. hflip"],
-                    [r[:2] + [fmt(x) for x in r[2:]] for r in rows]) + verdict("c", word, text))
+                    [r[:2] + [equiv_cell(d, r[0], r[1], k, x) for k, x in enumerate(r[2:])] for r in rows])
+            + verdict("c", word, text, seeds=over_seeds(d, lambda x: claim_c(x)[:2])))
     else:
         h.append("<h2>Result 4: invariance and equivariance</h2><p class='note'>Skipped: no equivariance folders.</p>")
     # Result 5: asymmetric objects, claim (d).
@@ -614,13 +869,18 @@ def build(d):
         word, text = claim_d(d, t)
         levels = sorted({float(x) for n in t for x in t[n][0]})
         rows = []
+        per = [asym_table(v) for v in seed_views(d)]
         for n, (a, mean, sem) in t.items():
-            cell = {float(x): pm(m, s) for x, m, s in zip(a, mean, sem)}
-            rows.append([n] + [cell.get(x, "–") for x in levels])
+            within = {float(x): float(np.mean([p[n][2][list(p[n][0]).index(x)] for p in per])) for x in a}
+            cells = {float(x): cell(m, within[float(x)], [p[n][1][list(p[n][0]).index(x)] for p in per])
+                     for x, m in zip(a, mean)}
+            rows.append([n] + [cells.get(x, "–") for x in levels])
         h.append("<h2>Result 5: breaking the objects' symmetry</h2>" + figure(
             "figures/asymmetry.png", "Pooled index averaged over the FC layers (released, mean ± SEM) against the "
-            "deformation A of the objects' right side.") + table(["net"] + [f"A = {a:g}" for a in levels], rows)
-            + verdict("d", word, text))
+            "deformation A of the objects' right side (error bars: seed-mean errors).")
+            + "<p class='cap'>Mean over seeds ± within-net SEM [spread over seeds]</p>"
+            + table(["net"] + [f"A = {a:g}" for a in levels], rows)
+            + verdict("d", word, text, seeds=over_seeds(d, claim_d, asym_table)))
     else:
         h.append("<h2>Result 5: breaking the objects' symmetry</h2><p class='note'>Skipped: no asymmetry folders.</p>")
     h.append(classic_section(d))
@@ -853,7 +1113,10 @@ def families_section(d):
     """Table of FC index per family and net, and a paragraph on the family ordering."""
     layers, ref = d["layers"], d["msvt"]["sym"]
     fc = {n: {c: fc_mean(*d["msvt"][n].index(c, "released", layers), layers) for c in ref.categories} for n in mp.NETS}
-    rows = [[c, ref.symmetry[c]] + [pm(*fc[n][c]) for n in mp.NETS] for c in ref.categories]
+    per = [{n: {c: fc_mean(*v["msvt"][n].index(c, "released", layers), layers) for c in ref.categories}
+            for n in mp.NETS} for v in seed_views(d)]
+    rows = [[c, ref.symmetry[c]] + [cell(fc[n][c][0], float(np.mean([p[n][c][1] for p in per])),
+                                         [p[n][c][0] for p in per]) for n in mp.NETS] for c in ref.categories]
     s = fc["sym"]
     lo, hi = min(s, key=lambda c: s[c][0]), max(s, key=lambda c: s[c][0])
     groups = {}
@@ -868,7 +1131,7 @@ def families_section(d):
         text += (f" Families without a mirror plane average {fmt(g['none'][0])}, families with one or two planes "
                  f"{fmt(g['mirror'][0])}; the paper (Fig. 2C) finds objects without symmetry planes low everywhere, "
                  f"and this run is {order}.")
-    return table(["family", "symmetry"] + [f"{n} (FC mean ± SEM)" for n in mp.NETS], rows) + f"<p>{esc(text)}</p>"
+    return table(["family", "symmetry"] + [f"{n} (FC mean ± SEM [seeds])" for n in mp.NETS], rows) + f"<p>{esc(text)}</p>"
 
 
 def gallery(d):

@@ -119,21 +119,42 @@ def write_equivariance(folder, net):
               "model,layer,layer_index,kind,image_set,transform,measure,mean,std,n".split(","), rows)
 
 
-def make_demo(root, swapped=False, optional=True):
-    """A complete synthetic out/demo folder; optional=False leaves out equivariance and asymmetry."""
-    level = fc_levels(swapped)
+def make_demo(root, swapped=False, optional=True, seeds=None, sym_level=None):
+    """A complete synthetic out/demo folder; optional=False leaves out equivariance and asymmetry.
+
+    seeds: training seeds (demo.sh --seed-list); the first seed's runs at the top level, the others in
+    seeds/S as tools/demo.sh writes them. sym_level: {seed: the sym net's FC level} for seeds whose sym
+    net differs from the others (a seed on which a claim fails)."""
+    seeds = seeds or [1]
     os.makedirs(root, exist_ok=True)
+    for s in seeds:
+        level = fc_levels(swapped)
+        if sym_level and s in sym_level:
+            level["sym"] = sym_level[s]
+        make_seed(root if s == seeds[0] else os.path.join(root, "seeds", str(s)), s, level, optional)
+    if optional:  # tools/demo.sh --architectures (issue 22): two nets, one with weights
+        for arch, fc, source in (("resnet50", 0.1, "untrained (N(0, 1/fan_in), seed 1)"),
+                                 ("vit_b_16", 0.4, "weights vit.safetensors")):
+            write_msvt(os.path.join(root, "architectures", arch, "msvt"), arch, fc, with_rdms=False)
+            with open(os.path.join(root, "architectures", arch, "source.txt"), "w") as f:
+                f.write(source + "\n")
     with open(os.path.join(root, "demo.json"), "w") as f:
-        json.dump({"seed": 1, "epochs": 3, "image_size": 28, "revision": "abc1234", "date": "2025-01-01",
+        json.dump({"seed": seeds[0], "seeds": seeds, "epochs": 3, "image_size": 28, "revision": "abc1234", "date": "2025-01-01",
                    "machine": "test machine", "threads": 2, "device": "cpu", "asymmetry_levels": LEVELS,
                    "timings_s": {"build": 1, "render": 2, "train_none": 30, "train_sym": 31, "train_asym": 32,
                                  "analysis": 5, "total": 101}}, f)
+    make_stimuli(root)
+    return root
+
+
+def make_seed(root, seed, level, optional):
+    """One training seed's train/ and nets/ folders."""
     for run in ("none", "sym", "asym"):
         d = os.path.join(root, "train", run)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "final.json"), "w") as f:
             json.dump({"test_accuracy": ACCURACY[run], "test_loss": 0.3, "best_epoch": 3, "epochs_run": 3,
-                       "config": {"variant": run, "epochs": 3, "lr": 0.001, "optimizer": "adam", "seed": 1}}, f)
+                       "config": {"variant": run, "epochs": 3, "lr": 0.001, "optimizer": "adam", "seed": seed}}, f)
         write_csv(os.path.join(d, "log.csv"), "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds".split(","),
                   [[e, 0.5, 0.8, 0.5, 0.8, 0.001, 10] for e in (1, 2, 3)])
         mpimg.imsave(os.path.join(d, "curves.png"), np.random.default_rng(0).random((40, 60)), cmap="gray")
@@ -144,12 +165,9 @@ def make_demo(root, swapped=False, optional=True):
             for a in LEVELS[1:]:  # A = 0 is the ordinary set, read from nets/NET/msvt
                 write_msvt(os.path.join(root, "nets", net, "asymmetry", f"A_{a}"), net, level[net] * (1 - 1.2 * a),
                            with_rdms=False)
-    if optional:  # tools/demo.sh --architectures (issue 22): two nets, one with weights
-        for arch, fc, source in (("resnet50", 0.1, "untrained (N(0, 1/fan_in), seed 1)"),
-                                 ("vit_b_16", 0.4, "weights vit.safetensors")):
-            write_msvt(os.path.join(root, "architectures", arch, "msvt"), arch, fc, with_rdms=False)
-            with open(os.path.join(root, "architectures", arch, "source.txt"), "w") as f:
-                f.write(source + "\n")
+
+
+def make_stimuli(root):
     stim = os.path.join(root, "stimuli")
     os.makedirs(os.path.join(stim, "png"), exist_ok=True)
     yy, xx = np.mgrid[0:28, 0:28]
@@ -166,7 +184,6 @@ def make_demo(root, swapped=False, optional=True):
     with open(os.path.join(stim, "stimuli.json"), "w") as f:
         json.dump({"seed": 1, "size": 28, "asymmetry": 0.0,
                    "categories": [{"name": c, "symmetry": s} for c, s in FAMILIES]}, f)
-    return root
 
 
 def run(script, *args):
@@ -179,6 +196,11 @@ def run(script, *args):
 
 def verdicts(html_text):
     return dict(re.findall(r'data-claim="(\w)" data-verdict="([^"]+)"', html_text))
+
+
+def seed_scopes(html_text):
+    """{claim: "every seed" | "mean only" | "not" | "one seed"} from the verdicts' data-seeds."""
+    return dict(re.findall(r'data-claim="(\w)" data-verdict="[^"]+" data-seeds="([^"]+)"', html_text))
 
 
 def check_png(test, path):
@@ -221,7 +243,7 @@ class ReportTest(unittest.TestCase):
         for n in NETS:
             for f in ("msvt/msvt.png", "msvt/rdm_grid.png", "equivariance/equivariance.png"):
                 check_png(self, os.path.join(self.good, "nets", n, f))
-        for f in ("pooled_index", "families", "equivariance", "asymmetry", "stimuli", "architectures"):
+        for f in ("pooled_index", "families", "family_lines", "equivariance", "asymmetry", "stimuli", "architectures"):
             check_png(self, os.path.join(self.good, "figures", f + ".png"))
         # No temporary file is left beside the outputs.
         leftovers = [f for _, _, fs in os.walk(self.good) for f in fs if f.endswith(".tmp")]
@@ -248,6 +270,7 @@ class ReportTest(unittest.TestCase):
     def test_verdicts_when_sym_is_tuned(self):
         # The synthetic data are built so that every claim holds.
         self.assertEqual(verdicts(self.html), {"a": "agrees", "b": "agrees", "c": "agrees", "d": "agrees"})
+        self.assertEqual(set(seed_scopes(self.html).values()), {"one seed"})
 
     def test_verdict_when_swapped_and_optional_parts_missing(self):
         root = make_demo(os.path.join(self.tmp, "swapped"), swapped=True, optional=False)
@@ -284,6 +307,101 @@ class ReportTest(unittest.TestCase):
             self.assertIn("sem", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(root, "report.html")))  # no partial output
         self.assertFalse(os.path.exists(os.path.join(root, "nets", "sym", "msvt", "msvt.png")))
+
+
+class SeedsReportTest(unittest.TestCase):
+    """The report over training seeds (tools/demo.sh --seeds N): spread columns, per-seed verdicts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="test_report_seeds_")
+        # Seeds 1 and 2 as in ReportTest; seed 5's sym net reaches only 0.09 at the FC layers, 0.04
+        # above asym's 0.05: within 2 combined SEMs (2 * 0.028), so seed 5 alone is inconclusive on
+        # claim (a) while the mean over the three seeds (0.497 vs 0.05, combined SE 0.2) agrees.
+        cls.root = make_demo(os.path.join(cls.tmp, "three"), seeds=[1, 2, 5], sym_level={5: 0.09})
+        cls.p = run("demo_report.py", cls.root)
+        cls.html = ""
+        if cls.p.returncode == 0:
+            with open(os.path.join(cls.root, "report.html"), encoding="utf-8") as f:
+                cls.html = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_mean_only_and_every_seed(self):
+        self.assertEqual(self.p.returncode, 0, self.p.stderr)
+        v, scope = verdicts(self.html), seed_scopes(self.html)
+        self.assertEqual(v["a"], "agrees")
+        self.assertEqual(scope["a"], "mean only")
+        self.assertIn("2 of 3 seeds agree on their own", self.html)
+        self.assertIn("seed 5: inconclusive", self.html)
+        # The conv layers do not depend on the sym level: claim (b) holds for every seed.
+        self.assertEqual((v["b"], scope["b"]), ("agrees", "every seed"))
+        self.assertEqual(set(scope), {"a", "b", "c", "d"})
+
+    def test_tables_show_the_spread(self):
+        # The sym net's pooled FC index per seed: 0.70, 0.70, 0.09 at fc2 (layer mean); SD 0.352.
+        self.assertIn("seeds SD 0.352, 0.090–0.700", self.html)
+        self.assertIn("1, 2, 5", self.html)
+        check_png(self, os.path.join(self.root, "figures", "family_lines.png"))
+
+    def test_seed_set_errors(self):
+        root = make_demo(os.path.join(self.tmp, "bad"), seeds=[1, 2], optional=False)
+        demo_json = os.path.join(root, "demo.json")
+        with open(demo_json) as f:
+            good = json.load(f)
+
+        def rewrite(**kw):
+            with open(demo_json, "w") as f:
+                json.dump({**good, **kw}, f)
+
+        cases = [({"seeds": [1, 2, 2]}, demo_json, "more than once"),
+                 ({"seeds": [1, 2, 3]}, os.path.join(root, "seeds", "3"), "missing"),
+                 ({"seeds": [1]}, os.path.join(root, "seeds", "2"), "does not list"),
+                 ({}, os.path.join(root, "seeds", "2", "train", "sym", "final.json"), "trained with seed 7")]
+        for change, path, words in cases:
+            rewrite(**change)
+            if not change:  # a run folder whose net was trained with another seed
+                with open(path) as f:
+                    fj = json.load(f)
+                fj["config"]["seed"] = 7
+                with open(path, "w") as f:
+                    json.dump(fj, f)
+            p = run("demo_report.py", root)
+            self.assertEqual(p.returncode, 2, (change, p.stderr))
+            self.assertEqual(p.stderr.count("\n"), 1, p.stderr)
+            self.assertIn(path, p.stderr)
+            self.assertIn(words, p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(root, "report.html")))
+
+
+class DemoSeedArgumentsTest(unittest.TestCase):
+    """tools/demo.sh refuses bad seed input before it installs or builds anything."""
+
+    def demo(self, *args):
+        p = subprocess.run(["bash", os.path.join(TOOLS, "demo.sh"), *args], capture_output=True, text=True,
+                           timeout=60)
+        return p.returncode, p.stderr
+
+    def test_bad_seeds(self):
+        for args, words in ((["--seeds", "0"], "--seeds must be a whole number >= 1"),
+                            (["--seeds", "two"], "got 'two'"),
+                            (["--seed-list", "3,4,3"], "seed 3 appears twice"),
+                            (["--seed-list", "1,x"], "'x' is not a whole number")):
+            rc, err = self.demo(*args)
+            self.assertEqual(rc, 2, (args, err))
+            self.assertIn(words, err)
+            self.assertNotIn("set-up", err)
+
+    def test_resume_with_another_seed_set(self):
+        with tempfile.TemporaryDirectory() as out:
+            with open(os.path.join(out, "seeds.json"), "w") as f:
+                f.write('{"seeds": [0, 1]}\n')
+            rc, err = self.demo("--out", out, "--seeds", "3", "--resume")
+            self.assertEqual(rc, 2, err)
+            self.assertIn(os.path.join(out, "seeds.json") + " lists training seeds [0,1]", err)
+            self.assertIn("[0,1,2]", err)
 
 
 def make_rise(root, swapped=False):
