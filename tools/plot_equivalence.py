@@ -305,7 +305,15 @@ def verdicts(maps, inv, st):
         down = [v[0] for k, v in inner.items() if order.index(k[1]) > order.index(k[3])]
         up = [v[0] for k, v in inner.items() if order.index(k[1]) < order.index(k[3])]
         base = next(iter(inner.values()))[3] if inner else math.nan
-        if down and up:
+        diag = [v[0] for k, v in inner.items() if k[1] == k[3]]
+        if diag and float(np.mean(diag)) - base > 0.05:
+            # A stitch of a layer into itself can reproduce the network exactly: when it does not,
+            # the stitches are undertrained and their off-diagonal order says nothing.
+            out.append(("deeper layers cover earlier ones and not the reverse (stitching)", "inconclusive",
+                        f"Rule: needs the self-stitches (a layer into itself) within 5 points of the network's own "
+                        f"error ({fmt(base)}); their mean is {fmt(float(np.mean(diag)))}, so the stitches are "
+                        f"undertrained (more images or epochs)."))
+        elif down and up:
             md, mu = float(np.mean(down)), float(np.mean(up))
             word = "agrees" if md < mu and md - base < 0.05 else ("inconclusive" if md < mu else "does not agree")
             out.append(("deeper layers cover earlier ones and not the reverse (stitching)", word,
