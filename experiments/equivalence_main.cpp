@@ -6,9 +6,10 @@
 //               --net asym=out/demo/train/asym/final.safetensors --preset cpu --out out/equivalence
 //   equivalence --untrained 2 --preset ci --out /tmp/eq        (untrained vgg_small nets, for the test suite)
 // Presets (explicit options win): ci = 200 fitting / 200 test images, three taps, hflip and vflip,
-// one epoch (seconds); cpu = 2000 / 2000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
-// two epochs (the 2-core machine); full = 20000 / 10000, five epochs and the 0-90 degree
-// rotation sweep (a GPU's work). Stitching seeds: rerun with --seed.
+// one epoch (seconds); cpu = 1000 / 1000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
+// two epochs, stitching at conv1_2, pool1, conv2_2, pool2 with 3 seeds (the 2-core machine);
+// full = 20000 / 10000, five epochs, every conv/pool stitch tap with 3 seeds and the 0-90 degree
+// rotation sweep (a GPU's work).
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -49,7 +50,8 @@ int main(int argc, char** argv) {
   analysis::EquivalenceOptions o;
   int64_t fit = 0, test = 0, epochs = 0, threads = 0;
   std::vector<std::string> taps, transforms, stitch_taps;
-  bool no_stitch = false, no_task = false, no_plot = false, quiet = false;
+  bool no_stitch = false, no_task = false, no_siamese = false, no_plot = false, quiet = false;
+  int64_t siamese_epochs = 0, stitch_seeds = 0;
   std::string hog_stimuli;
   int64_t size = 72;
   analysis::HogRegressionOptions ho;
@@ -69,6 +71,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed of the trained maps' initialisation and data order")->capture_default_str();
   app.add_flag("--no-stitching", no_stitch, "skip the stitching table");
   app.add_flag("--no-task-maps", no_task, "skip the task-trained transformation layers");
+  app.add_flag("--no-siamese", no_siamese, "skip the Siamese l2 maps (CONV L2, RELU L2)");
+  app.add_option("--siamese-epochs", siamese_epochs, "epochs of the Siamese l2 maps (over precomputed features)");
+  app.add_option("--stitch-seeds", stitch_seeds, "stitches per layer pair, seeds --seed, --seed + 1, ... (mean +- SD)");
   app.add_option("--hog-stimuli", hog_stimuli,
                  "stimulus manifest (render_stimuli --size 72: a multiple of the 8-px cell) for the HOG regression (Fig. 6)");
   app.add_option("--hog-size", size, "HOG regression image side (a multiple of the 8-px cell; files are resized to it)")
@@ -85,15 +90,18 @@ int main(int argc, char** argv) {
              "give at least one --net LABEL=WEIGHTS, --untrained N or --hog-stimuli CSV");
     if (preset == "ci") {
       ho.train_images = 60, ho.test_images = 30, ho.transforms = {"rot180", "rot45"}, ho.fs_k = {1, 5};
-      o.fit_images = 200, o.test_images = 200, o.task_epochs = 1;
+      o.fit_images = 200, o.test_images = 200, o.task_epochs = 1, o.siamese_epochs = 1;
       o.taps = {"conv1_2", "pool2", "fc1"};
       o.transforms = {"hflip", "vflip"};
       o.stitch_taps = {"pool1", "pool2"};
       o.fs_k = {1, 5};
     } else if (preset == "cpu") {
-      o.fit_images = 2000, o.test_images = 2000, o.task_epochs = 2;
+      // Sized from CPU seconds measured under load (README): 2000 / 2000 images cost ~110 CPU-s per
+      // (net, conv1 tap, transform); 1000 / 1000 and four stitch taps aim at ~30 min on 2 cores.
+      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 2, o.stitch_seeds = 3;
+      o.stitch_taps = {"conv1_2", "pool1", "conv2_2", "pool2"};
     } else {
-      o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5;
+      o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5, o.siamese_epochs = 10, o.stitch_seeds = 3;
       o.transforms = {"hflip", "vflip", "rot90", "scale0.7071", "rot15", "rot30", "rot45", "rot60", "rot75"};
     }
     if (fit > 0) o.fit_images = fit;
@@ -102,6 +110,9 @@ int main(int argc, char** argv) {
     if (!taps.empty()) o.taps = taps;
     if (!transforms.empty()) o.transforms = transforms;
     if (!stitch_taps.empty()) o.stitch_taps = stitch_taps;
+    if (siamese_epochs > 0) o.siamese_epochs = siamese_epochs;
+    if (stitch_seeds > 0) o.stitch_seeds = stitch_seeds;
+    o.siamese = !no_siamese;
     for (const auto& t : o.transforms) analysis::parse_transform(t);  // named errors before any work
     o.stitching = !no_stitch;
     o.task_maps = !no_task;
@@ -159,6 +170,9 @@ int main(int argc, char** argv) {
                                     {"lambdas", o.lambdas},
                                     {"fs_k", o.fs_k},
                                     {"task_epochs", o.task_epochs},
+                                    {"siamese_epochs", o.siamese ? o.siamese_epochs : 0},
+                                    {"stitch_seeds", o.stitching ? o.stitch_seeds : 0},
+                                    {"stitch_all_pairs", o.stitch_all_pairs},
                                     {"lr", o.lr},
                                     {"seed", o.seed},
                                     {"data", data_dir},

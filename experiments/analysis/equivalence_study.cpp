@@ -1,8 +1,10 @@
 #include "experiments/analysis/equivalence_study.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <limits>
 #include <sstream>
 
@@ -59,27 +61,38 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
   const Tensor fit_x = images.slice(0, n_fit), fit_y = labels.slice(0, n_fit);
   EquivalenceResult res;
   const Transform identity;
+  const auto t_start = std::chrono::steady_clock::now();
+  const std::clock_t c_start = std::clock();
+  // Wall and process CPU seconds (all threads) in the progress lines: on a shared machine the
+  // CPU time is the cost, the wall time the load.
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
+  auto cpu = [&] { return static_cast<double>(std::clock() - c_start) / CLOCKS_PER_SEC; };
   for (const EquivalenceNet& en : nets) {
     AnalysisNet& net = *en.net;
     const auto taps = o.taps.empty() ? default_taps(net) : o.taps;
     for (const std::string& tap : taps) {
       NetSplit split(net, tap);
+      const Tensor phi_x = features(net, split, fit_x, 0, n_fit, identity, o.batch);
+      // Kept on the network's device: ψ runs there.
+      const Tensor phi_test_id = features(net, split, test_x, 0, n_test, identity, o.batch).to(net.device);
       for (const std::string& gname : o.transforms) {
         const Transform g = parse_transform(gname);
         if (o.progress)
-          std::fprintf(stderr, "equivalence: %s %s %s\n", en.label.c_str(), tap.c_str(), gname.c_str());
-        const Tensor phi_x = features(net, split, fit_x, 0, n_fit, identity, o.batch);
+          std::fprintf(stderr, "equivalence: %s %s %s (%.0f s, cpu %.0f s)\n", en.label.c_str(), tap.c_str(), gname.c_str(),
+                       elapsed(), cpu());
         const Tensor phi_gx = features(net, split, fit_x, 0, n_fit, g, o.batch);
         const bool fc = is_fc(phi_x);
         const int64_t m = fc ? 1 : o.m, C = phi_x.size(1);
         Tensor pg;
         if (!fc) pg = pg_matrix(site_geometry(*net.model.net, tap, net.model.image_size), g, net.model.image_size, false, tap);
+        // φ(g⁻¹x) of the test images, once for every map evaluated on this tap and transform.
+        const Tensor phi_test = features(net, split, test_x, 0, n_test, g.inverse_transform(), o.batch).to(net.device);
         auto add = [&](const std::string& method, const ConvMap* map, bool pg_only, double l2, double param) {
-          const auto e = task_errors(net, split, g, test_x, test_y, map, pg_only, {1, 2});
+          const auto e = task_errors_from_phi(split, phi_test, test_y, map, pg_only, {1, 2});
           res.maps.push_back({en.label, tap, gname, method, e[0], e[1], l2, param});
         };
         // Baselines: the network on untransformed images, uncompensated, P_g only.
-        const auto orig = task_errors(net, split, Transform{}, test_x, test_y, nullptr, false, {1, 2});
+        const auto orig = task_errors_from_phi(split, phi_test_id, test_y, nullptr, false, {1, 2});
         res.maps.push_back({en.label, tap, gname, "original", orig[0], orig[1], nan(), nan()});
         add("none", nullptr, false, nan(), nan());
         ConvMap pg_map;
@@ -108,6 +121,28 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
           const ConvMap fs = conv_map_from_solution(forward_selection(sys, k), C, m, pg);
           add("fs_k" + std::to_string(k), &fs, false, l2_ratio(fs, val_x, val_gx), static_cast<double>(k));
         }
+        // The Siamese ℓ2 maps: M φ(g⁻¹x) onto φ(x), before and after ReLU (Xavier start). For
+        // flips and the half turn g⁻¹ = g, so φ(g⁻¹x) is φ(gx) already.
+        if (o.siamese) {
+          const bool involution = g.kind == Transform::Kind::HFlip || g.kind == Transform::Kind::VFlip ||
+                                  g.kind == Transform::Kind::Rot180;
+          const Tensor phi_ginv_x =
+              involution ? phi_gx : features(net, split, fit_x, 0, n_fit, g.inverse_transform(), o.batch);
+          for (bool relu : {false, true}) {
+            ConvMap init;
+            init.m = m;
+            init.pg = pg;
+            SiameseOptions so;
+            so.relu = relu;
+            so.lr = o.lr;
+            so.epochs = o.siamese_epochs;
+            so.batch = o.batch;
+            so.seed = o.seed;
+            so.progress = o.progress;
+            const ConvMap sm = train_siamese_map(phi_ginv_x.slice(0, n_train), phi_x.slice(0, n_train), init, so);
+            add(relu ? "relu_l2" : "conv_l2", &sm, false, l2_ratio(sm, val_x, val_gx), nan());
+          }
+        }
         // The transformation layer trained with the task loss (Eq. 7), Xavier start.
         ConvMap for_invariance = ridge;
         if (o.task_maps) {
@@ -126,7 +161,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         }
         if (o.invariant)
           res.invariant.push_back({en.label, tap, gname, C,
-                                   invariant_channels(net, split, g, test_x, test_y, for_invariance)});
+                                   invariant_channels_from_phi(split, phi_test, test_y, for_invariance)});
       }
     }
   }
@@ -141,21 +176,28 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
     };
     std::vector<double> baseline;
     for (const auto& en : nets) baseline.push_back(base(*en.net));
+    ML_CHECK(o.stitch_seeds >= 1, "equivalence: stitch_seeds must be >= 1, got ", o.stitch_seeds);
     auto run = [&](size_t a, const std::string& ta, size_t b, const std::string& tb) {
       NetSplit sa(*nets[a].net, ta), sb(*nets[b].net, tb);
-      StitchOptions so;
-      so.epochs = o.task_epochs;
-      so.batch = o.batch;
-      so.lr = o.lr;
-      so.seed = o.seed;
-      so.progress = o.progress;
-      const Stitch st = train_stitch(*nets[a].net, sa, *nets[b].net, sb, fit_x, fit_y, so);
-      res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, o.seed,
-                               stitch_error(*nets[a].net, sa, sb, st, test_x, test_y, 1), baseline[a], baseline[b]});
+      for (int64_t k = 0; k < o.stitch_seeds; ++k) {
+        StitchOptions so;
+        so.epochs = o.task_epochs;
+        so.batch = o.batch;
+        so.lr = o.lr;
+        so.seed = o.seed + static_cast<uint64_t>(k);
+        so.progress = o.progress;
+        if (o.progress) std::fprintf(stderr, "equivalence: stitch %s %s -> %s %s seed %llu (%.0f s, cpu %.0f s)\n", nets[a].label.c_str(),
+                                     ta.c_str(), nets[b].label.c_str(), tb.c_str(),
+                                     static_cast<unsigned long long>(so.seed), elapsed(), cpu());
+        const Stitch st = train_stitch(*nets[a].net, sa, *nets[b].net, sb, fit_x, fit_y, so);
+        res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, so.seed,
+                                 stitch_error(*nets[a].net, sa, sb, st, test_x, test_y, 1), baseline[a], baseline[b]});
+      }
     };
     // All layer pairs within the first network (deeper into shallower is the lower triangle).
     for (const auto& ta : stitch_taps)
-      for (const auto& tb : stitch_taps) run(0, ta, 0, tb);
+      for (const auto& tb : stitch_taps)
+        if (o.stitch_all_pairs || ta == tb) run(0, ta, 0, tb);
     // Between networks, layer to the same layer.
     for (size_t a = 0; a < nets.size(); ++a)
       for (size_t b = 0; b < nets.size(); ++b)

@@ -30,9 +30,13 @@ struct EquivalenceOptions {
   int64_t batch = 64;
   double lr = 1e-2;
   bool task_maps = true;                // train the transformation layer (the slow part)
+  bool siamese = true;                  // the Siamese ℓ2 maps, CONV L2 and RELU L2 (§5.1.3)
+  int64_t siamese_epochs = 2;           // over precomputed feature pairs (cheap: no ψ)
   bool invariant = true;                // invariant channels of the task-trained map
   bool stitching = true;
   std::vector<std::string> stitch_taps; // taps of the stitching table (default: the conv/pool taps)
+  int64_t stitch_seeds = 1;             // stitches seed, seed + 1, ... (§6.1: mean ± SD over 3)
+  bool stitch_all_pairs = true;         // every layer pair within the first network (else the diagonal)
   uint64_t seed = 0;
   bool progress = true;
 };
@@ -40,7 +44,7 @@ struct EquivalenceOptions {
 // One row per (net, tap, transform, method): top-1 and top-2 error on the test images, the ℓ2
 // ratio of the map (NaN for methods without one), the chosen penalty / k.
 struct MapRow {
-  std::string net, tap, transform, method;  // original, none, pg, ridge, fs_k<k>, task
+  std::string net, tap, transform, method;  // original, none, pg, ridge, fs_k<k>, conv_l2, relu_l2, task
   double top1 = 0, top2 = 0, l2 = 0, param = 0;
 };
 struct InvariantRow {

@@ -223,11 +223,23 @@ std::vector<double> task_errors(AnalysisNet& net, const NetSplit& split, const T
                                 int64_t batch) {
   NoGradGuard ng;
   const Transform ginv = g.inverse_transform();
-  std::vector<Tensor> logits;
+  std::vector<Tensor> phi;
   for (int64_t i0 = 0; i0 < images.size(0); i0 += batch) {
     const int64_t i1 = std::min(images.size(0), i0 + batch);
-    const Tensor x = transform_images(normalise(net, images.slice(i0, i1)), ginv);
-    Tensor h = split.phi(x);
+    phi.push_back(split.phi(transform_images(normalise(net, images.slice(i0, i1)), ginv)));
+  }
+  return task_errors_from_phi(split, cat(phi, 0), labels, map, pg_only, ks, batch);
+}
+
+std::vector<double> task_errors_from_phi(const NetSplit& split, const Tensor& phi_ginv, const Tensor& labels,
+                                         const ConvMap* map, bool pg_only, const std::vector<int64_t>& ks,
+                                         int64_t batch) {
+  ML_CHECK(phi_ginv.size(0) == labels.size(0), "task_errors: features ", phi_ginv.str(), " for labels ", labels.str());
+  NoGradGuard ng;
+  std::vector<Tensor> logits;
+  for (int64_t i0 = 0; i0 < phi_ginv.size(0); i0 += batch) {
+    const int64_t i1 = std::min(phi_ginv.size(0), i0 + batch);
+    Tensor h = phi_ginv.slice(i0, i1);
     if (map != nullptr && map->weight.defined()) {
       h = apply_map(*map, h);
     } else if (pg_only && map != nullptr && map->pg.defined()) {
@@ -271,6 +283,68 @@ ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, cons
   return map;
 }
 
+Tensor siamese_loss(const Tensor& pred, const Tensor& target, bool relu) {
+  ML_CHECK(pred.shape() == target.shape(), "siamese_loss: prediction ", pred.str(), " and target ", target.str(),
+           " differ");
+  const Tensor t = relu ? ml::relu(target.detach()) : target.detach();
+  double energy = 0;
+  {
+    NoGradGuard ng;
+    energy = sum(square(t)).item();
+  }
+  // An all-zero target batch (a dead ReLU layer) has no scale of its own: fall back to 1.
+  const float denom = energy > 0 ? static_cast<float>(energy) : 1.f;
+  const Tensor p = relu ? ml::relu(pred) : pred;
+  return sum(square(p - t)) / denom;
+}
+
+ConvMap train_siamese_map(const Tensor& phi_ginv_x, const Tensor& phi_x, ConvMap init, const SiameseOptions& o) {
+  const std::string what = o.relu ? "Siamese map (RELU L2)" : "Siamese map (CONV L2)";
+  ML_CHECK(phi_ginv_x.shape() == phi_x.shape() && phi_x.dim() >= 2 && phi_x.size(0) > 0, what, ": input φ(g⁻¹x) ",
+           phi_ginv_x.str(), " and target φ(x) ", phi_x.str(), " differ");
+  Generator gen(o.seed);
+  ConvMap map = std::move(init);
+  const int64_t C = phi_x.size(1), N = phi_x.size(0);
+  ML_CHECK(map.m >= 1 && map.m % 2 == 1, what, ": m must be odd and >= 1, got ", map.m);
+  if (!map.weight.defined()) {
+    const double bound = std::sqrt(6.0 / (2.0 * static_cast<double>(C * map.m * map.m)));  // Xavier uniform
+    map.weight = Tensor::uniform({C, C, map.m, map.m}, static_cast<float>(-bound), static_cast<float>(bound), gen);
+    map.bias = Tensor::zeros({C});
+  }
+  // P_g is fixed: apply it once to every input, then train only F and b (same map, far less work).
+  const Tensor pg = map.pg;
+  Tensor in = as_maps(phi_ginv_x).to(Device::CPU);
+  if (pg.defined()) {
+    NoGradGuard ng;
+    in = apply_pg(in, pg);
+  }
+  const Tensor target = as_maps(phi_x).to(Device::CPU);
+  map.pg = Tensor();
+  map.weight = map.weight.to(Device::CPU).detach().clone().requires_grad_(true);
+  map.bias = map.bias.to(Device::CPU).detach().clone().requires_grad_(true);
+  // train_frozen shuffles "images" with labels: hand it the row indices and gather the pairs here.
+  Tensor index = Tensor::empty({N, 1, 1, 1});
+  for (int64_t i = 0; i < N; ++i) index.data()[i] = static_cast<float>(i);  // exact below 2^24
+  const int64_t per = in.numel() / N;
+  const Shape row_shape{in.size(1), in.size(2), in.size(3)};
+  train_frozen({map.weight, map.bias}, index, Tensor::zeros({N}, DType::I32), gen,
+               {o.lr, o.epochs, o.batch, o.progress, what}, [&](const Tensor& ib, const Tensor&) {
+                 const int64_t B = ib.size(0);
+                 Tensor xb = Tensor::empty({B, row_shape[0], row_shape[1], row_shape[2]});
+                 Tensor yb = Tensor::empty({B, row_shape[0], row_shape[1], row_shape[2]});
+                 for (int64_t r = 0; r < B; ++r) {
+                   const auto k = static_cast<int64_t>(ib.data()[r]);
+                   std::copy_n(in.data() + k * per, per, xb.data() + r * per);
+                   std::copy_n(target.data() + k * per, per, yb.data() + r * per);
+                 }
+                 return siamese_loss(apply_map(map, xb), yb, o.relu);
+               });
+  map.weight = map.weight.detach();
+  map.bias = map.bias.detach();
+  map.pg = pg;
+  return map;
+}
+
 ConvMap with_identity_rows(const ConvMap& map, int64_t p) {
   const Tensor w = map.weight.to(Device::CPU);
   const int64_t C = w.size(0), m = map.m, mm = m * m;
@@ -304,7 +378,20 @@ ConvMap with_identity_rows(const ConvMap& map, int64_t p) {
 
 int64_t invariant_channels(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
                            const Tensor& labels, const ConvMap& map, double tolerance) {
-  const double base = task_error(net, split, g, images, labels, &map, false, 1);
+  NoGradGuard ng;
+  const Transform ginv = g.inverse_transform();
+  std::vector<Tensor> phi;
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += 256) {
+    const int64_t i1 = std::min(images.size(0), i0 + 256);
+    phi.push_back(split.phi(transform_images(normalise(net, images.slice(i0, i1)), ginv)));
+  }
+  return invariant_channels_from_phi(split, cat(phi, 0), labels, map, tolerance);
+}
+
+int64_t invariant_channels_from_phi(const NetSplit& split, const Tensor& phi_ginv, const Tensor& labels,
+                                    const ConvMap& map, double tolerance) {
+  auto task_error = [&](const ConvMap* m) { return task_errors_from_phi(split, phi_ginv, labels, m, false, {1})[0]; };
+  const double base = task_error(&map);
   const double limit = base * (1.0 + tolerance) + 1e-12;
   const int64_t C = map.weight.size(0);
   // Bisection for the largest accepted p, assuming acceptance falls monotonically with p.
@@ -312,7 +399,7 @@ int64_t invariant_channels(AnalysisNet& net, const NetSplit& split, const Transf
   while (lo < hi) {
     const int64_t mid = (lo + hi + 1) / 2;
     const ConvMap trial = with_identity_rows(map, mid);
-    if (task_error(net, split, g, images, labels, &trial, false, 1) <= limit) lo = mid;
+    if (task_error(&trial) <= limit) lo = mid;
     else hi = mid - 1;
   }
   return lo;

@@ -95,6 +95,28 @@ struct TaskTrainOptions {
 ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
                                    const Tensor& labels, ConvMap init, const TaskTrainOptions& o);
 
+// The Siamese ℓ2 maps (§5.1.3, Fig. 4; science file §4 "Learned CNN maps"): M trained with
+// SGD (train_frozen's: momentum 0.9, weight decay 5e-4, constant lr) to bring M φ(g⁻¹x) onto
+// φ(x), the network not involved beyond φ (the pairs are precomputed):
+//   CONV L2  ρ = identity: the tap's own output (pre-ReLU at conv taps);
+//   RELU L2  ρ = ReLU on both sides ("ReLU-OPT"): only what the next layer sees counts.
+// Loss per batch: Σ‖ρ(φ(x)) − ρ(M φ(g⁻¹x))‖² / Σ‖ρ(φ(x))‖² — relative (our choice), so one
+// learning rate serves every layer whatever its scale; its curvature is at most ≈ 2m² (the
+// inputs' energy over the targets'), well inside SGD's stable range at lr 1e-2.
+struct SiameseOptions {
+  bool relu = false;  // RELU L2 instead of CONV L2
+  double lr = 1e-2;
+  int64_t epochs = 1, batch = 64;
+  uint64_t seed = 0;  // Xavier initialisation and data order
+  bool progress = false;
+};
+// The relative Siamese loss of predictions and targets of the same shape (differentiable in pred).
+Tensor siamese_loss(const Tensor& pred, const Tensor& target, bool relu);
+// phi_ginv_x = φ(g⁻¹x) (the map's input), phi_x = φ(x) (its target), same shape (N, C, H, W) or
+// (N, D). `init` gives m and P_g (Xavier when its weight is undefined). Throws, naming the
+// variant, when the loss diverges.
+ConvMap train_siamese_map(const Tensor& phi_ginv_x, const Tensor& phi_x, ConvMap init, const SiameseOptions& o);
+
 // Top-k error of ψ(M φ(g⁻¹x)) (map defined) or ψ(φ(g⁻¹x)) (map undefined: "uncompensated"),
 // and with only P_g: ψ(P_g φ(g⁻¹x)) when pg_only.
 double task_error(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
@@ -104,12 +126,21 @@ std::vector<double> task_errors(AnalysisNet& net, const NetSplit& split, const T
                                 const Tensor& labels, const ConvMap* map, bool pg_only, const std::vector<int64_t>& ks,
                                 int64_t batch = 256);
 
+// The same from φ(g⁻¹x) already computed (phi_ginv (N, C, H, W) or (N, D), on any device): the
+// study evaluates a dozen maps on one tap and transform, and φ is the same for all of them.
+std::vector<double> task_errors_from_phi(const NetSplit& split, const Tensor& phi_ginv, const Tensor& labels,
+                                         const ConvMap* map, bool pg_only, const std::vector<int64_t>& ks,
+                                         int64_t batch = 256);
+
 // Invariant channels (§5.3.4, Tab. 3): the largest p such that replacing the p channels whose
 // row is most dominated by its self-component (score ‖F[t]‖ / ‖F[t] without F[t,t]‖) by an
 // identity row (a centre tap equal to the sum of F[t,t]) keeps top-1 error within 5 %
 // (relative) of the learned map's; found by bisection. Returns p.
 int64_t invariant_channels(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
                            const Tensor& labels, const ConvMap& map, double tolerance = 0.05);
+// The same from φ(g⁻¹x) already computed.
+int64_t invariant_channels_from_phi(const NetSplit& split, const Tensor& phi_ginv, const Tensor& labels,
+                                    const ConvMap& map, double tolerance = 0.05);
 // The map with the `p` best-scoring rows replaced by identity rows.
 ConvMap with_identity_rows(const ConvMap& map, int64_t p);
 

@@ -38,15 +38,21 @@ def make(d, good=True):
                 none = 0.12 if g == "hflip" else 0.6
                 fixed = 0.15 if good else 0.55
                 for m, e in (("original", orig), ("none", none), ("pg", none - 0.05), ("ridge", fixed),
-                             ("fs_k5", fixed + 0.02), ("task", fixed - 0.01)):
+                             ("fs_k5", fixed + 0.02), ("conv_l2", fixed + 0.03), ("relu_l2", fixed + 0.01),
+                             ("task", fixed - 0.01)):
                     maps.append([net, tap, g, m, e, e / 2, "nan", "nan"])
                 share = (0.3 + 0.15 * k) if (net == "sym") == good else 0.2
                 inv.append([net, tap, g, 64, int(64 * share), share])
+            # The rotation sweep (Fig. 11): error grows with the angle uncompensated.
+            for ang in (30, 60):
+                for m, e in (("original", 0.1), ("none", 0.1 + ang / 150), ("ridge", 0.15)):
+                    maps.append([net, tap, f"rot{ang}", m, e, e / 2, "nan", "nan"])
     spatial = TAPS[:-1]
     for i, a in enumerate(spatial):
         for j, b in enumerate(spatial):
-            e = 0.12 if (i >= j) == good else 0.5
-            st.append(["sym", a, "sym", b, 0, e, 0.1, 0.1])
+            for seed in (0, 1, 2):  # three stitch seeds: the mean decides, the SD is reported
+                e = (0.12 if (i >= j) == good else 0.5) + 0.01 * (seed - 1)
+                st.append(["sym", a, "sym", b, seed, e, 0.1, 0.1])
     write(os.path.join(d, "maps.csv"), ["net", "tap", "transform", "method", "top1", "top2", "l2_ratio", "param"], maps)
     write(os.path.join(d, "invariant_channels.csv"), ["net", "tap", "transform", "channels", "invariant", "share"], inv)
     write(os.path.join(d, "stitching.csv"), ["from_net", "from_tap", "to_net", "to_tap", "seed", "top1",
@@ -77,9 +83,13 @@ class PlotEquivalenceTest(unittest.TestCase):
         good = make(os.path.join(self.tmp, "good"))
         p = run(good)
         self.assertEqual(p.returncode, 0, p.stderr)
-        for f in ("equivalence.png", "invariant_channels.png", "stitching.png", "report.md"):
+        for f in ("equivalence.png", "invariant_channels.png", "stitching.png", "rotation_sweep.png", "report.md"):
             self.assertTrue(os.path.getsize(os.path.join(good, f)) > 1000, f)
         self.assertEqual([w for _, w in verdicts(good)], ["agrees"] * 3)
+        with open(os.path.join(good, "report.md")) as f:
+            text = f.read()
+        # Three seeds of 0.11, 0.12, 0.13: mean 0.120, sample SD 0.010.
+        self.assertIn("| sym pool2 | sym conv1_1 | 3 | 0.120 ± 0.010 | 0.100 |", text)
         bad = make(os.path.join(self.tmp, "bad"), good=False)
         self.assertEqual(run(bad).returncode, 0)
         self.assertNotIn("agrees", [w for _, w in verdicts(bad)])
