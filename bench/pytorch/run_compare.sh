@@ -80,27 +80,8 @@ if [[ "$ONLY" != train ]]; then
 fi
 
 # ---- 1. PyTorch from PyPI, pinned ----------------------------------------------------------------
-# torch 2.15.0's own Requires-Dist pins for the CUDA libraries it links at import (the system's
-# CUDA 13 supplies cuDNN, cuBLAS and cudart); cufile's pin is the one cuda-toolkit 13.2.2, which
-# torch 2.15.0 requires, names. The pure-Python dependencies at torch's minimum versions or later.
-TORCH_VERSION=2.15.0
-TORCH_CUDA_PINS=(nvidia-cusparselt-cu13==0.8.1 nvidia-nvshmem-cu13==3.7.2 "nvidia-cufile==1.17.1.22.*"
-                 nvidia-nccl-cu13==2.30.7)
-TORCH_PY_DEPS=("typing-extensions>=4.13.0" "setuptools>=77.0.3" "sympy>=1.13.3" "networkx>=2.5.1" jinja2
-               "fsspec>=0.8.5" filelock numpy)
-venv_torch_version() { "$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true; }
-if [[ "$(venv_torch_version)" != "$TORCH_VERSION"* ]]; then
-  echo "== installing torch $TORCH_VERSION from PyPI into $VENV (CPU use; no GPU wheels)"
-  [[ -x "$VENV/bin/python" ]] || "${PYTHON:-python3}" -m venv "$VENV"
-  WHEELS=${TORCH_WHEELS:-$VENV/wheels-download}
-  mkdir -p "$WHEELS"
-  "$VENV/bin/pip" download --no-deps "torch==$TORCH_VERSION" -d "$WHEELS"
-  "$VENV/bin/pip" install --no-deps "$WHEELS"/torch-"$TORCH_VERSION"-*.whl
-  "$VENV/bin/pip" install "${TORCH_PY_DEPS[@]}" "${TORCH_CUDA_PINS[@]}"
-  [[ -n "${TORCH_WHEELS:-}" ]] || rm -rf "$WHEELS"
-fi
-TORCH_PYPI=$(venv_torch_version)
-[[ -n "$TORCH_PYPI" ]] || { echo "run_compare.sh: 'import torch' fails in $VENV" >&2; "$VENV/bin/python" -c 'import torch'; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/torch_venv.sh"
+ensure_torch_venv run_compare.sh
 echo "PyPI torch: $TORCH_PYPI ($VENV)"
 
 DEBIAN_TORCH=$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null || true)

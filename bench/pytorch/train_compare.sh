@@ -55,24 +55,9 @@ done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || { echo "train_compare.sh: --threads wants a positive integer, got '$threads'" >&2; exit 2; }
 
 # ---- 1. PyPI torch, pinned (the same block as run_compare.sh) -------------------------------------
-TORCH_VERSION=2.15.0
-TORCH_CUDA_PINS=(nvidia-cusparselt-cu13==0.8.1 nvidia-nvshmem-cu13==3.7.2 "nvidia-cufile==1.17.1.22.*"
-                 nvidia-nccl-cu13==2.30.7)
-TORCH_PY_DEPS=("typing-extensions>=4.13.0" "setuptools>=77.0.3" "sympy>=1.13.3" "networkx>=2.5.1" jinja2
-               "fsspec>=0.8.5" filelock numpy)
-venv_torch_version() { "$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true; }
-if [[ "$(venv_torch_version)" != "$TORCH_VERSION"* ]]; then
-  echo "== installing torch $TORCH_VERSION from PyPI into $VENV (CPU use; no GPU wheels)"
-  [[ -x "$VENV/bin/python" ]] || "${PYTHON:-python3}" -m venv "$VENV"
-  WHEELS=${TORCH_WHEELS:-$VENV/wheels-download}
-  mkdir -p "$WHEELS"
-  "$VENV/bin/pip" download --no-deps "torch==$TORCH_VERSION" -d "$WHEELS"
-  "$VENV/bin/pip" install --no-deps "$WHEELS"/torch-"$TORCH_VERSION"-*.whl
-  "$VENV/bin/pip" install "${TORCH_PY_DEPS[@]}" "${TORCH_CUDA_PINS[@]}"
-  [[ -n "${TORCH_WHEELS:-}" ]] || rm -rf "$WHEELS"
-fi
-TORCH=$(venv_torch_version)
-[[ -n "$TORCH" ]] || { echo "train_compare.sh: 'import torch' fails in $VENV" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/torch_venv.sh"
+ensure_torch_venv train_compare.sh
+TORCH=$TORCH_PYPI
 echo "PyPI torch: $TORCH ($VENV)"
 PY="$VENV/bin/python"
 
