@@ -11,20 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/io/matio_handles.h"
 #include "engine/io/safetensors.h"
 
 namespace ml::models {
 
 namespace {
 
-struct MatCloser {
-  void operator()(mat_t* m) const { Mat_Close(m); }
-};
-struct VarFreer {
-  void operator()(matvar_t* v) const { Mat_VarFree(v); }
-};
-using MatFile = std::unique_ptr<mat_t, MatCloser>;
-using MatVar = std::unique_ptr<matvar_t, VarFreer>;
+using io::MatFile;
+using io::MatVar;
 
 // What the converter expects, for the errors: the VGG16 sequence in MatConvNet's names.
 const char* kExpected =
@@ -37,12 +32,6 @@ size_t numel(const matvar_t* v) {
   size_t n = 1;
   for (int d = 0; d < v->rank; ++d) n *= v->dims[d];
   return n;
-}
-
-std::string dims_str(const matvar_t* v) {
-  std::string s;
-  for (int d = 0; d < v->rank; ++d) s += (d ? "x" : "") + std::to_string(v->dims[d]);
-  return s;
 }
 
 const char* class_name(matio_classes c) {
@@ -114,7 +103,7 @@ Layer read_layer(const matvar_t* cell, size_t i, const std::string& where) {
   l.method = text(field(s, "method"));
   if (const matvar_t* w = field(s, "weights")) {
     ML_CHECK(w->class_type == MAT_C_CELL && numel(w) == 2, where, ": layer '", l.name,
-             "' weights must be a 1x2 cell {filters, biases}, is a ", class_name(w->class_type), " ", dims_str(w));
+             "' weights must be a 1x2 cell {filters, biases}, is a ", class_name(w->class_type), " ", io::mat_dims(w));
     l.filters = Mat_VarGetCell(const_cast<matvar_t*>(w), 0);
     l.biases = Mat_VarGetCell(const_cast<matvar_t*>(w), 1);
   } else {  // MatConvNet before 1.0-beta: separate fields
@@ -138,7 +127,7 @@ bool all_equal(const std::vector<double>& v, double x) {
 Tensor conv_weight(const Layer& l, int64_t& H, int64_t& W, int64_t& I, int64_t& O, const std::string& where) {
   const std::string what = where + ": layer '" + l.name + "' filters";
   ML_CHECK(l.filters != nullptr, what, " are missing (a conv layer needs weights = {filters, biases})");
-  ML_CHECK(l.filters->rank >= 2 && l.filters->rank <= 4, what, " must be H x W x in x out, are ", dims_str(l.filters));
+  ML_CHECK(l.filters->rank >= 2 && l.filters->rank <= 4, what, " must be H x W x in x out, are ", io::mat_dims(l.filters));
   int64_t d[4] = {1, 1, 1, 1};
   for (int k = 0; k < l.filters->rank; ++k) d[k] = static_cast<int64_t>(l.filters->dims[k]);
   H = d[0], W = d[1], I = d[2], O = d[3];
@@ -202,7 +191,7 @@ MatConvNetVgg16 read_matconvnet_vgg16(const std::string& path) {
        << "its variables are:";
     Mat_Rewind(mat.get());
     while (matvar_t* v = Mat_VarReadNextInfo(mat.get())) {
-      os << " " << (v->name ? v->name : "?") << " (" << class_name(v->class_type) << " " << dims_str(v) << ")";
+      os << " " << (v->name ? v->name : "?") << " (" << class_name(v->class_type) << " " << io::mat_dims(v) << ")";
       Mat_VarFree(v);
     }
     os << "; expected " << kExpected;
@@ -289,14 +278,14 @@ MatConvNetVgg16 read_matconvnet_vgg16(const std::string& path) {
   } else {
     // A full H x W x 3 average image: its per-channel mean (the engine normalises per channel).
     ML_CHECK(avg->rank == 3 && avg->dims[2] == 3, where, ": normalization.averageImage must be 3 values or H x W x 3, is ",
-             dims_str(avg));
+             io::mat_dims(avg));
     const size_t plane = avg->dims[0] * avg->dims[1];
     for (size_t c = 0; c < 3; ++c) {
       double s = 0;
       for (size_t i = 0; i < plane; ++i) s += a[c * plane + i];
       out.average_image.push_back(static_cast<float>(s / static_cast<double>(plane)));
     }
-    out.average_image_note = "per-channel mean of the " + dims_str(avg) + " averageImage";
+    out.average_image_note = "per-channel mean of the " + io::mat_dims(avg) + " averageImage";
   }
   for (float v : out.average_image)
     ML_CHECK(std::isfinite(v), where, ": normalization.averageImage holds a non-finite value");

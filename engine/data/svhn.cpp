@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 
+#include "engine/io/matio_handles.h"
+
 namespace ml {
 
 namespace {
@@ -25,23 +27,8 @@ void install_matio_log() {
 }
 std::string matio_said() { return g_matio_last.empty() ? "" : " (matio: " + g_matio_last + ")"; }
 
-struct MatCloser {
-  void operator()(mat_t* m) const { Mat_Close(m); }
-};
-struct VarFreer {
-  void operator()(matvar_t* v) const { Mat_VarFree(v); }
-};
-using MatFile = std::unique_ptr<mat_t, MatCloser>;
-using MatVar = std::unique_ptr<matvar_t, VarFreer>;
-
-std::string dims_str(const matvar_t* v) {
-  std::string s;
-  for (int d = 0; d < v->rank; ++d) {
-    if (d) s += 'x';
-    s += std::to_string(v->dims[d]);
-  }
-  return s;
-}
+using io::MatFile;
+using io::MatVar;
 
 size_t var_numel(const matvar_t* v) {
   size_t n = 1;
@@ -109,14 +96,14 @@ Dataset load_svhn_file(const std::string& path, const std::string& name) {
   ML_CHECK(X->class_type == MAT_C_UINT8 && X->data_type == MAT_T_UINT8, "load_svhn: '", path,
            "' variable 'X' must be uint8, got matio class ", static_cast<int>(X->class_type));
   ML_CHECK((X->rank == 4 || X->rank == 3) && X->dims[0] == 32 && X->dims[1] == 32 && X->dims[2] == 3, "load_svhn: '",
-           path, "' variable 'X' must be 32x32x3xN, got ", dims_str(X.get()));
+           path, "' variable 'X' must be 32x32x3xN, got ", io::mat_dims(X.get()));
   const auto n = static_cast<int64_t>(X->rank == 4 ? X->dims[3] : 1);
   ML_CHECK(X->nbytes == static_cast<size_t>(n) * 3072, "load_svhn: '", path, "' variable 'X' holds ", X->nbytes,
-           " bytes, expected ", n * 3072, " for ", dims_str(X.get()), " (truncated file?)");
+           " bytes, expected ", n * 3072, " for ", io::mat_dims(X.get()), " (truncated file?)");
 
   MatVar y = read_var(mat.get(), "y", path);
   ML_CHECK(y->rank == 2 && (y->dims[0] == 1 || y->dims[1] == 1) && var_numel(y.get()) == static_cast<size_t>(n),
-           "load_svhn: '", path, "' variable 'y' must hold one label per image (", n, "x1), got ", dims_str(y.get()));
+           "load_svhn: '", path, "' variable 'y' must hold one label per image (", n, "x1), got ", io::mat_dims(y.get()));
   ML_CHECK(y->class_type == MAT_C_DOUBLE || y->class_type == MAT_C_SINGLE || y->class_type == MAT_C_UINT8,
            "load_svhn: '", path, "' variable 'y' must be double, single or uint8, got matio class ",
            static_cast<int>(y->class_type));

@@ -12,19 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/io/matio_handles.h"
 #include "engine/io/npy.h"
 
 namespace ml::analysis {
 
 namespace {
 
-struct MatCloser {
-  void operator()(mat_t* m) const { Mat_Close(m); }
-};
-struct VarFreer {
-  void operator()(matvar_t* v) const { Mat_VarFree(v); }
-};
-using MatVar = std::unique_ptr<matvar_t, VarFreer>;
+using io::MatFile;
+using io::MatVar;
 
 // A real numeric 2-D variable as doubles, column-major (MATLAB's order), with its two dims.
 struct Matrix2 {
@@ -72,7 +68,7 @@ const std::vector<std::string>& vim1_roi_names() {
 Vim1Data read_vim1(const std::string& path, int subject) {
   ML_CHECK(subject == 1 || subject == 2, "read_vim1: --subject must be 1 or 2, got ", subject);
   ML_CHECK(std::filesystem::is_regular_file(path), "read_vim1: missing file '", path, "'");
-  std::unique_ptr<mat_t, MatCloser> mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
+  MatFile mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
   ML_CHECK(mat != nullptr, "read_vim1: '", path, "' is not a readable MATLAB .mat file (v7.3 needs matio with HDF5)");
   std::string s = "S";  // (not "S" + to_string: GCC 12 bug 105329 warns on it)
   s += std::to_string(subject);
