@@ -156,14 +156,15 @@ def seed_views(d):
             for v in d["seed_runs"]]
 
 
-SCOPES = {"every": "every seed", "mean": "mean only", "not": "not", "one": "one seed"}
+SCOPES = {"every": "every seed", "mean": "mean only", "seeds": "every seed, not the mean", "not": "not",
+          "one": "one seed"}
 
 
 def over_seeds(d, claim, table_fn=None):
     """(verdict, scope, sentence): claim(view, *extra) on the seed mean (d) and on each seed.
 
     The verdict is the seed mean's (the word the single-seed report gave); the scope says whether
-    the claim agrees for every seed, for the seed mean only, or not (the mean does not agree)."""
+    the claim agrees for every seed, for the seed mean only, for every seed but not the mean, or not."""
     def run(x):
         return claim(x, table_fn(x))[0] if table_fn else claim(x)[0]
 
@@ -180,6 +181,10 @@ def over_seeds(d, claim, table_fn=None):
     elif word == "agrees":
         scope, head = SCOPES["mean"], (f"The claim holds for the mean over the {len(per)} training seeds only: "
                                        f"{k} of {len(per)} seeds agree on their own")
+    elif k == len(per):  # each seed agrees, but the seed-to-seed spread leaves the mean undecided
+        scope, head = SCOPES["seeds"], (f"The claim holds for each of the {len(per)} training seeds on its own but "
+                                        f"not on their mean (verdict {word}: the seed-to-seed spread widens the "
+                                        f"mean's errors)")
     else:
         scope, head = SCOPES["not"], (f"The claim does not hold on the mean over the {len(per)} training seeds "
                                       f"(verdict {word}); {k} of {len(per)} seeds agree on their own")

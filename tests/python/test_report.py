@@ -199,7 +199,7 @@ def verdicts(html_text):
 
 
 def seed_scopes(html_text):
-    """{claim: "every seed" | "mean only" | "not" | "one seed"} from the verdicts' data-seeds."""
+    """{claim: "every seed" | "mean only" | "every seed, not the mean" | "not" | "one seed"} from data-seeds."""
     return dict(re.findall(r'data-claim="(\w)" data-verdict="[^"]+" data-seeds="([^"]+)"', html_text))
 
 
@@ -212,6 +212,25 @@ def check_png(test, path):
     img = mpimg.imread(path)
     test.assertGreater(min(img.shape[:2]), 200, path)
     test.assertGreater(float(img[..., :3].std()), 0.02, f"{path} looks blank")
+
+
+class OverSeedsScopeTest(unittest.TestCase):
+    """demo_report.over_seeds' scope word for each combination of the mean's and the seeds' verdicts."""
+
+    def scope(self, mean_word, seed_words):
+        sys.path.insert(0, TOOLS)
+        import demo_report
+        runs = [{"msvt": None, "equiv": None, "asym": None, "seed": s} for s in range(len(seed_words))]
+        d = {"seed_runs": runs, "layers": []}
+        # The claim reads the view: the seed mean (d itself) or one seed's view (it carries "seed").
+        claim = lambda x: (seed_words[x["seed"]] if "seed" in x else mean_word,)
+        return demo_report.over_seeds(d, claim)[1]
+
+    def test_scopes(self):
+        self.assertEqual(self.scope("agrees", ["agrees", "agrees"]), "every seed")
+        self.assertEqual(self.scope("agrees", ["agrees", "inconclusive"]), "mean only")
+        self.assertEqual(self.scope("inconclusive", ["agrees", "agrees"]), "every seed, not the mean")
+        self.assertEqual(self.scope("inconclusive", ["agrees", "does not agree"]), "not")
 
 
 class ReportTest(unittest.TestCase):
