@@ -42,7 +42,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/bench/pytorch"
 BUILD=${BUILD_DIR:-$ROOT/build-bench2}
-VENV=${TORCH_VENV:-$HOME/.cache/mirrorlab-torch-venv}
 RUNS=3
 THREADS=2
 OUT=""

@@ -1,11 +1,13 @@
 # bench/pytorch/torch_venv.sh — sourced by the comparison scripts beside it (never run alone):
-# PyPI's torch 2.15.0 in the virtual environment $VENV, installed there if it is missing.
-#   VENV=... ; source "$HERE/torch_venv.sh"; ensure_torch_venv SCRIPT_NAME   # sets TORCH_PYPI
+# PyPI's torch 2.15.0 in the virtual environment VENV (default TORCH_VENV, else
+# $HOME/.cache/mirrorlab-torch-venv), installed there if it is missing.
+#   source "$HERE/torch_venv.sh"; ensure_torch_venv SCRIPT_NAME   # sets VENV and TORCH_PYPI
 #
 # torch 2.15.0's own Requires-Dist pins for the CUDA libraries it links at import (the system's
 # CUDA 13 supplies cuDNN, cuBLAS and cudart, so no GPU wheels are downloaded); cufile's pin is the
 # one cuda-toolkit 13.2.2, which torch 2.15.0 requires, names. The pure-Python dependencies at
 # torch's minimum versions or later. TORCH_WHEELS keeps the downloaded wheel (default: removed).
+VENV=${TORCH_VENV:-$HOME/.cache/mirrorlab-torch-venv}
 TORCH_VERSION=2.15.0
 TORCH_CUDA_PINS=(nvidia-cusparselt-cu13==0.8.1 nvidia-nvshmem-cu13==3.7.2 "nvidia-cufile==1.17.1.22.*"
                  nvidia-nccl-cu13==2.30.7)

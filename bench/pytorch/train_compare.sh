@@ -27,7 +27,6 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
-VENV=${TORCH_VENV:-$HOME/.cache/mirrorlab-torch-venv}
 BUILD=${BUILD_DIR:-$ROOT/build-cpu}
 seeds=0,1 engine=out/demo out=out/compare variants="sym asym none" threads=2 build=1
 while [[ $# -gt 0 ]]; do
