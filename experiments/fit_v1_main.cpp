@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--equal-channel-cnn-only", c.equal_channel_cnn_only, "of the CNN controls fit only the equal-channel one");
   app.add_flag("--skip-shuffled", c.skip_shuffled, "no shuffled-response control (pass check 7 is then absent)");
+  app.add_option("--centre-features", c.centring,
+                 "weight of a centring penalty on every core filter's energy centroid (not in the paper; 0: off)")
+      ->capture_default_str();
   std::string sweep;
   app.add_option("--sweep", sweep,
                  "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "

@@ -148,6 +148,7 @@ Tensor V1Model::regularizer() const {
                                                               : options.smooth_layer_weights.back();
     if (options.smooth != 0.f) r = add(r, mul(smoothness_penalty(ws[l]), options.smooth * rel));
     if (l > 0 && options.sparse != 0.f) r = add(r, mul(group_sparsity_penalty(ws[l]), options.sparse));
+    if (options.centring != 0.f) r = add(r, mul(centring_penalty(ws[l]), options.centring));
   }
   return r;
 }
@@ -176,6 +177,21 @@ Tensor group_sparsity_penalty(const Tensor& w) {
   Tensor per_kernel = sqrt(add(sum(square(w).reshape({O, I, K * K}), {2}), 1e-12f));  // (O, I)
   Tensor per_filter = sqrt(add(sum(square(w).reshape({O, I * K * K}), {1}), 1e-12f));  // (O)
   return sum(div(sum(per_kernel, {1}), per_filter));
+}
+
+Tensor centring_penalty(const Tensor& w) {
+  ML_CHECK(w.dim() == 4 && w.size(2) == w.size(3), "centring_penalty: weights ", w.str(), " must be (O, I, K, K)");
+  const int64_t O = w.size(0), I = w.size(1), K = w.size(2);
+  // Row and column offsets from the centre, (K*K, 1) each, so the moments are one matmul.
+  std::vector<float> dy(static_cast<size_t>(K * K)), dx(dy.size());
+  for (int64_t y = 0; y < K; ++y)
+    for (int64_t x = 0; x < K; ++x)
+      dy[static_cast<size_t>(y * K + x)] = static_cast<float>(y - K / 2), dx[static_cast<size_t>(y * K + x)] = static_cast<float>(x - K / 2);
+  const Tensor DY = Tensor::from_vector({K * K, 1}, dy).to(w.device()), DX = Tensor::from_vector({K * K, 1}, dx).to(w.device());
+  Tensor e = sum(square(w).reshape({O, I, K * K}), {1});  // (O, K*K) energy per position
+  Tensor tot = add(sum(e, {1}), 1e-12f);                  // (O); the 1e-12 keeps a zero filter finite
+  Tensor cy = div(matmul(e, DY).reshape({O}), tot), cx = div(matmul(e, DX).reshape({O}), tot);
+  return sum(add(square(cy), square(cx)));
 }
 
 }  // namespace ml::models

@@ -69,6 +69,12 @@ struct V1ModelOptions {
   // Regulariser weights (§2.4; the chosen draw of the paper by default).
   float smooth = 0.0249692f, sparse = 0.0152482f, readout = 0.0170696f;
   std::vector<float> smooth_layer_weights{1.f, 0.5f, 0.5f};  // relative, per layer
+  // Centring (NOT in the paper; 0 = off, the paper's model): weight of centring_penalty summed over
+  // the core's layers. The core and the readout masks share a translation freedom, and in an
+  // equivariant core a displaced feature's rotated copies are displaced in R different
+  // directions, so one mask per neuron cannot pool them; this pins each filter's energy to its
+  // kernel centre so that argmax |m_n| marks the receptive field (fit_v1 --centre-features).
+  float centring = 0.f;
 };
 
 class V1Model : public nn::Module {
@@ -88,5 +94,9 @@ Tensor v1_poisson_loss(const Tensor& rate, const Tensor& y);
 Tensor smoothness_penalty(const Tensor& w);
 // Group sparsity: sum_o sum_i ||w_oi||_2 / ||w_o||_2.
 Tensor group_sparsity_penalty(const Tensor& w);
+// Centring (our addition, not the paper's): sum_o |c_o|^2, c_o = the centroid, in pixels from the
+// kernel centre, of the filter's energy sum_i w_oi(y, x)^2 over its K x K grid. Zero for any
+// filter whose energy is point-symmetric about the centre; a 1-px displacement costs 1.
+Tensor centring_penalty(const Tensor& w);
 
 }  // namespace ml::models

@@ -122,7 +122,7 @@ TEST_CASE("v1 metrics: FEV, FEVE, jackknife oracle and ARI against hand-computed
   // Jackknife: trials (1,3,2,2,3,5) against leave-one-out means (3,1,2,2,5,3): r = 12/84 = 1/7.
   CHECK(std::fabs(jackknife_oracle(t)[0] - 1.0 / 7) < 1e-6);
   // Correlation: a constant side scores 0; otherwise Pearson.
-  const auto r = per_neuron_correlation({1, 5, 2, 5, 3, 5}, {1, 0, 2, 1, 4, 2}, 3, 2);
+  const auto r = per_neuron_correlation(std::vector<float>{1, 5, 2, 5, 3, 5}, std::vector<float>{1, 0, 2, 1, 4, 2}, 3, 2);
   CHECK(r[1] == 0.0);
   CHECK(std::fabs(r[0] - 0.98198050606) < 1e-9);  // corr((1,2,3),(1,2,4)) = 2.5/sqrt(2*4.6667)
   // ARI (sklearn's documented examples): permuted labels 1, a split 4/7, anti-correlated -1/2.
@@ -413,4 +413,69 @@ TEST_CASE("v1 paper preset: the science file's parameter counts (62,896 + 640 BN
     }
   CHECK(p.equal_channel_cnn == "cnn_128");
   expect_parts(error_of([] { v1_fit_preset("huge"); }), {"v1_fit_preset", "huge"});
+}
+
+TEST_CASE("v1 centring penalty, readout RF centre and the correlation's degenerate-variance rule") {
+  // centring_penalty: hand values. A lone tap two rows above the centre of a 5 x 5 kernel has its
+  // energy centroid at (-2, 0): 4. A point-symmetric pair costs 0.
+  std::vector<float> hv(2 * 1 * 5 * 5, 0.f);
+  hv[0 * 2 + 2] = 3.f;                                  // filter 0: (0, 2)
+  hv[25 + 1 * 5 + 1] = 1.f, hv[25 + 3 * 5 + 3] = -1.f;  // filter 1: (1, 1) and (3, 3)
+  CHECK(models::centring_penalty(Tensor::from_vector({2, 1, 5, 5}, hv)).item() == doctest::Approx(4.0).epsilon(1e-6));
+  // Plain-loop reference on random weights (float32 sums over 50 taps: 1e-4 relative).
+  Generator g(23);
+  const Tensor w = rand({3, 2, 5, 5}, g);
+  const auto wv = w.to_vector();
+  double ref = 0;
+  for (int o = 0; o < 3; ++o) {
+    double e = 0, sy = 0, sx = 0;
+    for (int i = 0; i < 2; ++i)
+      for (int r = 0; r < 5; ++r)
+        for (int c = 0; c < 5; ++c) {
+          const double v = wv[((o * 2 + i) * 5 + r) * 5 + c];
+          e += v * v, sy += v * v * (r - 2), sx += v * v * (c - 2);
+        }
+    ref += (sy / e) * (sy / e) + (sx / e) * (sx / e);
+  }
+  CHECK(std::fabs(models::centring_penalty(w).item() - ref) < 1e-4 * ref);
+  gradcheck([](const std::vector<Tensor>& in) { return models::centring_penalty(in[0]); }, {w});
+  // The model adds it, times its weight, for every core layer (0: the paper's model, unchanged).
+  models::V1ModelOptions mo;
+  mo.core.kernels = {5, 3}, mo.core.features = {2, 2}, mo.core.rotations = 4;
+  mo.height = mo.width = 8, mo.neurons = 2;
+  Generator g0(1), g1(1);
+  models::V1Model plain(mo, {1.f, 1.f}, g0);
+  mo.centring = 0.5f;
+  models::V1Model centred(mo, {1.f, 1.f}, g1);
+  double cen = 0;
+  for (const auto& lw : centred.core->layer_weights()) cen += models::centring_penalty(lw).item();
+  CHECK(cen > 0);
+  CHECK(centred.regularizer().item() - plain.regularizer().item() == doctest::Approx(0.5 * cen).epsilon(1e-4));
+
+  // readout_rf_centre: mask peak plus the read channels' offsets weighted by w^2 x energy.
+  // Neuron 0 reads channel 0 only: (1, 2) + (-1, 0.5). Neuron 1 reads both with weights 1 x 1 and
+  // 2^2 x 0.5 = 2: (2, 3) + ((-1, 0.5) + 2 (0.5, -1)) / 3 = (2, 2.5).
+  const int64_t C = 2, N = 2, Wd = 5;
+  std::vector<float> mask(20 * N, 0.01f), rw = {1.f, 1.f, 0.f, 2.f};  // rw: (C, N)
+  mask[7 * N + 0] = -0.9f;  // |m| peak of neuron 0 at (1, 2), negative sign
+  mask[13 * N + 1] = 0.5f;  // neuron 1 at (2, 3)
+  const std::vector<std::pair<double, double>> off = {{-1.0, 0.5}, {0.5, -1.0}};
+  const auto rc = readout_rf_centre(rw, mask, C, N, Wd, off, {1.0, 0.5});
+  CHECK(rc[0].first == doctest::Approx(0.0));
+  CHECK(rc[0].second == doctest::Approx(2.5));
+  CHECK(rc[1].first == doctest::Approx(2.0));
+  CHECK(rc[1].second == doctest::Approx(2.5));
+  CHECK_THROWS_WITH_AS(readout_rf_centre(rw, mask, C, N, Wd, off, {1.0}), doctest::Contains("readout_rf_centre"), Error);
+
+  // per_neuron_correlation: neuron 0 varies with SD ~1e-6 in step with b, neuron 1 is constant.
+  // The paper's rule (SD < 1e-5 scores 0) zeroes neuron 0; min_sd = 0 gives its r = 1; a constant
+  // side scores 0 (not NaN) under both.
+  std::vector<double> a, b;
+  for (int i = 0; i < 6; ++i) a.push_back(1.0 + 1e-6 * (i % 2 ? 1 : -1)), a.push_back(2.0), b.push_back(i % 2 ? 3.0 : 1.0), b.push_back(i);
+  const auto paper = per_neuron_correlation(a, b, 6, 2), plain_r = per_neuron_correlation(a, b, 6, 2, 0.0);
+  CHECK(paper[0] == 0.0);
+  CHECK(plain_r[0] == doctest::Approx(1.0).epsilon(1e-6));
+  CHECK(paper[1] == 0.0);
+  CHECK(plain_r[1] == 0.0);
+  CHECK_THROWS_AS(per_neuron_correlation(a, b, 6, 2, -1.0), Error);
 }

@@ -22,10 +22,13 @@ std::vector<float> RepeatedResponses::repeat_mean() const {
   return m;
 }
 
-std::vector<double> per_neuron_correlation(const std::vector<float>& a, const std::vector<float>& b, int64_t images,
-                                           int64_t neurons) {
+namespace {
+template <class T>
+std::vector<double> correlation_columns(const std::vector<T>& a, const std::vector<T>& b, int64_t images,
+                                        int64_t neurons, double min_sd) {
   ML_CHECK(static_cast<int64_t>(a.size()) == images * neurons && a.size() == b.size(), "per_neuron_correlation: ",
            a.size(), " and ", b.size(), " values for ", images, " images x ", neurons, " neurons");
+  ML_CHECK(min_sd >= 0, "per_neuron_correlation: min_sd ", min_sd, " is negative");
   std::vector<double> r(static_cast<size_t>(neurons), 0.0);
   for (int64_t n = 0; n < neurons; ++n) {
     double ma = 0, mb = 0;
@@ -37,9 +40,20 @@ std::vector<double> per_neuron_correlation(const std::vector<float>& a, const st
       sab += da * db, saa += da * da, sbb += db * db;
     }
     const double sda = std::sqrt(saa / static_cast<double>(images)), sdb = std::sqrt(sbb / static_cast<double>(images));
-    r[static_cast<size_t>(n)] = (sda < 1e-5 || sdb < 1e-5) ? 0.0 : sab / std::sqrt(saa * sbb);
+    const bool degenerate = sda < min_sd || sdb < min_sd || saa == 0 || sbb == 0;
+    r[static_cast<size_t>(n)] = degenerate ? 0.0 : sab / std::sqrt(saa * sbb);
   }
   return r;
+}
+}  // namespace
+
+std::vector<double> per_neuron_correlation(const std::vector<float>& a, const std::vector<float>& b, int64_t images,
+                                           int64_t neurons, double min_sd) {
+  return correlation_columns(a, b, images, neurons, min_sd);
+}
+std::vector<double> per_neuron_correlation(const std::vector<double>& a, const std::vector<double>& b, int64_t images,
+                                           int64_t neurons, double min_sd) {
+  return correlation_columns(a, b, images, neurons, min_sd);
 }
 
 namespace {

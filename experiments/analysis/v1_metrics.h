@@ -18,10 +18,14 @@ struct RepeatedResponses {
   std::vector<float> repeat_mean() const;  // (images, neurons)
 };
 
-// Pearson r per neuron between a (images, neurons) and b (images, neurons); a neuron whose SD
-// on either side is below 1e-5 scores 0 (architectures/training.py).
+// Pearson r per neuron between a (images, neurons) and b (images, neurons). Degenerate-variance
+// rule: a neuron whose (population) SD on either side is below min_sd scores 0; the default 1e-5
+// is the paper's score (architectures/training.py); min_sd = 0 zeroes only an exactly constant
+// side (a plain correlation, e.g. of the simulation's drives).
 std::vector<double> per_neuron_correlation(const std::vector<float>& a, const std::vector<float>& b, int64_t images,
-                                           int64_t neurons);
+                                           int64_t neurons, double min_sd = 1e-5);
+std::vector<double> per_neuron_correlation(const std::vector<double>& a, const std::vector<double>& b, int64_t images,
+                                           int64_t neurons, double min_sd = 1e-5);
 
 // ICLR oracle: noise = mean over images of the unbiased across-repeat variance / repeats;
 // total = unbiased variance of the repeat means; FEV = max(0, 1 - noise/total).

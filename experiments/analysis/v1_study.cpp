@@ -246,7 +246,8 @@ std::vector<std::pair<double, double>> gradient_rf_centre(models::V1Model& m, co
 // predicts the same), so argmax |m_n| lands on the cell's centre only where this offset is ~0; in
 // an equivariant core the offset of a feature's rotated copies turns with them, so one mask cannot
 // pool the copies of a displaced feature.
-std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& m, const Tensor& images, int64_t k) {
+std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& m, const Tensor& images, int64_t k,
+                                                         std::vector<double>* energy) {
   const int64_t C = m.core->out_channels(), H = images.size(2), W = images.size(3), cy = H / 2, cx = W / 2;
   const Device dev = m.readout->mask.device();
   const bool was = m.is_training();
@@ -275,8 +276,34 @@ std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& m, con
         sw += a, sr += a * static_cast<double>(r - cy), sc += a * static_cast<double>(col - cx);
       }
     off[static_cast<size_t>(ch)] = sw > 0 ? std::make_pair(sr / sw, sc / sw) : std::make_pair(0.0, 0.0);
+    if (energy) energy->push_back(sw);
   }
   return off;
+}
+
+std::vector<std::pair<double, double>> readout_rf_centre(const std::vector<float>& w, const std::vector<float>& mask,
+                                                         int64_t C, int64_t N, int64_t W,
+                                                         const std::vector<std::pair<double, double>>& offset,
+                                                         const std::vector<double>& energy) {
+  ML_CHECK(static_cast<int64_t>(w.size()) == C * N && N > 0 && static_cast<int64_t>(mask.size()) % N == 0 &&
+               W > 0 && static_cast<int64_t>(offset.size()) == C && static_cast<int64_t>(energy.size()) == C,
+           "readout_rf_centre: weights (", w.size(), ") for ", C, " channels x ", N, " neurons, mask (", mask.size(),
+           "), ", offset.size(), " offsets and ", energy.size(), " energies do not match");
+  const int64_t HW = static_cast<int64_t>(mask.size()) / N;
+  std::vector<std::pair<double, double>> c(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t best = 0;
+    for (int64_t p = 1; p < HW; ++p)
+      if (std::fabs(mask[static_cast<size_t>(p * N + n)]) > std::fabs(mask[static_cast<size_t>(best * N + n)])) best = p;
+    double sw = 0, sy = 0, sx = 0;
+    for (int64_t ch = 0; ch < C; ++ch) {
+      const double v = w[static_cast<size_t>(ch * N + n)], a = v * v * energy[static_cast<size_t>(ch)];
+      sw += a, sy += a * offset[static_cast<size_t>(ch)].first, sx += a * offset[static_cast<size_t>(ch)].second;
+    }
+    c[static_cast<size_t>(n)] = {static_cast<double>(best / W) + (sw > 0 ? sy / sw : 0.0),
+                                 static_cast<double>(best % W) + (sw > 0 ? sx / sw : 0.0)};
+  }
+  return c;
 }
 
 namespace {
@@ -299,6 +326,8 @@ json run_v1_study(const V1StudyConfig& c) {
   preset.fit.device = c.device == "cuda" ? Device::CUDA : Device::CPU;
   if (preset.fit.device == Device::CUDA) ML_CHECK(cuda_available(), "fit_v1: --device cuda: ", cuda_unavailable_reason());
   preset.equivariant.bn_tied_rotations = c.bn_tied_rotations;
+  ML_CHECK(c.centring >= 0 && std::isfinite(c.centring), "fit_v1: --centre-features ", c.centring,
+           " must be a finite weight >= 0");
   ML_CHECK(c.last_features >= 0, "fit_v1: --last-features ", c.last_features, " is negative");
   if (c.last_features > 0) preset.equivariant.features.back() = c.last_features;
   ML_CHECK(c.train_fraction > 0 && c.train_fraction <= 1, "fit_v1: --train-fraction ", c.train_fraction,
@@ -341,6 +370,7 @@ json run_v1_study(const V1StudyConfig& c) {
     mo.core = core;
     mo.height = d.height, mo.width = d.width, mo.neurons = d.neurons;
     mo.smooth = preset.smooth, mo.sparse = preset.sparse, mo.readout = preset.readout;
+    mo.centring = c.centring;
     Generator g(seed);
     // A mask must fit the feature map: SAME padding keeps the maps at the image size.
     return std::make_shared<models::V1Model>(mo, mresp, g);
@@ -356,7 +386,8 @@ json run_v1_study(const V1StudyConfig& c) {
   results["fit_options"] = {{"batch", preset.fit.batch},       {"lr", preset.fit.lr},
                             {"interval", preset.fit.interval}, {"patience", preset.fit.patience},
                             {"max_steps", preset.fit.max_steps}, {"smooth", preset.smooth},
-                            {"sparse", preset.sparse},         {"readout", preset.readout}};
+                            {"sparse", preset.sparse},         {"readout", preset.readout},
+                            {"centring", c.centring}};
   json models_json = json::object();
 
   // Fits (or, with resume, loads) one model; returns it.
@@ -633,8 +664,14 @@ json run_v1_study(const V1StudyConfig& c) {
       // Diagnosis of checks 4-5 (not pinned measures): each channel's receptive-field offset from
       // its map position, and argmax |m_n| corrected by the offset of the neuron's dominant
       // channel (largest w_nc^2).
-      const auto choff = channel_rf_offset(m, d.test_images, 20);
-      std::vector<double> corr_err(static_cast<size_t>(N)), top_copy(static_cast<size_t>(N));
+      std::vector<double> chen;
+      const auto choff = channel_rf_offset(m, d.test_images, 20, &chen);
+      const auto rfr = readout_rf_centre(w, mask, R * F, N, d.width, choff, chen);
+      std::vector<double> corr_err(static_cast<size_t>(N)), top_copy(static_cast<size_t>(N)), rc_err(static_cast<size_t>(N));
+      for (int64_t n = 0; n < N; ++n)
+        rc_err[static_cast<size_t>(n)] = std::hypot(rfr[static_cast<size_t>(n)].first - truth.cy[static_cast<size_t>(n)],
+                                                    rfr[static_cast<size_t>(n)].second - truth.cx[static_cast<size_t>(n)]);
+      mj["position_error_readout_rf_median_px"] = median(rc_err);
       for (int64_t n = 0; n < N; ++n) {
         int64_t best = 0;
         double tot = 0;
@@ -668,6 +705,7 @@ json run_v1_study(const V1StudyConfig& c) {
         per_type[key] = {{"position_error_median_px", median_of(pos_err, ids)},
                          {"position_error_gradient_rf_median_px", median_of(rf_err, ids)},
                          {"position_error_offset_corrected_median_px", median_of(corr_err, ids)},
+                         {"position_error_readout_rf_median_px", median_of(rc_err, ids)},
                          {"readout_energy_on_top_rotation_median", median_of(top_copy, ids)}};
       }
       mj["recovery_by_type"] = per_type;

@@ -52,6 +52,9 @@ struct V1StudyConfig {
   double train_fraction = 1.0;  // fit on the first fraction of the training images (0, 1]
   bool equal_channel_cnn_only = false;  // of the CNN controls, fit only the equal-channel one
   bool skip_shuffled = false;   // no shuffled-response control (its check is then absent)
+  // fit_v1 --centre-features W: weight of models::centring_penalty on every core layer (not in the
+  // paper; 0 = the paper's model). Applies to every fitted model, controls included.
+  float centring = 0.f;
   std::vector<double> sweep_values;  // run_v1_sweep: these feature counts / fractions instead of the preset's
 };
 
@@ -74,7 +77,19 @@ std::vector<double> grating_orientation(models::V1Model& model, int64_t height, 
 // image, summed over the first `k` of `images` (n, 1, H, W); BN in inference mode. (drow, dcol)
 // per channel. The core and the readout masks share a translation freedom, so argmax |m_n| marks a
 // cell's centre only where this offset is ~0.
-std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& model, const Tensor& images, int64_t k);
+// With `energy`, also each channel's total squared gradient (the weight of its offset when the
+// offsets of several channels are combined for one neuron).
+std::vector<std::pair<double, double>> channel_rf_offset(models::V1Model& model, const Tensor& images, int64_t k,
+                                                         std::vector<double>* energy = nullptr);
+// The receptive-field centre of each neuron from its readout (our position measure; the pinned
+// one is argmax |m_n| alone): the mask's peak (row, col) plus the offsets of the channels it reads,
+// weighted by w_nc^2 S_c, where S_c is channel c's gradient energy: the centroid of the neuron's
+// linearised RF energy sum_c w_nc^2 |grad Phi_c|^2 when the mask is its peak. weight (C, N) and
+// mask (HW, N) as stored by FactorisedReadout.
+std::vector<std::pair<double, double>> readout_rf_centre(const std::vector<float>& weight, const std::vector<float>& mask,
+                                                         int64_t C, int64_t N, int64_t width,
+                                                         const std::vector<std::pair<double, double>>& offset,
+                                                         const std::vector<double>& energy);
 
 // The same measurement on the simulation's true cells (phase-averaged |drive| for the linear
 // types, the energy for T3/T5): their preference differs from theta by a few degrees (the 9x9
