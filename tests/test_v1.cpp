@@ -330,6 +330,7 @@ TEST_CASE("v1 sweeps and diagnoses: feature-count and data-fraction sweeps, chan
   TempDir dir("v1sweep");
   V1SimPreset p = v1_sim_preset("ci");
   p.train = 520, p.val = 40, p.test = 20, p.reference_images = 400;  // 12.5 % of 520 = one batch of 64 (+1)
+  p.neurons = 16;  // 4 per type: what is asserted (points, parameter counts, image counts) does not depend on N
   write_v1_simulation(simulate_v1(p, 2), dir.file("data"));
   V1StudyConfig c;
   c.data_dir = dir.file("data"), c.out = dir.file("sw"), c.preset = "ci", c.threads = 1, c.max_steps = 2;
