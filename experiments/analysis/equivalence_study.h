@@ -6,6 +6,7 @@
 // Tabs. 5-6).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,7 @@ struct EquivalenceResult {
   std::vector<MapRow> maps;
   std::vector<InvariantRow> invariant;
   std::vector<StitchRow> stitching;
+  std::map<std::string, double> stage_cpu_seconds;  // process CPU seconds (all threads) per stage
 };
 
 // images (N, C, S, S) in [0, 1] and labels int32 (N): the first fit_images train the maps, the
