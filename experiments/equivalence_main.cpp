@@ -5,9 +5,12 @@
 //   equivalence --net sym=out/demo/train/sym/final.safetensors
 //               --net asym=out/demo/train/asym/final.safetensors --preset cpu --out out/equivalence
 //   equivalence --untrained 2 --preset ci --out /tmp/eq        (untrained vgg_small nets, for the test suite)
+//   equivalence --net anet=alexnet.safetensors --images stim223/manifest.csv --out out/eq_alexnet
+//               (label-free: ImageNet nets on rendered images, labels = the net's own top-1)
 // Presets (explicit options win): ci = 200 fitting / 200 test images, three taps, hflip and vflip,
 // one epoch (seconds); cpu = 1000 / 1000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
-// two epochs, stitching at conv1_2, pool1, conv2_2, pool2 with 3 seeds (the 2-core machine);
+// two epochs of the task maps, stitching at conv1_2, pool1, conv2_2, pool2 with 3 seeds of 8
+// epochs (the 2-core machine, ~16 CPU-min);
 // full = 20000 / 10000, five epochs, every conv/pool stitch tap with 3 seeds and the 0-90 degree
 // rotation sweep (a GPU's work).
 #include <CLI/CLI.hpp>
@@ -92,7 +95,7 @@ int main(int argc, char** argv) {
   int64_t fit = 0, test = 0, epochs = 0, threads = 0;
   std::vector<std::string> taps, transforms, stitch_taps;
   bool no_stitch = false, no_task = false, no_siamese = false, no_plot = false, quiet = false;
-  int64_t siamese_epochs = 0, stitch_seeds = 0;
+  int64_t siamese_epochs = 0, stitch_seeds = 0, stitch_epochs = 0;
   std::string hog_stimuli, label_free_images;
   int64_t image_size = 0;
   int64_t size = 72;
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-task-maps", no_task, "skip the task-trained transformation layers");
   app.add_flag("--no-siamese", no_siamese, "skip the Siamese l2 maps (CONV L2, RELU L2)");
   app.add_option("--siamese-epochs", siamese_epochs, "epochs of the Siamese l2 maps (over precomputed features)");
+  app.add_option("--stitch-epochs", stitch_epochs, "epochs of each stitch (default: --epochs)");
   app.add_option("--stitch-seeds", stitch_seeds, "stitches per layer pair, seeds --seed, --seed + 1, ... (mean +- SD)");
   app.add_option("--hog-stimuli", hog_stimuli,
                  "stimulus manifest (render_stimuli --size 72: a multiple of the 8-px cell) for the HOG regression (Fig. 6)");
@@ -144,9 +148,12 @@ int main(int argc, char** argv) {
       o.stitch_taps = {"pool1", "pool2"};
       o.fs_k = {1, 5};
     } else if (preset == "cpu") {
-      // Sized from CPU seconds measured under load (README): 2000 / 2000 images cost ~110 CPU-s per
-      // (net, conv1 tap, transform); 1000 / 1000 and four stitch taps aim at ~30 min on 2 cores.
-      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 2, o.stitch_seeds = 3;
+      // Sized from single-thread CPU seconds measured under load (README): one net, every tap, one
+      // transform ≈ 57 CPU-s; a stitch ≈ 0.3 CPU-s per epoch (features computed once). 3 nets x 4
+      // transforms + 120 stitches of 8 epochs ≈ 16 CPU-min: within 30 min on the 2 cores even at
+      // one thread. 8 stitch epochs: at 2 a self-stitch does not recover its network (pool2 0.127
+      // against 0.105), at 8 it does (0.099).
+      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 2, o.stitch_seeds = 3, o.stitch_epochs = 8;
       o.stitch_taps = {"conv1_2", "pool1", "conv2_2", "pool2"};
     } else {
       o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5, o.siamese_epochs = 10, o.stitch_seeds = 3;
@@ -169,6 +176,7 @@ int main(int argc, char** argv) {
     if (!stitch_taps.empty()) o.stitch_taps = stitch_taps;
     if (siamese_epochs > 0) o.siamese_epochs = siamese_epochs;
     if (stitch_seeds > 0) o.stitch_seeds = stitch_seeds;
+    if (stitch_epochs > 0) o.stitch_epochs = stitch_epochs;
     const bool label_free = !label_free_images.empty();
     o.siamese = !no_siamese && !label_free;
     for (const auto& t : o.transforms) analysis::parse_transform(t);  // named errors before any work
@@ -254,6 +262,7 @@ int main(int argc, char** argv) {
                                     {"task_epochs", o.task_epochs},
                                     {"siamese_epochs", o.siamese ? o.siamese_epochs : 0},
                                     {"stitch_seeds", o.stitching ? o.stitch_seeds : 0},
+                                    {"stitch_epochs", o.stitching ? (o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs) : 0},
                                     {"stitch_all_pairs", o.stitch_all_pairs},
                                     {"lr", o.lr},
                                     {"seed", o.seed},

@@ -222,7 +222,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
       NetSplit sb(*nets[b].net, tb);
       for (int64_t k = 0; k < o.stitch_seeds; ++k) {
         StitchOptions so;
-        so.epochs = o.task_epochs;
+        so.epochs = o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs;
         so.batch = o.batch;
         so.lr = o.lr;
         so.seed = o.seed + static_cast<uint64_t>(k);

@@ -37,6 +37,7 @@ struct EquivalenceOptions {
   bool stitching = true;
   std::vector<std::string> stitch_taps; // taps of the stitching table (default: the conv/pool taps)
   int64_t stitch_seeds = 1;             // stitches seed, seed + 1, ... (§6.1: mean ± SD over 3)
+  int64_t stitch_epochs = 0;            // epochs of each stitch; 0: task_epochs
   bool stitch_all_pairs = true;         // every layer pair within the first network (else the diagonal)
   uint64_t seed = 0;
   bool progress = true;
