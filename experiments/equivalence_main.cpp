@@ -5,9 +5,12 @@
 //   equivalence --net sym=out/demo/train/sym/final.safetensors
 //               --net asym=out/demo/train/asym/final.safetensors --preset cpu --out out/equivalence
 //   equivalence --untrained 2 --preset ci --out /tmp/eq        (untrained vgg_small nets, for the test suite)
+//   equivalence --net anet=alexnet.safetensors --images stim223/manifest.csv --out out/eq_alexnet
+//               (label-free: ImageNet nets on rendered images, labels = the net's own top-1)
 // Presets (explicit options win): ci = 200 fitting / 200 test images, three taps, hflip and vflip,
 // one epoch (seconds); cpu = 1000 / 1000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
-// two epochs, stitching at conv1_2, pool1, conv2_2, pool2 with 3 seeds (the 2-core machine);
+// two epochs of the task maps, stitching at conv1_2, pool1, conv2_2, pool2 with 3 seeds of 8
+// epochs (the 2-core machine, ~16 CPU-min);
 // full = 20000 / 10000, five epochs, every conv/pool stitch tap with 3 seeds and the 0-90 degree
 // rotation sweep (a GPU's work).
 #include <CLI/CLI.hpp>
@@ -22,14 +25,18 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/data/idx.h"
+#include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/io/safetensors.h"
 #include "engine/ops.h"
 #include "experiments/analysis/equivalence_study.h"
 #include "experiments/analysis/hog_regression.h"
+#include "experiments/analysis/net_split.h"
 #include "experiments/analysis/stimulus_set.h"
 #include "experiments/analysis/plot_script.h"
 #include "experiments/analysis/run_summary.h"
 #include "experiments/analysis/spatial_transform.h"
+#include "experiments/analysis/torchvision_names.h"
 
 namespace fs = std::filesystem;
 using namespace ml;
@@ -38,6 +45,43 @@ namespace {
 
 Tensor to_images(const Dataset& d, int64_t n) {
   return d.pixels.slice(0, std::min(n, d.size())).to_f32().reshape({-1, d.channels(), d.height(), d.width()}) * (1.f / 255.f);
+}
+
+// The label-free proxy for ImageNet nets without ImageNet (science file §9: a labelled
+// deviation): each image's label is the network's own top-1 class on the untransformed image,
+// so "top-1 error" reads "disagreement with the network's own decision".
+Tensor own_top1(analysis::AnalysisNet& net, const Tensor& images) {
+  NoGradGuard ng;
+  std::vector<Tensor> out;
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += 32) {
+    const int64_t i1 = std::min(images.size(0), i0 + 32);
+    out.push_back(argmax((*net.model.net)(analysis::normalise(net, images.slice(i0, i1))).to(Device::CPU)));
+  }
+  return cat(out, 0);
+}
+
+// A weights file's network: its "model" metadata, else torchvision's names and shapes
+// (experiments/analysis/torchvision_names.h), else a named error. AlexNet runs at 223 px unless
+// told otherwise: there its receptive-field centres are symmetric, so flips and rot90 are exact
+// permutations of every layer's sites (at torchvision's 224 they are a quarter conv1 cell off).
+analysis::NetSpec spec_for(const std::string& file, int64_t image_size) {
+  analysis::NetSpec spec;
+  spec.weights = file;
+  const SafetensorsFile w = load_safetensors(file);
+  std::string model;
+  if (w.metadata.count("model") != 0) {
+    model = analysis::parse_net_metadata(w.metadata.at("model"), file).name;
+  } else {
+    const auto tv = analysis::torchvision_model_from_names(w, file);
+    spec.model = model = tv.name;
+    spec.num_classes = tv.num_classes;
+    spec.normalization = "imagenet";
+    std::fprintf(stderr, "equivalence: '%s' has no model metadata; its names and shapes are torchvision's %s (%lld classes, ImageNet normalisation)\n",
+                 file.c_str(), tv.name.c_str(), static_cast<long long>(tv.num_classes));
+  }
+  if (image_size > 0) spec.image_size = image_size;
+  else if (model == "alexnet") spec.image_size = 223;
+  return spec;
 }
 
 }  // namespace
@@ -51,8 +95,9 @@ int main(int argc, char** argv) {
   int64_t fit = 0, test = 0, epochs = 0, threads = 0;
   std::vector<std::string> taps, transforms, stitch_taps;
   bool no_stitch = false, no_task = false, no_siamese = false, no_plot = false, quiet = false;
-  int64_t siamese_epochs = 0, stitch_seeds = 0;
-  std::string hog_stimuli;
+  int64_t siamese_epochs = 0, stitch_seeds = 0, stitch_epochs = 0;
+  std::string hog_stimuli, label_free_images;
+  int64_t image_size = 0;
   int64_t size = 72;
   analysis::HogRegressionOptions ho;
   app.add_option("--net", net_args, "LABEL=WEIGHTS: a trained network (train's final.safetensors); repeatable");
@@ -73,11 +118,18 @@ int main(int argc, char** argv) {
   app.add_flag("--no-task-maps", no_task, "skip the task-trained transformation layers");
   app.add_flag("--no-siamese", no_siamese, "skip the Siamese l2 maps (CONV L2, RELU L2)");
   app.add_option("--siamese-epochs", siamese_epochs, "epochs of the Siamese l2 maps (over precomputed features)");
+  app.add_option("--stitch-epochs", stitch_epochs, "epochs of each stitch (default: --epochs)");
   app.add_option("--stitch-seeds", stitch_seeds, "stitches per layer pair, seeds --seed, --seed + 1, ... (mean +- SD)");
   app.add_option("--hog-stimuli", hog_stimuli,
                  "stimulus manifest (render_stimuli --size 72: a multiple of the 8-px cell) for the HOG regression (Fig. 6)");
   app.add_option("--hog-size", size, "HOG regression image side (a multiple of the 8-px cell; files are resized to it)")
       ->capture_default_str();
+  app.add_option("--images", label_free_images,
+                 "label-free mode for ImageNet nets (AlexNet, VGG16 with user weights): a stimulus manifest "
+                 "(render_stimuli); labels are each net's own top-1 on the untransformed image; regression maps "
+                 "(ridge, FS) and invariant channels of the ridge map only");
+  app.add_option("--image-size", image_size, "image side for --net files (default: the file's; AlexNet 223, where flips "
+                 "and rot90 are exact permutations)");
   app.add_option("--threads", threads, "OpenMP threads (0: all)");
   app.add_flag("--no-plot", no_plot, "write the numbers only");
   app.add_flag("--quiet", quiet, "no progress lines");
@@ -96,13 +148,25 @@ int main(int argc, char** argv) {
       o.stitch_taps = {"pool1", "pool2"};
       o.fs_k = {1, 5};
     } else if (preset == "cpu") {
-      // Sized from CPU seconds measured under load (README): 2000 / 2000 images cost ~110 CPU-s per
-      // (net, conv1 tap, transform); 1000 / 1000 and four stitch taps aim at ~30 min on 2 cores.
-      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 2, o.stitch_seeds = 3;
+      // Sized from single-thread CPU seconds measured under load (README): one net, every tap, one
+      // transform ≈ 57 CPU-s; a stitch ≈ 0.3 CPU-s per epoch (features computed once). 3 nets x 4
+      // transforms + 120 stitches of 8 epochs ≈ 16 CPU-min: within 30 min on the 2 cores even at
+      // one thread. 8 stitch epochs: at 2 a self-stitch does not recover its network (pool2 0.127
+      // against 0.105), at 8 it does (0.099).
+      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 2, o.stitch_seeds = 3, o.stitch_epochs = 8;
       o.stitch_taps = {"conv1_2", "pool1", "conv2_2", "pool2"};
     } else {
       o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5, o.siamese_epochs = 10, o.stitch_seeds = 3;
       o.transforms = {"hflip", "vflip", "rot90", "scale0.7071", "rot15", "rot30", "rot45", "rot60", "rot75"};
+    }
+    if (!label_free_images.empty()) {
+      // ImageNet nets on the CPU: a few hundred images, the regression part only (§9).
+      ML_CHECK(untrained == 0, "--images (label-free mode) takes --net files only, not --untrained");
+      o.fit_images = preset == "full" ? 2000 : preset == "cpu" ? 160 : 40;
+      o.test_images = preset == "full" ? 1000 : preset == "cpu" ? 80 : 20;
+      o.transforms = {"hflip", "vflip", "rot90"};
+      o.fs_k = {1, 5, 25};
+      o.task_maps = false, o.siamese = false, o.stitching = false;
     }
     if (fit > 0) o.fit_images = fit;
     if (test > 0) o.test_images = test;
@@ -112,10 +176,12 @@ int main(int argc, char** argv) {
     if (!stitch_taps.empty()) o.stitch_taps = stitch_taps;
     if (siamese_epochs > 0) o.siamese_epochs = siamese_epochs;
     if (stitch_seeds > 0) o.stitch_seeds = stitch_seeds;
-    o.siamese = !no_siamese;
+    if (stitch_epochs > 0) o.stitch_epochs = stitch_epochs;
+    const bool label_free = !label_free_images.empty();
+    o.siamese = !no_siamese && !label_free;
     for (const auto& t : o.transforms) analysis::parse_transform(t);  // named errors before any work
-    o.stitching = !no_stitch;
-    o.task_maps = !no_task;
+    o.stitching = !no_stitch && !label_free;
+    o.task_maps = !no_task && !label_free;
     o.progress = !quiet;
 
     fs::create_directories(out);
@@ -134,8 +200,7 @@ int main(int argc, char** argv) {
     for (const auto& a : net_args) {
       const auto eq = a.find('=');
       ML_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < a.size(), "--net '", a, "' is not LABEL=WEIGHTS");
-      analysis::NetSpec spec;
-      spec.weights = a.substr(eq + 1);
+      const analysis::NetSpec spec = spec_for(a.substr(eq + 1), image_size);
       owned.push_back(std::make_unique<analysis::AnalysisNet>(analysis::load_analysis_net(spec)));
       nets.push_back({a.substr(0, eq), owned.back().get()});
     }
@@ -150,7 +215,31 @@ int main(int argc, char** argv) {
       owned.push_back(std::make_unique<analysis::AnalysisNet>(analysis::load_analysis_net(spec)));
       nets.push_back({"untrained" + std::to_string(k), owned.back().get()});
     }
-    if (!nets.empty()) {
+    std::map<std::string, double> stage_cpu;
+    if (label_free && !nets.empty()) {
+      // Each net on the set's images at its own size and channels, against its own top-1.
+      const analysis::StimulusSet set = analysis::read_stimulus_set(label_free_images);
+      const int64_t n = std::min<int64_t>(set.size(), o.fit_images + o.test_images);
+      ML_CHECK(n >= 20, "--images: ", label_free_images, " has ", set.size(), " images; the label-free mode needs 20");
+      std::vector<int64_t> rows(static_cast<size_t>(n));
+      for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i) * set.size() / n;  // every family and view
+      // Interleaved: odd positions test, so both halves cover the whole set.
+      std::vector<int64_t> order;
+      for (size_t i = 0; i < rows.size(); i += 2) order.push_back(rows[i]);
+      for (size_t i = 1; i < rows.size(); i += 2) order.push_back(rows[i]);
+      o.fit_images = std::min(o.fit_images, static_cast<int64_t>((rows.size() + 1) / 2));
+      analysis::EquivalenceResult all;
+      for (const auto& en : nets) {
+        const Tensor images = analysis::load_stimuli(set, order, en.net->model.in_channels, en.net->model.image_size);
+        if (!quiet) std::fprintf(stderr, "equivalence: %s label-free on %lld images of %lld px\n", en.label.c_str(),
+                                 static_cast<long long>(images.size(0)), static_cast<long long>(images.size(2)));
+        const analysis::EquivalenceResult r = analysis::run_equivalence({en}, images, own_top1(*en.net, images), o);
+        all.maps.insert(all.maps.end(), r.maps.begin(), r.maps.end());
+        all.invariant.insert(all.invariant.end(), r.invariant.begin(), r.invariant.end());
+        for (const auto& [k, v] : r.stage_cpu_seconds) stage_cpu[k] += v;
+      }
+      analysis::write_equivalence(all, out);
+    } else if (!nets.empty()) {
       const Dataset train = load_fashion_mnist(data_dir, true), testset = load_fashion_mnist(data_dir, false);
       const Tensor images = cat({to_images(train, o.fit_images), to_images(testset, o.test_images)}, 0);
       const Tensor labels = cat({train.labels.slice(0, std::min(o.fit_images, train.size())),
@@ -158,6 +247,7 @@ int main(int argc, char** argv) {
       o.fit_images = std::min(o.fit_images, train.size());
       const analysis::EquivalenceResult r = analysis::run_equivalence(nets, images, labels, o);
       analysis::write_equivalence(r, out);
+      stage_cpu = r.stage_cpu_seconds;
     }
     nlohmann::json labels_j = nlohmann::json::array();
     for (const auto& n : nets) labels_j.push_back({{"label", n.label}, {"network", n.net->description}});
@@ -172,11 +262,16 @@ int main(int argc, char** argv) {
                                     {"task_epochs", o.task_epochs},
                                     {"siamese_epochs", o.siamese ? o.siamese_epochs : 0},
                                     {"stitch_seeds", o.stitching ? o.stitch_seeds : 0},
+                                    {"stitch_epochs", o.stitching ? (o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs) : 0},
                                     {"stitch_all_pairs", o.stitch_all_pairs},
                                     {"lr", o.lr},
                                     {"seed", o.seed},
                                     {"data", data_dir},
+                                    {"stage_cpu_seconds", stage_cpu},
                                     {"hog_stimuli", hog_stimuli},
+                                    {"label_free_images", label_free_images},
+                                    {"labels", label_free ? "each net's own top-1 on the untransformed image (label-free proxy)"
+                                                          : "Fashion-MNIST"},
                                     {"hog", {{"cell", ho.hog.cell_size}, {"orientations", ho.hog.orientations},
                                              {"train_images", ho.train_images}, {"test_images", ho.test_images},
                                              {"transforms", ho.transforms}, {"m", ho.m}, {"fs_k", ho.fs_k}}}};

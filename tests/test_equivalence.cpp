@@ -134,6 +134,17 @@ TEST_CASE("P_g: receptive-field geometry of vgg_small and exact permutations whe
   Tensor p = Tensor::normal({1, 1, 12, 12}, 0.f, 1.f, gen).requires_grad_(true);
   const Tensor R = Tensor::normal({1, 1, 12, 12}, 0.f, 1.f, gen);
   sum(mul(apply_pg(p, S45), R)).backward();
+  {
+    // The CPU gather through S's rows against the dense product it replaces (x Sᵀ): the same
+    // four weights summed in another order, so within float rounding (|values| < ~5: 1e-5).
+    NoGradGuard ng;
+    const Tensor q = Tensor::normal({2, 3, 12, 12}, 0.f, 1.f, gen);
+    const auto sparse = apply_pg(q, S45).to_vector();
+    const auto dense = linear(q.reshape({6, 144}), S45, Tensor()).to_vector();
+    double worst = 0;
+    for (size_t i = 0; i < dense.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(sparse[i] - dense[i])));
+    CHECK(worst < 1e-5);
+  }
   const auto grad = p.grad().to_vector();
   for (int64_t k : {0, 17, 65, 77, 143}) {
     double fd = 0;  // L is linear in φ: the exact derivative is Σ_r R_r S_rk
@@ -473,6 +484,7 @@ TEST_CASE("Siamese l2 maps: the loss against a plain loop, its gradient, a known
 }
 
 #include "engine/io/safetensors.h"
+#include "experiments/analysis/torchvision_names.h"
 
 TEST_CASE("AlexNet with user weights written by the engine: exact P_g on every feature tap at 223, not at 224") {
   // User weights (torchvision names) written by the engine: random, with every conv kernel made
@@ -558,4 +570,15 @@ TEST_CASE("AlexNet with user weights written by the engine: exact P_g on every f
     MESSAGE("AlexNet 224, conv1, bilinear P_g: relative error ", std::sqrt(num / den));
     CHECK(std::sqrt(num / den) > 1e-2);
   }
+  // The file carries no "model" metadata (a torchvision state_dict saved by other means): the
+  // rule of torchvision_names.h reads AlexNet and its 10 classes from the names and shapes; a
+  // file that is neither AlexNet nor VGG16 is refused by name.
+  const TorchvisionModel tv = torchvision_model_from_names(load_safetensors(file), file);
+  CHECK(tv.name == "alexnet");
+  CHECK(tv.num_classes == 10);
+  const std::string other = (dir.path / "other.safetensors").string();
+  save_safetensors(other, {{"features.0.weight", Tensor::zeros({64, 3, 3, 3})},
+                           {"classifier.6.weight", Tensor::zeros({10, 4096})}});
+  CHECK_THROWS_WITH_AS(torchvision_model_from_names(load_safetensors(other), other),
+                       doctest::Contains("other.safetensors' has no \"model\" metadata"), std::exception);
 }

@@ -37,9 +37,11 @@ def read(d):
         inv = mp.read_csv(os.path.join(d, "invariant_channels.csv"), {"net": str, "tap": str, "transform": str,
                                                                        "channels": int, "invariant": int,
                                                                        "share": float})
-        st = mp.read_csv(os.path.join(d, "stitching.csv"), {"from_net": str, "from_tap": str, "to_net": str,
-                                                            "to_tap": str, "seed": int, "top1": float,
-                                                            "baseline_from": float, "baseline_to": float})
+        # No stitching asked (--no-stitching, the label-free mode): the file has a header only.
+        if meta.get("stitch_seeds", 1):
+            st = mp.read_csv(os.path.join(d, "stitching.csv"), {"from_net": str, "from_tap": str, "to_net": str,
+                                                                "to_tap": str, "seed": int, "top1": float,
+                                                                "baseline_from": float, "baseline_to": float})
     if os.path.exists(os.path.join(d, "hog_regression.csv")) or meta.get("hog_stimuli"):
         hog = mp.read_csv(os.path.join(d, "hog_regression.csv"), {"transform": str, "method": str, "m": int,
                                                                    "hellinger": float, "param": float,
@@ -328,6 +330,10 @@ def report(d, maps, inv, st, hog, meta, figs):
              f"Networks: {', '.join(n['label'] + ' (' + n['network'] + ')' for n in meta['networks']) or 'none'}. "
              f"Preset {meta.get('preset', '?')}: {meta.get('fit_images', '?')} fitting and {meta.get('test_images', '?')} "
              f"test images, transforms {', '.join(meta['transforms'])}, m = {meta.get('m', '?')}.", ""]
+    if meta.get("label_free_images"):
+        lines += [f"Label-free mode on {meta['label_free_images']}: labels are {meta.get('labels', '?')}, so every "
+                  "top-1/top-2 'error' is the disagreement with the network's own decision on the untransformed "
+                  "image (a labelled deviation from the paper's ImageNet labels); ridge and FS maps only.", ""]
     for f in figs:
         if f:
             lines += [f"![{os.path.basename(f)}]({os.path.basename(f)})", ""]

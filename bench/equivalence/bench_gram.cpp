@@ -6,6 +6,8 @@
 // bench/equivalence/run_compare.sh).
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+
 #include "engine/generator.h"
 #include "experiments/analysis/equivariance_maps.h"
 #include "experiments/analysis/spatial_transform.h"
@@ -15,12 +17,18 @@ using namespace ml::analysis;
 
 namespace {
 
+// BENCH_EQ_IMAGES=N: N images instead of 1,000 (the peer's --images), for a loaded machine.
+int64_t images() {
+  const char* v = std::getenv("BENCH_EQ_IMAGES");
+  return v != nullptr && std::atoll(v) > 0 ? std::atoll(v) : 1000;
+}
+
 struct Data {
   Tensor phi_x, phi_gx, pg;
   Data() {
     Generator gen(0);
-    phi_x = Tensor::normal({1000, 128, 8, 8}, 0.f, 1.f, gen);
-    phi_gx = Tensor::normal({1000, 128, 8, 8}, 0.f, 1.f, gen);
+    phi_x = Tensor::normal({images(), 128, 8, 8}, 0.f, 1.f, gen);
+    phi_gx = Tensor::normal({images(), 128, 8, 8}, 0.f, 1.f, gen);
     // vgg_small conv2_2 at 28 px: centres 6.5 + 2i, 8 sites; the vertical flip is exact.
     pg = pg_matrix({6.5, 2.0, 8, 8}, parse_transform("vflip"), 28, true, "conv2_2");
   }
@@ -37,7 +45,7 @@ void BM_gram(benchmark::State& state) {
     GramSystem s = map_gram(d.phi_x, d.phi_gx, d.pg, 3);
     benchmark::DoNotOptimize(s.G().data());
   }
-  state.counters["rows"] = 64000;
+  state.counters["rows"] = static_cast<double>(64 * images());
   state.counters["cols"] = 1153;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The peer of bench_equivalence: the same conv-shared map solve in NumPy/SciPy.
 
-64,000 rows (1,000 images x 8 x 8 sites) of 3 x 3 x 128 neighbourhoods plus a bias column, the
+64,000 rows (1,000 images x 8 x 8 sites; --images changes the count) of 3 x 3 x 128 neighbourhoods plus a bias column, the
 float64 Gram X^T X and cross-covariance X^T Y by BLAS, ridge by scipy.linalg.cho_factor /
 cho_solve. Prints the median of --runs timings of each part, in ms, as 'name ms'.
 Run it with the threads you give the engine (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS)."""
@@ -24,10 +24,11 @@ def neighbourhoods(phi, m=3):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--images", type=int, default=1000, help="images of 128 x 8 x 8 features (rows = 64 x images)")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
-    phi_x = rng.standard_normal((1000, 128, 8, 8), dtype=np.float32)
-    phi_gx = rng.standard_normal((1000, 128, 8, 8), dtype=np.float32)
+    phi_x = rng.standard_normal((a.images, 128, 8, 8), dtype=np.float32)
+    phi_gx = rng.standard_normal((a.images, 128, 8, 8), dtype=np.float32)
     phi_p = phi_x[:, :, ::-1, :]                   # P_g of a vertical flip: an exact permutation
     times = {"gram": [], "ridge_solve": [], "whole_path": []}
     for _ in range(a.runs):

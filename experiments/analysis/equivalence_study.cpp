@@ -39,6 +39,10 @@ std::vector<std::string> default_taps(const AnalysisNet& net) {
   if (net.model.name == "vgg_small")
     return {"conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2", "fc1", "fc2"};
   if (net.model.name == "vgg_small_paper") return {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "pool2", "fc1", "fc2"};
+  // torchvision's names: conv1, conv3, conv5 (pre-ReLU) and pool5 (post-ReLU).
+  if (net.model.name == "alexnet") return {"features.0", "features.6", "features.10", "features.12"};
+  // conv5_3 and pool5: the shallower VGG16 layers (224² sites) are a GPU's work.
+  if (net.model.name == "vgg16") return {"features.28", "features.30"};
   throw Error(detail::cat("equivalence: give --taps for model ", net.model.name));
 }
 
@@ -67,6 +71,13 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
   // CPU time is the cost, the wall time the load.
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
   auto cpu = [&] { return static_cast<double>(std::clock() - c_start) / CLOCKS_PER_SEC; };
+  // Process CPU seconds per stage (what to make faster; reported in the progress and the result).
+  double mark = cpu();
+  auto stage = [&](const char* name) {
+    const double now = cpu();
+    res.stage_cpu_seconds[name] += now - mark;
+    mark = now;
+  };
   for (const EquivalenceNet& en : nets) {
     AnalysisNet& net = *en.net;
     const auto taps = o.taps.empty() ? default_taps(net) : o.taps;
@@ -80,6 +91,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         if (o.progress)
           std::fprintf(stderr, "equivalence: %s %s %s (%.0f s, cpu %.0f s)\n", en.label.c_str(), tap.c_str(), gname.c_str(),
                        elapsed(), cpu());
+        stage("other");
         const Tensor phi_gx = features(net, split, fit_x, 0, n_fit, g, o.batch);
         const bool fc = is_fc(phi_x);
         const int64_t m = fc ? 1 : o.m, C = phi_x.size(1);
@@ -87,6 +99,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         if (!fc) pg = pg_matrix(site_geometry(*net.model.net, tap, net.model.image_size), g, net.model.image_size, false, tap);
         // φ(g⁻¹x) of the test images, once for every map evaluated on this tap and transform.
         const Tensor phi_test = features(net, split, test_x, 0, n_test, g.inverse_transform(), o.batch).to(net.device);
+        stage("features");
         auto add = [&](const std::string& method, const ConvMap* map, bool pg_only, double l2, double param) {
           const auto e = task_errors_from_phi(split, phi_test, test_y, map, pg_only, {1, 2});
           res.maps.push_back({en.label, tap, gname, method, e[0], e[1], l2, param});
@@ -98,9 +111,11 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         ConvMap pg_map;
         pg_map.pg = pg;
         if (!fc) add("pg", &pg_map, true, nan(), nan());
+        stage("baselines");
         // Regression: Gram of the training part, penalty chosen on the validation part.
         GramSystem sys = map_gram(phi_x.slice(0, n_train), phi_gx.slice(0, n_train), pg, m);
         const Tensor val_x = phi_x.slice(n_train, n_fit), val_gx = phi_gx.slice(n_train, n_fit);
+        stage("gram");
         double best_l2 = std::numeric_limits<double>::infinity(), best_lambda = nan();
         ConvMap ridge;
         for (double lambda : o.lambdas) {
@@ -115,19 +130,23 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         }
         ML_CHECK(ridge.weight.defined(), "equivalence: no ridge penalty gave a solution for ", en.label, " ", tap, " ",
                  gname);
+        stage("ridge");
         add("ridge", &ridge, false, best_l2, best_lambda);
         for (int64_t k : o.fs_k) {
           if (k > sys.inputs()) continue;
           const ConvMap fs = conv_map_from_solution(forward_selection(sys, k), C, m, pg);
           add("fs_k" + std::to_string(k), &fs, false, l2_ratio(fs, val_x, val_gx), static_cast<double>(k));
         }
+        stage("forward_selection");
         // The Siamese ℓ2 maps: M φ(g⁻¹x) onto φ(x), before and after ReLU (Xavier start). For
         // flips and the half turn g⁻¹ = g, so φ(g⁻¹x) is φ(gx) already.
+        const bool involution = g.kind == Transform::Kind::HFlip || g.kind == Transform::Kind::VFlip ||
+                                g.kind == Transform::Kind::Rot180;
+        Tensor phi_ginv_x;  // φ(g⁻¹x) of the fitting images: the Siamese maps' and the task map's input
+        if (o.siamese || o.task_maps)
+          phi_ginv_x = involution ? phi_gx : features(net, split, fit_x, 0, n_fit, g.inverse_transform(), o.batch);
+        stage("features");
         if (o.siamese) {
-          const bool involution = g.kind == Transform::Kind::HFlip || g.kind == Transform::Kind::VFlip ||
-                                  g.kind == Transform::Kind::Rot180;
-          const Tensor phi_ginv_x =
-              involution ? phi_gx : features(net, split, fit_x, 0, n_fit, g.inverse_transform(), o.batch);
           for (bool relu : {false, true}) {
             ConvMap init;
             init.m = m;
@@ -143,6 +162,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
             add(relu ? "relu_l2" : "conv_l2", &sm, false, l2_ratio(sm, val_x, val_gx), nan());
           }
         }
+        stage("siamese");
         // The transformation layer trained with the task loss (Eq. 7), Xavier start.
         ConvMap for_invariance = ridge;
         if (o.task_maps) {
@@ -155,13 +175,15 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
           to.lr = o.lr;
           to.seed = o.seed;
           to.progress = o.progress;
-          const ConvMap task = train_transformation_layer(net, split, g, fit_x, fit_y, init, to);
+          const ConvMap task = train_transformation_layer_from_phi(net, split, phi_ginv_x, fit_y, init, to);
           add("task", &task, false, l2_ratio(task, val_x, val_gx), nan());
           for_invariance = task;
         }
+        stage("task_map");
         if (o.invariant)
           res.invariant.push_back({en.label, tap, gname, C,
                                    invariant_channels_from_phi(split, phi_test, test_y, for_invariance)});
+        stage("invariant_channels");
       }
     }
   }
@@ -177,11 +199,30 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
     std::vector<double> baseline;
     for (const auto& en : nets) baseline.push_back(base(*en.net));
     ML_CHECK(o.stitch_seeds >= 1, "equivalence: stitch_seeds must be >= 1, got ", o.stitch_seeds);
+    // φ_A of the fitting and test images, computed once per (network, layer) and reused by every
+    // target layer and seed (the loops below keep the source outermost).
+    struct Cached {
+      size_t net = 0;
+      std::string tap;
+      Tensor fit, test;
+    } cache;
+    bool cached = false;
+    auto source = [&](size_t a, const std::string& ta) -> const Cached& {
+      if (!cached || cache.net != a || cache.tap != ta) {
+        NetSplit sa(*nets[a].net, ta);
+        cache = {a, ta, stitch_features(*nets[a].net, sa, fit_x), stitch_features(*nets[a].net, sa, test_x)};
+        cached = true;
+      }
+      return cache;
+    };
     auto run = [&](size_t a, const std::string& ta, size_t b, const std::string& tb) {
-      NetSplit sa(*nets[a].net, ta), sb(*nets[b].net, tb);
+      stage("other");
+      const Cached& src = source(a, ta);
+      stage("stitch_features");
+      NetSplit sb(*nets[b].net, tb);
       for (int64_t k = 0; k < o.stitch_seeds; ++k) {
         StitchOptions so;
-        so.epochs = o.task_epochs;
+        so.epochs = o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs;
         so.batch = o.batch;
         so.lr = o.lr;
         so.seed = o.seed + static_cast<uint64_t>(k);
@@ -189,9 +230,10 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         if (o.progress) std::fprintf(stderr, "equivalence: stitch %s %s -> %s %s seed %llu (%.0f s, cpu %.0f s)\n", nets[a].label.c_str(),
                                      ta.c_str(), nets[b].label.c_str(), tb.c_str(),
                                      static_cast<unsigned long long>(so.seed), elapsed(), cpu());
-        const Stitch st = train_stitch(*nets[a].net, sa, *nets[b].net, sb, fit_x, fit_y, so);
+        const Stitch st = train_stitch_from_phi(src.fit, ta, *nets[b].net, sb, fit_x.slice(0, 1), fit_y, so);
         res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, so.seed,
-                                 stitch_error(*nets[a].net, sa, sb, st, test_x, test_y, 1), baseline[a], baseline[b]});
+                                 stitch_error_from_phi(src.test, sb, st, test_y, 1), baseline[a], baseline[b]});
+        stage("stitch_training");
       }
     };
     // All layer pairs within the first network (deeper into shallower is the lower triangle).
@@ -200,9 +242,15 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         if (o.stitch_all_pairs || ta == tb) run(0, ta, 0, tb);
     // Between networks, layer to the same layer.
     for (size_t a = 0; a < nets.size(); ++a)
-      for (size_t b = 0; b < nets.size(); ++b)
-        if (a != b)
-          for (const auto& t : stitch_taps) run(a, t, b, t);
+      for (const auto& t : stitch_taps)
+        for (size_t b = 0; b < nets.size(); ++b)
+          if (a != b) run(a, t, b, t);
+  }
+  stage("other");
+  if (o.progress) {
+    std::fprintf(stderr, "equivalence: cpu seconds by stage:");
+    for (const auto& [name, sec] : res.stage_cpu_seconds) std::fprintf(stderr, " %s %.1f", name.c_str(), sec);
+    std::fprintf(stderr, "\n");
   }
   return res;
 }

@@ -6,6 +6,7 @@
 // Tabs. 5-6).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ struct EquivalenceOptions {
   bool stitching = true;
   std::vector<std::string> stitch_taps; // taps of the stitching table (default: the conv/pool taps)
   int64_t stitch_seeds = 1;             // stitches seed, seed + 1, ... (§6.1: mean ± SD over 3)
+  int64_t stitch_epochs = 0;            // epochs of each stitch; 0: task_epochs
   bool stitch_all_pairs = true;         // every layer pair within the first network (else the diagonal)
   uint64_t seed = 0;
   bool progress = true;
@@ -60,6 +62,7 @@ struct EquivalenceResult {
   std::vector<MapRow> maps;
   std::vector<InvariantRow> invariant;
   std::vector<StitchRow> stitching;
+  std::map<std::string, double> stage_cpu_seconds;  // process CPU seconds (all threads) per stage
 };
 
 // images (N, C, S, S) in [0, 1] and labels int32 (N): the first fit_images train the maps, the

@@ -94,6 +94,11 @@ struct TaskTrainOptions {
 // weight is undefined). Throws, writing nothing, when the loss diverges.
 ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, const Transform& g, const Tensor& images,
                                    const Tensor& labels, ConvMap init, const TaskTrainOptions& o);
+// The same from φ(g⁻¹x) of the training images computed once (phi_ginv (N, C, H, W) or (N, D),
+// image i labelled labels[i]): the frozen φ does not rerun every step, only the map and ψ
+// (the study computes φ(g⁻¹x) anyway for the other maps).
+ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& split, const Tensor& phi_ginv,
+                                            const Tensor& labels, ConvMap init, const TaskTrainOptions& o);
 
 // The Siamese ℓ2 maps (§5.1.3, Fig. 4; science file §4 "Learned CNN maps"): M trained with
 // SGD (train_frozen's: momentum 0.9, weight decay 5e-4, constant lr) to bring M φ(g⁻¹x) onto

@@ -1,8 +1,11 @@
 #include "experiments/analysis/spatial_transform.h"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numbers>
 
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/nn/layers.h"
 #include "engine/ops.h"
@@ -232,12 +235,80 @@ Tensor pg_matrix(const SiteGeometry& geo, const Transform& g, int64_t image_size
   return S;
 }
 
+namespace {
+
+// S as compressed rows: row s of P_g reads sites col[ptr[s] .. ptr[s+1]) with weights w (at most
+// 4 per row: a bilinear sample; one for a permutation).
+struct SparseRows {
+  std::vector<int64_t> ptr, col;
+  std::vector<float> w;
+};
+
+SparseRows sparse_rows(const Tensor& S) {
+  const int64_t n = S.size(0);
+  SparseRows r;
+  r.ptr.reserve(static_cast<size_t>(n + 1));
+  r.ptr.push_back(0);
+  const float* s = S.data();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j)
+      if (s[i * n + j] != 0.f) r.col.push_back(j), r.w.push_back(s[i * n + j]);
+    r.ptr.push_back(static_cast<int64_t>(r.col.size()));
+  }
+  return r;
+}
+
+// out (planes, HW) = rows · in (planes, HW) row by row: out[p, s] = Σ w · in[p, col]. Summed in
+// the order of the columns (ascending), so a permutation row copies its value exactly.
+void gather_rows(const SparseRows& r, const float* in, float* out, int64_t planes, int64_t HW) {
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* a = in + p * HW;
+    float* o = out + p * HW;
+    for (int64_t s = 0; s < HW; ++s) {
+      float acc = 0.f;
+      for (int64_t k = r.ptr[static_cast<size_t>(s)]; k < r.ptr[static_cast<size_t>(s) + 1]; ++k)
+        acc += r.w[static_cast<size_t>(k)] * a[r.col[static_cast<size_t>(k)]];
+      o[s] = acc;
+    }
+  }
+}
+
+// The transpose: grad_in[p, col] += w · grad_out[p, s] (the scatter-add of the gather's backward).
+void scatter_rows(const SparseRows& r, const float* gout, float* gin, int64_t planes, int64_t HW) {
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* g = gout + p * HW;
+    float* o = gin + p * HW;
+    std::fill(o, o + HW, 0.f);
+    for (int64_t s = 0; s < HW; ++s)
+      for (int64_t k = r.ptr[static_cast<size_t>(s)]; k < r.ptr[static_cast<size_t>(s) + 1]; ++k)
+        o[r.col[static_cast<size_t>(k)]] += r.w[static_cast<size_t>(k)] * g[s];
+  }
+}
+
+}  // namespace
+
 Tensor apply_pg(const Tensor& phi, const Tensor& S) {
   ML_CHECK(phi.dim() == 4 && S.dim() == 2 && S.size(0) == phi.size(2) * phi.size(3) && S.size(1) == S.size(0),
            "apply_pg: features ", phi.str(), " and sampling matrix ", S.str(), " do not match");
   const int64_t N = phi.size(0), C = phi.size(1), H = phi.size(2), W = phi.size(3);
-  // (N·C, HW) · Sᵀ: linear(x, w) = x wᵀ.
-  return linear(phi.reshape({N * C, H * W}), S.to(phi.device()), Tensor()).reshape({N, C, H, W});
+  if (phi.device() != Device::CPU || S.requires_grad()) {
+    // (N·C, HW) · Sᵀ: linear(x, w) = x wᵀ (on the GPU a dense product is cheap; a trainable S
+    // needs its own gradient).
+    return linear(phi.reshape({N * C, H * W}), S.to(phi.device()), Tensor()).reshape({N, C, H, W});
+  }
+  // On the CPU the dense (HW, HW) product costs HW² per plane for at most 4 non-zeros per row
+  // (676² at vgg_small's conv1_1: the study's largest cost); gather through the rows instead,
+  // backward = the transposed scatter-add.
+  auto rows = std::make_shared<SparseRows>(sparse_rows(S.to(Device::CPU)));
+  Tensor out = Tensor::empty({N, C, H, W});
+  gather_rows(*rows, phi.data(), out.data(), N * C, H * W);
+  return record(out, "apply_pg", {phi}, [rows, N, C, H, W](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gin = Tensor::empty({N, C, H, W});
+    scatter_rows(*rows, g.data(), gin.data(), N * C, H * W);
+    return {gin};
+  });
 }
 
 }  // namespace ml::analysis

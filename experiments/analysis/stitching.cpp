@@ -57,22 +57,42 @@ Stitch train_stitch(AnalysisNet& a, const NetSplit& sa, AnalysisNet& b, const Ne
   ML_CHECK(images.size(0) == labels.size(0) && images.size(0) > 0, "train_stitch: ", images.str(), " images for ",
            labels.str(), " labels");
   ML_CHECK(a.device == b.device, "train_stitch: the two networks are on different devices");
+  return train_stitch_from_phi(stitch_features(a, sa, images), sa.tap(), b, sb, images.slice(0, 1), labels, o);
+}
+
+Tensor stitch_features(AnalysisNet& a, const NetSplit& sa, const Tensor& images, int64_t batch) {
+  std::vector<Tensor> out;
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += batch) {
+    const int64_t i1 = std::min(images.size(0), i0 + batch);
+    out.push_back(sa.phi(normalise(a, images.slice(i0, i1))).to(Device::CPU));
+  }
+  return cat(out, 0);
+}
+
+Stitch train_stitch_from_phi(const Tensor& phi_a, const std::string& a_tap, AnalysisNet& b, const NetSplit& sb,
+                             const Tensor& probe, const Tensor& labels, const StitchOptions& o) {
+  ML_CHECK(phi_a.dim() >= 2 && phi_a.size(0) == labels.size(0) && labels.size(0) > 0, "train_stitch: features ",
+           phi_a.str(), " for labels ", labels.str());
   Generator gen(o.seed);
-  const Tensor pa = sa.phi(normalise(a, images.slice(0, 1))), pb = sb.phi(normalise(b, images.slice(0, 1)));
-  ML_CHECK(pa.dim() == pb.dim(), "train_stitch: cannot stitch layer '", sa.tap(), "' ", pa.str(), " into layer '",
+  const Tensor pb = sb.phi(normalise(b, probe.slice(0, 1)));
+  ML_CHECK(phi_a.dim() == pb.dim(), "train_stitch: cannot stitch layer '", a_tap, "' ", phi_a.str(), " into layer '",
            sb.tap(), "' ", pb.str(), " (a convolutional and a fully connected layer)");
   Stitch s;
-  const int64_t ca = pa.size(1), cb = pb.size(1);
+  const int64_t ca = phi_a.size(1), cb = pb.size(1);
   if (pb.dim() == 4) s.out_h = pb.size(2), s.out_w = pb.size(3);
   const double bound = std::sqrt(6.0 / static_cast<double>(ca + cb));  // Xavier uniform, 1 x 1
-  s.weight = Tensor::uniform({cb, ca, 1, 1}, static_cast<float>(-bound), static_cast<float>(bound), gen).to(a.device);
-  s.bias = Tensor::zeros({cb}, DType::F32, a.device);
+  s.weight = Tensor::uniform({cb, ca, 1, 1}, static_cast<float>(-bound), static_cast<float>(bound), gen).to(b.device);
+  s.bias = Tensor::zeros({cb}, DType::F32, b.device);
   s.weight.requires_grad_(true);
   s.bias.requires_grad_(true);
-  train_frozen({s.weight, s.bias}, images, labels, gen,
-               {o.lr, o.epochs, o.batch, o.progress, "stitch " + sa.tap() + " -> " + sb.tap()},
-               [&](const Tensor& xb, const Tensor& yb) {
-                 return cross_entropy(sb.psi(apply_stitch(s, sa.phi(normalise(a, xb)))), yb.to(a.device));
+  // train_frozen batches (N, C, H, W) "images": FC features travel as (N, D, 1, 1).
+  const bool fc = phi_a.dim() == 2;
+  const Tensor rows = fc ? phi_a.reshape({phi_a.size(0), phi_a.size(1), 1, 1}).to(Device::CPU) : phi_a.to(Device::CPU);
+  train_frozen({s.weight, s.bias}, rows, labels, gen, {o.lr, o.epochs, o.batch, o.progress, "stitch " + a_tap + " -> " + sb.tap()},
+               [&](const Tensor& hb, const Tensor& yb) {
+                 Tensor h = hb.to(b.device);
+                 if (fc) h = h.reshape({h.size(0), h.size(1)});
+                 return cross_entropy(sb.psi(apply_stitch(s, h)), yb.to(b.device));
                });
   s.weight = s.weight.detach();
   s.bias = s.bias.detach();
@@ -81,11 +101,17 @@ Stitch train_stitch(AnalysisNet& a, const NetSplit& sa, AnalysisNet& b, const Ne
 
 double stitch_error(AnalysisNet& a, const NetSplit& sa, const NetSplit& sb, const Stitch& s, const Tensor& images,
                     const Tensor& labels, int64_t k, int64_t batch) {
+  return stitch_error_from_phi(stitch_features(a, sa, images, batch), sb, s, labels, k, batch);
+}
+
+double stitch_error_from_phi(const Tensor& phi_a, const NetSplit& sb, const Stitch& s, const Tensor& labels, int64_t k,
+                             int64_t batch) {
+  ML_CHECK(phi_a.size(0) == labels.size(0), "stitch_error: features ", phi_a.str(), " for labels ", labels.str());
   NoGradGuard ng;
   std::vector<Tensor> logits;
-  for (int64_t i0 = 0; i0 < images.size(0); i0 += batch) {
-    const int64_t i1 = std::min(images.size(0), i0 + batch);
-    logits.push_back(sb.psi(apply_stitch(s, sa.phi(normalise(a, images.slice(i0, i1))))).to(Device::CPU));
+  for (int64_t i0 = 0; i0 < phi_a.size(0); i0 += batch) {
+    const int64_t i1 = std::min(phi_a.size(0), i0 + batch);
+    logits.push_back(sb.psi(apply_stitch(s, phi_a.slice(i0, i1).to(s.weight.device()))).to(Device::CPU));
   }
   return topk_error(cat(logits, 0), labels, k);
 }

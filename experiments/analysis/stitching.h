@@ -7,6 +7,7 @@
 // or bilinear up-sampling (the paper's rule).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "engine/tensor.h"
 #include "experiments/analysis/net_split.h"
@@ -37,5 +38,15 @@ Stitch train_stitch(AnalysisNet& a, const NetSplit& sa, AnalysisNet& b, const Ne
 // Top-k error of the Franken-network on images/labels.
 double stitch_error(AnalysisNet& a, const NetSplit& sa, const NetSplit& sb, const Stitch& s, const Tensor& images,
                     const Tensor& labels, int64_t k, int64_t batch = 256);
+
+// φ_A of images (N, C, S, S) in [0, 1], on the CPU: computed once, it serves every seed of the
+// stitch and every target layer (the study's stitches then run only E and ψ_B per step).
+Tensor stitch_features(AnalysisNet& a, const NetSplit& sa, const Tensor& images, int64_t batch = 256);
+// train_stitch from φ_A of the training images (phi_a (N, C, H, W) or (N, D), named a_tap in
+// messages); probe: one image (1, C, S, S) in [0, 1] that gives B's layer shape.
+Stitch train_stitch_from_phi(const Tensor& phi_a, const std::string& a_tap, AnalysisNet& b, const NetSplit& sb,
+                             const Tensor& probe, const Tensor& labels, const StitchOptions& o);
+double stitch_error_from_phi(const Tensor& phi_a, const NetSplit& sb, const Stitch& s, const Tensor& labels, int64_t k,
+                             int64_t batch = 256);
 
 }  // namespace ml::analysis
