@@ -83,6 +83,37 @@ TEST_CASE("multi_head_attention: packed q, k, v against a double loop, 1 and 2 t
   expect_parts(error_of([&] { multi_head_attention(rand({3, 12}, gen), 2); }), {"multi_head_attention", "3-D"});
 }
 
+TEST_CASE("softmax: the vectorised row path (inner dimension 1) against double, over float's whole exponent range") {
+  Generator gen(74);
+  // Rows of 197 (ViT's scores) and 5, values spread over [-120, 10]: after the max subtraction
+  // the exponent spans float's normal range and beyond (e^-130 is 0 in float; the reference's
+  // 3e-57 is within atol).
+  for (const int64_t L : {int64_t{197}, int64_t{5}}) {
+    const Tensor x = rand({4, L}, gen, -120.f, 10.f);
+    const auto xv = x.to_vector(), yv = softmax(x, 1).to_vector();
+    int bad = 0;
+    for (int64_t r = 0; r < 4; ++r) {
+      double m = -1e300, z = 0.0;
+      for (int64_t d = 0; d < L; ++d) m = std::max(m, static_cast<double>(xv[static_cast<size_t>(r * L + d)]));
+      // x - max rounded to float as the op (and PyTorch, and the kernel before) computes it:
+      // at |x - max| ~ 64 that rounding alone is 4e-6 of e^(x - max), which is the input's, not
+      // the exponential's, error.
+      const auto arg = [&](size_t i) { return static_cast<double>(xv[i] - static_cast<float>(m)); };
+      for (int64_t d = 0; d < L; ++d) z += std::exp(arg(static_cast<size_t>(r * L + d)));
+      for (int64_t d = 0; d < L; ++d) {
+        const size_t i = static_cast<size_t>(r * L + d);
+        const double ref = std::exp(arg(i)) / z;
+        // Tolerance: exp to 8.3e-8 relative (kernels/cpu/softmax.cpp), the float rounding of
+        // the exponential and of the product by 1 / sum: 1e-6 relative as the softmax test
+        // asks; 1e-37 absolute for the values below float's normal range, which flush to 0.
+        if (!(std::fabs(yv[i] - ref) <= 1e-37 + 1e-6 * ref) && bad++ < 3)
+          MESSAGE("x - max ", arg(i), ": ", yv[i], " vs ", ref);
+      }
+    }
+    CHECK_MESSAGE(bad == 0, "L ", L, ": ", bad, " elements off");
+  }
+}
+
 TEST_CASE("layer_norm: the fused CPU kernel on ViT's width, a large offset, threads, and gradients") {
   Generator gen(72);
   // A row mean 1e3 times its spread: float sums of x and x^2 would lose the variance; the kernel
