@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# tools/fetch_torchvision_weights.sh — torchvision's ImageNet-trained weights (IMAGENET1K_V1) for
+# the nets the engine builds, downloaded once from download.pytorch.org, checked, and converted
+# to the engine's safetensors by tools/export_torchvision_weights.py. For runs only (the demo's
+# --arch-weights, the studies' --weights): never committed, never read by the tests.
+#
+#   tools/fetch_torchvision_weights.sh [NET ...]   (default: resnet50 convnext_tiny vit_b_16;
+#                                                   also alexnet, vgg16)
+#
+# The URL comes from torchvision itself (<Weights>.IMAGENET1K_V1.url); the file name ends in the
+# first hex digits of its SHA-256 (resnet50-0676ba61.pth), which is checked before the
+# conversion. Files: ~/.cache/mirrorlab/torchvision/<name>.pth and <net>.safetensors beside it
+# (MIRRORLAB_CACHE overrides ~/.cache/mirrorlab). Prints one line per net: the safetensors path.
+# Needs PyPI torch + torchvision + safetensors in TORCH_VENV (default ~/.cache/mirrorlab-torch-venv;
+# bench/pytorch/run_compare.sh installs torch, tests/python/compare_torchvision.py torchvision).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${TORCH_VENV:-$HOME/.cache/mirrorlab-torch-venv}
+DIR=${MIRRORLAB_CACHE:-$HOME/.cache/mirrorlab}/torchvision
+PY="$VENV/bin/python"
+[ -x "$PY" ] || { echo "fetch_torchvision_weights: no python in TORCH_VENV=$VENV (see bench/pytorch/torch_venv.sh)" >&2; exit 2; }
+"$PY" -c 'import torch, torchvision, safetensors' 2>/dev/null ||
+  { echo "fetch_torchvision_weights: $VENV lacks torch, torchvision or safetensors" >&2; exit 2; }
+nets=("$@")
+[ ${#nets[@]} -gt 0 ] || nets=(resnet50 convnext_tiny vit_b_16)
+declare -A enum=([alexnet]=AlexNet_Weights [vgg16]=VGG16_Weights [resnet50]=ResNet50_Weights
+                 [convnext_tiny]=ConvNeXt_Tiny_Weights [vit_b_16]=ViT_B_16_Weights)
+mkdir -p "$DIR"
+for n in "${nets[@]}"; do
+  [ -n "${enum[$n]:-}" ] || { echo "fetch_torchvision_weights: unknown net '$n'; known: ${!enum[*]}" >&2; exit 2; }
+  url=$("$PY" -c "import torchvision.models as m; print(m.${enum[$n]}.IMAGENET1K_V1.url)")
+  file="$DIR/$(basename "$url")"
+  want=$(basename "$url" .pth); want=${want##*-}  # the hash prefix in the name
+  [[ "$want" =~ ^[0-9a-f]{6,}$ ]] || { echo "fetch_torchvision_weights: $url carries no hash prefix" >&2; exit 1; }
+  if [ ! -f "$file" ]; then
+    curl -fL --retry 3 -o "$file.part" "$url"
+    mv "$file.part" "$file"
+  fi
+  got=$(sha256sum "$file" | cut -c1-${#want})
+  if [ "$got" != "$want" ]; then
+    echo "fetch_torchvision_weights: $file: SHA-256 starts $got, its name says $want (corrupt download; removed)" >&2
+    rm -f "$file"
+    exit 1
+  fi
+  out="$DIR/$n.safetensors"
+  if [ ! -f "$out" ] || [ "$out" -ot "$file" ]; then
+    "$PY" tools/export_torchvision_weights.py "$n" "$out.tmp.safetensors" --pth "$file" >&2
+    mv "$out.tmp.safetensors" "$out"
+  fi
+  echo "$out"
+done
