@@ -221,3 +221,38 @@ TEST_CASE("expand: every broadcast dimension outside the kept ones (the contiguo
     CHECK_MESSAGE(bad == 0, shape_str(c.from), " -> ", shape_str(c.to), ": ", bad, " elements wrong");
   }
 }
+
+TEST_CASE("matmul: products large enough for the per-thread row split (2 threads), plain and transposed A") {
+  Generator gen(75);
+  // a (150, 600) x b (600, 200): the backward's db = aᵀ g is (600, 200) with K = 150 (A transposed,
+  // 600 rows, 18 M multiply-adds: above the split's 512 rows and 2^24); y itself is 150 rows (Eigen).
+  // x (600, 200) x w (200, 150): 600 rows, not transposed. References in double.
+  const Tensor a = rand({150, 600}, gen), b = rand({600, 200}, gen), R = rand({150, 200}, gen);
+  const auto av = a.to_vector(), bv = b.to_vector(), rv = R.to_vector();
+  std::vector<double> db_ref(600 * 200, 0.0);  // aᵀ R
+  for (int64_t k = 0; k < 600; ++k)
+    for (int64_t j = 0; j < 200; ++j) {
+      double s = 0.0;
+      for (int64_t i = 0; i < 150; ++i) s += static_cast<double>(av[static_cast<size_t>(i * 600 + k)]) * rv[static_cast<size_t>(i * 200 + j)];
+      db_ref[static_cast<size_t>(k * 200 + j)] = s;
+    }
+  const Tensor x = rand({600, 200}, gen), w = rand({200, 150}, gen);
+  const auto xv = x.to_vector(), wv = w.to_vector();
+  std::vector<double> y_ref(600 * 150, 0.0);
+  for (int64_t i = 0; i < 600; ++i)
+    for (int64_t j = 0; j < 150; ++j) {
+      double s = 0.0;
+      for (int64_t k = 0; k < 200; ++k) s += static_cast<double>(xv[static_cast<size_t>(i * 200 + k)]) * wv[static_cast<size_t>(k * 150 + j)];
+      y_ref[static_cast<size_t>(i * 150 + j)] = s;
+    }
+  for (int threads : {1, 2}) {
+    OmpThreads t(threads);
+    Tensor ag = a.detach().clone().requires_grad_(true), bg = b.detach().clone().requires_grad_(true);
+    sum(mul(matmul(ag, bg), R)).backward();
+    // Tolerance: sums of 150-200 products of values in [-1, 1] in float: |sum| <~ 15, rounding
+    // <~ 200 * 6e-8 * 15 = 2e-4 worst case; 1e-4 absolute + 1e-5 relative is met by far in
+    // practice (errors grow as sqrt(K)); a row block written at the wrong offset is off by O(1).
+    CHECK_MESSAGE(worst_error(bg.grad().to_vector(), db_ref, 1e-5) <= 1e-4, "db, threads ", threads);
+    CHECK_MESSAGE(worst_error(matmul(x, w).to_vector(), y_ref, 1e-5) <= 1e-4, "x w, threads ", threads);
+  }
+}
