@@ -1,38 +1,52 @@
 #!/usr/bin/env bash
-# tools/fetch_torchvision_weights.sh — torchvision's ImageNet-trained AlexNet or VGG16 as a
-# safetensors file the engine loads (for RUNS only: never commit weights; tests never download).
-#   bash tools/fetch_torchvision_weights.sh alexnet|vgg16   -> prints the .safetensors path
-# Downloads the .pth once into ~/.cache/mirrorlab/, checks its SHA-256 against the prefix
-# torchvision puts in the file name (alexnet-owt-7be5be79.pth: 7be5be79...), and converts it
-# with tools/export_torchvision_weights.py in the torch venv (bench/pytorch/torch_venv.sh;
-# torchvision and safetensors are installed there, without dependencies, if missing).
+# tools/fetch_torchvision_weights.sh — torchvision's ImageNet-trained weights (IMAGENET1K_V1) for
+# the nets the engine builds, downloaded once from download.pytorch.org, checked, and converted
+# to the engine's safetensors by tools/export_torchvision_weights.py. For runs only (the demo's
+# --arch-weights, the studies' --weights): never committed, never read by the tests.
+#
+#   tools/fetch_torchvision_weights.sh [NET ...]   (default: resnet50 convnext_tiny vit_b_16;
+#                                                   also alexnet, vgg16)
+#
+# The URL comes from torchvision itself (<Weights>.IMAGENET1K_V1.url); the file name ends in the
+# first hex digits of its SHA-256 (resnet50-0676ba61.pth), which is checked before the
+# conversion. Files: ~/.cache/mirrorlab/torchvision/<name>.pth and <net>.safetensors beside it
+# (MIRRORLAB_CACHE overrides ~/.cache/mirrorlab). Prints one line per net: the safetensors path.
+# PyPI torch + torchvision + safetensors come from the venv of bench/pytorch/torch_venv.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="${1:?usage: fetch_torchvision_weights.sh alexnet|vgg16}"
-case "$model" in
-  alexnet) file=alexnet-owt-7be5be79.pth ;;
-  vgg16) file=vgg16-397923af.pth ;;
-  *) echo "fetch_torchvision_weights: unknown model '$model' (alexnet or vgg16)" >&2; exit 2 ;;
-esac
-cache="$HOME/.cache/mirrorlab"
-mkdir -p "$cache"
-pth="$cache/$file" out="$cache/${file%.pth}.safetensors"
-want="${file##*-}"; want="${want%.pth}"
-if [ ! -f "$pth" ]; then
-  curl -fsSL --retry 3 -o "$pth.part" "https://download.pytorch.org/models/$file"
-  mv "$pth.part" "$pth"
-fi
-got=$(sha256sum "$pth" | cut -c1-${#want})
-if [ "$got" != "$want" ]; then
-  echo "fetch_torchvision_weights: $pth has SHA-256 $got..., the name says $want...: removed, run again" >&2
-  rm -f "$pth"; exit 1
-fi
-if [ ! -f "$out" ]; then
-  source bench/pytorch/torch_venv.sh
-  ensure_torch_venv fetch_torchvision_weights >&2
-  py="$VENV/bin/python"
-  # --no-deps: keep the venv's pinned torch.
-  "$py" -c 'import torchvision, safetensors' 2>/dev/null || "$py" -m pip install -q --no-deps torchvision safetensors >&2
-  "$py" tools/export_torchvision_weights.py "$model" "$out" --pth "$pth" >&2
-fi
-echo "$out"
+DIR=${MIRRORLAB_CACHE:-$HOME/.cache/mirrorlab}/torchvision
+# The pinned PyPI torch venv (TORCH_VENV or its default), created when missing; torchvision and
+# safetensors are added without dependencies so the pinned torch stays.
+source bench/pytorch/torch_venv.sh
+ensure_torch_venv fetch_torchvision_weights >&2
+PY="$VENV/bin/python"
+"$PY" -c 'import torchvision, safetensors' 2>/dev/null ||
+  "$PY" -m pip install -q --no-deps torchvision safetensors >&2
+nets=("$@")
+[ ${#nets[@]} -gt 0 ] || nets=(resnet50 convnext_tiny vit_b_16)
+declare -A enum=([alexnet]=AlexNet_Weights [vgg16]=VGG16_Weights [resnet50]=ResNet50_Weights
+                 [convnext_tiny]=ConvNeXt_Tiny_Weights [vit_b_16]=ViT_B_16_Weights)
+mkdir -p "$DIR"
+for n in "${nets[@]}"; do
+  [ -n "${enum[$n]:-}" ] || { echo "fetch_torchvision_weights: unknown net '$n'; known: ${!enum[*]}" >&2; exit 2; }
+  url=$("$PY" -c "import torchvision.models as m; print(m.${enum[$n]}.IMAGENET1K_V1.url)")
+  file="$DIR/$(basename "$url")"
+  want=$(basename "$url" .pth); want=${want##*-}  # the hash prefix in the name
+  [[ "$want" =~ ^[0-9a-f]{6,}$ ]] || { echo "fetch_torchvision_weights: $url carries no hash prefix" >&2; exit 1; }
+  if [ ! -f "$file" ]; then
+    curl -fL --retry 3 -o "$file.part" "$url"
+    mv "$file.part" "$file"
+  fi
+  got=$(sha256sum "$file" | cut -c1-${#want})
+  if [ "$got" != "$want" ]; then
+    echo "fetch_torchvision_weights: $file: SHA-256 starts $got, its name says $want (corrupt download; removed)" >&2
+    rm -f "$file"
+    exit 1
+  fi
+  out="$DIR/$n.safetensors"
+  if [ ! -f "$out" ] || [ "$out" -ot "$file" ]; then
+    "$PY" tools/export_torchvision_weights.py "$n" "$out.tmp.safetensors" --pth "$file" >&2
+    mv "$out.tmp.safetensors" "$out"
+  fi
+  echo "$out"
+done

@@ -1,11 +1,46 @@
-// engine/ops/layer_norm.cpp — layer normalisation over the last dimension, written as a
-// composite of the pointwise and reduction ops: its backward is theirs (checked by finite
-// differences in tests/test_transformer_ops.cpp), and it runs on every device they run on.
-// A fused kernel (one pass for the statistics, one for the output) is the faster form; this
-// one reads x about five times.
+// engine/ops/layer_norm.cpp — layer normalisation over the last dimension. On the CPU one fused
+// kernel (kernels/cpu/layer_norm.cpp: statistics in double from each row in cache, then the
+// output; its own backward); on other devices a composite of the pointwise and reduction ops,
+// whose backward is theirs and which reads x about five times. Both are checked against the
+// same double loop and by finite differences (tests/test_transformer_ops.cpp,
+// tests/test_attention_fused.cpp).
 #include "engine/ops/common.h"
+#include "kernels/layer_norm.h"
 
 namespace ml {
+
+namespace {
+
+// The CPU path: x (..., C) viewed as (rows, C). Inputs are checked by the caller.
+Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+  const int64_t C = x.size(x.dim() - 1);
+  kernels::LayerNormParams p;
+  p.C = C;
+  p.rows = C > 0 ? x.numel() / C : 0;
+  p.eps = eps;
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  Tensor mean = Tensor::empty({p.rows}, DType::F32, x.device()), rstd = Tensor::empty({p.rows}, DType::F32, x.device());
+  if (y.numel() == 0) return y;
+  const float* w = weight.defined() ? weight.data() : nullptr;
+  const float* b = bias.defined() ? bias.data() : nullptr;
+  kernels::layer_norm_forward<Device::CPU>(y.data(), mean.data(), rstd.data(), x.data(), w, b, p, Stream{});
+  const Tensor xs = x.detach(), ws = weight.defined() ? weight.detach() : Tensor{};
+  const bool gx = x.requires_grad(), gw = weight.defined() && weight.requires_grad(),
+             gb = bias.defined() && bias.requires_grad();
+  return record(y, "layer_norm", {x, weight, bias}, [xs, ws, mean, rstd, p, gx, gw, gb](const Tensor& g) {
+    Tensor dx, dw, db;
+    if (gx) dx = Tensor::empty(xs.shape(), DType::F32, g.device());
+    if (gw) dw = Tensor::empty({p.C}, DType::F32, g.device());
+    if (gb) db = Tensor::empty({p.C}, DType::F32, g.device());
+    kernels::layer_norm_backward<Device::CPU>(gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
+                                              gb ? db.data() : nullptr, g.data(), xs.data(),
+                                              ws.defined() ? ws.data() : nullptr, mean.data(), rstd.data(), p,
+                                              Stream{});
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+}  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
   detail::check_f32("layer_norm", x, "input");
@@ -18,6 +53,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
     ML_CHECK(t->dim() == 1 && t->size(0) == C, "layer_norm: ", name, " must have shape (", C,
              ") to match the input's last dimension, got ", t->str(), " for input ", x.str());
   }
+  if (x.device() == Device::CPU) return layer_norm_fused(x, weight, bias, eps);
   const int64_t last = x.dim() - 1;
   const Tensor centred = x - mean(x, {last}, true);        // (..., C)
   const Tensor var = mean(square(centred), {last}, true);  // (..., 1), biased as PyTorch

@@ -92,23 +92,56 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using Map = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
 using CMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
+// One product C = alpha op(A) op(B) + beta C through Eigen (batch item pointers given).
+static void item_of(const GemmParams& p, float* C, const float* A, const float* B) {
+  const int64_t a_rows = p.trans_a ? p.K : p.M, a_cols = p.trans_a ? p.M : p.K;
+  const int64_t b_rows = p.trans_b ? p.N : p.K, b_cols = p.trans_b ? p.K : p.N;
+  CMap a(A, a_rows, a_cols, Eigen::OuterStride<>(p.lda));
+  CMap b(B, b_rows, b_cols, Eigen::OuterStride<>(p.ldb));
+  Map c(C, p.M, p.N, Eigen::OuterStride<>(p.ldc));
+  if (p.beta == 0.f) c.setZero();
+  else if (p.beta != 1.f) c *= p.beta;
+  if (p.K == 0) return;
+  if (!p.trans_a && !p.trans_b) c.noalias() += p.alpha * (a * b);
+  else if (p.trans_a && !p.trans_b) c.noalias() += p.alpha * (a.transpose() * b);
+  else if (!p.trans_a && p.trans_b) c.noalias() += p.alpha * (a * b.transpose());
+  else c.noalias() += p.alpha * (a.transpose() * b.transpose());
+}
+
 template <>
 void gemm<Device::CPU>(float* C, const float* A, const float* B, const GemmParams& p, Stream) {
   if (gemm_takes_thin_path(p)) return thin_abt(C, A, B, p.M, p.N, p.K, p.lda, p.ldb, p.ldc, p.alpha, p.beta);
-  const int64_t a_rows = p.trans_a ? p.K : p.M, a_cols = p.trans_a ? p.M : p.K;
-  const int64_t b_rows = p.trans_b ? p.N : p.K, b_cols = p.trans_b ? p.K : p.N;
-  for (int64_t i = 0; i < p.batch; ++i) {
-    CMap a(A + i * p.stride_a, a_rows, a_cols, Eigen::OuterStride<>(p.lda));
-    CMap b(B + i * p.stride_b, b_rows, b_cols, Eigen::OuterStride<>(p.ldb));
-    Map c(C + i * p.stride_c, p.M, p.N, Eigen::OuterStride<>(p.ldc));
-    if (p.beta == 0.f) c.setZero();
-    else if (p.beta != 1.f) c *= p.beta;
-    if (p.K == 0) continue;
-    if (!p.trans_a && !p.trans_b) c.noalias() += p.alpha * (a * b);
-    else if (p.trans_a && !p.trans_b) c.noalias() += p.alpha * (a.transpose() * b);
-    else if (!p.trans_a && p.trans_b) c.noalias() += p.alpha * (a * b.transpose());
-    else c.noalias() += p.alpha * (a.transpose() * b.transpose());
+  const auto item = [&](int64_t i) { item_of(p, C + i * p.stride_c, A + i * p.stride_a, B + i * p.stride_b); };
+  // A batch (attention's heads: 12 products of 197 x 197 x 64) is split over the threads by item:
+  // each product is too small for Eigen's own split to pay, and inside the parallel region Eigen
+  // runs each one on its calling thread. Items write disjoint blocks of C.
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (p.batch > 1 && threads > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < p.batch; ++i) item(i);
+    return;
   }
+  // One large product with many rows (a transformer's linear layers: 3,152 tokens at batch 16):
+  // the rows of C in one contiguous block per thread, each block one single-threaded Eigen
+  // product. Eigen's own split has its threads wait on each other's packed panels at every block
+  // of K; on a loaded machine a descheduled peer stalls the others at each of those waits. Here
+  // the only wait is the end of the loop; the cost is each thread packing all of B (for a
+  // linear layer, the weight: N K floats against the M N K multiply-adds).
+  if (p.batch == 1 && threads > 1 && p.M >= 256 * threads && p.M * p.N * p.K >= (int64_t{1} << 24)) {
+    const int64_t chunk = (p.M + threads - 1) / threads;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t m0 = std::min(p.M, t * chunk), m1 = std::min(p.M, m0 + chunk);
+      if (m1 <= m0) continue;
+      GemmParams q = p;
+      q.M = m1 - m0;
+      // Rows m0.. of op(A): rows of A, or columns of A when it is transposed.
+      const float* a0 = A + (p.trans_a ? m0 : m0 * p.lda);
+      item_of(q, C + m0 * p.ldc, a0, B);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < p.batch; ++i) item(i);
 }
 
 }  // namespace ml::kernels
