@@ -5,6 +5,7 @@
 // and pure-noise voxels are not significant. One case per mode (images: NPY responses + manifest;
 // movie: frames -> TR averages -> delayed copies -> one-run-out r -> block permutation).
 #include <Eigen/Dense>
+#include <matio.h>
 
 #include <cmath>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "engine/error.h"
 #include "engine/generator.h"
 #include "engine/io/npy.h"
+#include "experiments/analysis/encoding_data.h"
 #include "experiments/analysis/encoding_data_study.h"
 #include "experiments/analysis/encoding_features.h"
 #include "experiments/analysis/encoding_timeseries.h"
@@ -79,6 +81,21 @@ std::vector<VoxelRow> read_voxels(const std::string& path) {
     rows.push_back({f[2], std::stoi(f[3]), std::stoi(f[7]), std::stod(f[5])});
   }
   return rows;
+}
+
+// A MATLAB v7.3 (HDF5) file of float32 matrices given column-major (as tests/test_encoding_data.cpp).
+void write_mat73(const std::string& path, const std::vector<std::pair<std::string, Eigen::MatrixXf>>& vars) {
+  mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT73);
+  REQUIRE(mat != nullptr);
+  for (const auto& nv : vars) {
+    size_t dims[2] = {static_cast<size_t>(nv.second.rows()), static_cast<size_t>(nv.second.cols())};
+    matvar_t* mv = Mat_VarCreate(nv.first.c_str(), MAT_C_SINGLE, MAT_T_SINGLE, 2, dims,
+                                 const_cast<float*>(nv.second.data()), MAT_F_DONT_COPY_DATA);
+    REQUIRE(mv != nullptr);
+    REQUIRE(Mat_VarWrite(mat, mv, MAT_COMPRESSION_NONE) == 0);
+    Mat_VarFree(mv);
+  }
+  Mat_Close(mat);
 }
 
 }  // namespace
@@ -236,5 +253,60 @@ TEST_CASE("encoding movie mode recovers HRF-convolved voxels from frames and fro
   o.frames_per_tr = fpt;
   o.block_trs = 40;
   CHECK_THROWS_WITH_AS(run_encoding_data(&net, layers, o), doctest::Contains("fewer than 2 blocks"), Error);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, the hierarchy verdict") {
+  // The published layout (voxels x 1750 / 120, roi and voxIdx vectors) at 32 px: 3 voxels each
+  // planted in layers 0, 2, 3, 5 with ROI codes V1, V2, V4, LatOcc (noise sd 0.3), 4 noise voxels
+  // coded 'other', one NaN voxel. Folds are vim-1's 5 sessions of 350 images. Planted voxels must
+  // be significant with the planted layer best; noise voxels not; the summary must rise along
+  // V1 -> LatOcc (verdict holds, 4 ROIs with significant voxels).
+  AnalysisNet net = load_analysis_net(small_net());
+  const auto layers = resolve_layers(net.model, {});
+  const int64_t N = 1750, Vp = 12, Vn = 4, V = Vp + Vn + 1;
+  Generator gen(21);
+  const Tensor imgs = Tensor::uniform({N, 1, 32, 32}, 0.f, 1.f, gen);
+  const auto F = encoding_features(net, imgs, layers, 128, 500);
+  const int planted[4] = {0, 2, 3, 5}, code[4] = {1, 2, 6, 7};
+  Eigen::MatrixXf trn(V, N), val(V, 120), roi(V, 1), idx(V, 1);
+  for (int64_t v = 0; v < V; ++v) {
+    for (int64_t i = 0; i < N; ++i) trn(v, i) = 0.3f * gauss(gen);
+    for (int64_t i = 0; i < 120; ++i) val(v, i) = gauss(gen);
+    roi(v, 0) = v < Vp ? static_cast<float>(code[v / 3]) : 0.f;
+    idx(v, 0) = static_cast<float>(1000 + v);
+    if (v < Vp) trn.row(v) += readout(F[static_cast<size_t>(planted[v / 3])], gen).transpose();
+  }
+  trn(V - 1, 3) = NAN;
+  const fs::path dir = fs::temp_directory_path() / "ml_test_encoding_vim1";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_mat73((dir / "EstimatedResponses.mat").string(),
+              {{"dataTrnS1", trn}, {"dataValS1", val}, {"roiS1", roi}, {"voxIdxS1", idx}});
+  save_npy((dir / "stimTrn.npy").string(), imgs.reshape({N, 32, 32}));  // (N, H, W) gray, as vim-1's stimuli
+  EncodingDataOptions o;
+  o.vim1 = (dir / "EstimatedResponses.mat").string();
+  o.images = (dir / "stimTrn.npy").string();
+  o.out = (dir / "out").string();
+  o.max_features = 500;
+  o.n_alphas = 10, o.n_perm = 50, o.perm_voxels = 10;
+  const nlohmann::json s = run_encoding_data(&net, layers, o);
+  CHECK(s["folds"] == 5);
+  CHECK(s["dropped_nonfinite"] == 1);
+  const auto rows = read_voxels(o.out + "/voxels.csv");
+  REQUIRE(static_cast<int64_t>(rows.size()) == V - 1);
+  int exact = 0;
+  for (int64_t v = 0; v < Vp; ++v) {
+    CHECK(rows[static_cast<size_t>(v)].roi == vim1_roi_names()[static_cast<size_t>(code[v / 3])]);
+    CHECK(rows[static_cast<size_t>(v)].significant == 1);
+    exact += rows[static_cast<size_t>(v)].best_layer == planted[v / 3];
+  }
+  MESSAGE("vim-1 planted voxels with the planted layer best: ", exact, " of ", Vp);
+  CHECK(exact >= 11);
+  for (int64_t v = Vp; v < V - 1; ++v) CHECK(rows[static_cast<size_t>(v)].significant == 0);
+  CHECK(s["verdicts"][0]["tested"] == true);
+  CHECK(s["verdicts"][0]["pass"] == true);
+  o.responses = o.vim1;
+  CHECK_THROWS_WITH_AS(run_encoding_data(&net, layers, o), doctest::Contains("exactly one of --vim1 and --responses"), Error);
   fs::remove_all(dir);
 }
