@@ -257,7 +257,7 @@ TEST_CASE("encoding movie mode recovers HRF-convolved voxels from frames and fro
 }
 
 TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, the hierarchy verdict") {
-  // The published layout (voxels x 1750 / 120, roi and voxIdx vectors) at 32 px: 3 voxels each
+  // The published layout (voxels x 1750 / 120, roi and voxIdx vectors) at 32 px, 200 features a layer: 3 voxels each
   // planted in layers 0, 2, 3, 5 with ROI codes V1, V2, V4, LatOcc (noise sd 0.3), 4 noise voxels
   // coded 'other', one NaN voxel. Folds are vim-1's 5 sessions of 350 images. Planted voxels must
   // be significant with the planted layer best; noise voxels not; the summary must rise along
@@ -267,7 +267,7 @@ TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, t
   const int64_t N = 1750, Vp = 12, Vn = 4, V = Vp + Vn + 1;
   Generator gen(21);
   const Tensor imgs = Tensor::uniform({N, 1, 32, 32}, 0.f, 1.f, gen);
-  const auto F = encoding_features(net, imgs, layers, 128, 500);
+  const auto F = encoding_features(net, imgs, layers, 128, 200);
   const int planted[4] = {0, 2, 3, 5}, code[4] = {1, 2, 6, 7};
   Eigen::MatrixXf trn(V, N), val(V, 120), roi(V, 1), idx(V, 1);
   for (int64_t v = 0; v < V; ++v) {
@@ -288,7 +288,7 @@ TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, t
   o.vim1 = (dir / "EstimatedResponses.mat").string();
   o.images = (dir / "stimTrn.npy").string();
   o.out = (dir / "out").string();
-  o.max_features = 500;
+  o.max_features = 200;
   o.n_alphas = 10, o.n_perm = 50, o.perm_voxels = 10;
   const nlohmann::json s = run_encoding_data(&net, layers, o);
   CHECK(s["folds"] == 5);

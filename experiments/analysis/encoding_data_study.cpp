@@ -197,6 +197,14 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
     source = o.responses;
   }
   const int64_t n = Y.rows(), V = Y.cols();
+  if (blocks) {  // every run must hold 2 blocks: checked here, before the features are computed
+    ML_CHECK(o.block_trs >= 1, "encoding: --block-trs must be >= 1, got ", o.block_trs);
+    for (size_t i = 0, j = 0; i < groups.size(); i = j) {
+      while (j < groups.size() && groups[j] == groups[i]) ++j;
+      ML_CHECK(static_cast<int64_t>(j - i) >= 2 * o.block_trs, "encoding: run ", groups[i], " of ", source, " has ", j - i,
+               " TRs, fewer than 2 blocks of --block-trs ", o.block_trs, ": nothing to permute (use shorter blocks)");
+    }
+  }
   ML_CHECK(V >= 1, "encoding: no voxel of ", source, " has finite responses (", dropped, " dropped)");
   log(source + ": " + std::to_string(n) + (movie ? " TRs" : " images") + ", " + std::to_string(V) + " voxels (" +
       std::to_string(dropped) + " of " + std::to_string(in_file) + " dropped for non-finite responses)");
