@@ -5,6 +5,7 @@
 // are not.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -94,4 +95,83 @@ TEST_CASE("SimVox time series: ridge on delayed copies recovers HRF-convolved vo
   for (int64_t v = 0; v < 12; ++v) r0 += fit0.r[v];
   CHECK(r0 / 12 < 0.3);
   CHECK_THROWS_WITH_AS(simulate_bold(X * W, runs, 2.0, 1.0, snr, gen), doctest::Contains("phi"), Error);
+}
+
+TEST_CASE("block_permuted_targets shuffles whole blocks within runs") {
+  // Two runs of 7 TRs, blocks of 3 (3, 3, 1 per run): every copy keeps each run's TRs in the run,
+  // each block's TRs consecutive, and is a permutation of the rows.
+  const int64_t T = 14;
+  Eigen::MatrixXf Y(T, 2);
+  for (int64_t t = 0; t < T; ++t) Y.row(t) << static_cast<float>(t), static_cast<float>(100 + t);
+  std::vector<int64_t> runs(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) runs[static_cast<size_t>(t)] = t / 7;
+  const Eigen::MatrixXf P = block_permuted_targets(Y, {1, 0}, runs, 3, 20, 5);
+  REQUIRE(P.cols() == 40);
+  bool moved = false;
+  for (int64_t k = 0; k < 20; ++k) {
+    std::vector<int64_t> at(static_cast<size_t>(T), -1);  // output TR of each source row
+    for (int64_t t = 0; t < T; ++t) {
+      const auto src = static_cast<int64_t>(P(t, 2 * k + 1));
+      CHECK(P(t, 2 * k) == static_cast<float>(100 + src));  // the same shuffle for both columns
+      CHECK(src / 7 == t / 7);                              // stays in its run
+      CHECK(at[static_cast<size_t>(src)] == -1);            // each row once
+      at[static_cast<size_t>(src)] = t;
+      moved = moved || src != t;
+    }
+    // A source block (starting at 0, 3, 6 of its run) lands as one consecutive stretch.
+    for (int64_t s = 0; s < T; ++s)
+      if ((s % 7) % 3 != 0) CHECK(at[static_cast<size_t>(s)] == at[static_cast<size_t>(s - 1)] + 1);
+  }
+  CHECK(moved);
+  CHECK_THROWS_WITH_AS(block_permuted_targets(Y, {0}, runs, 4, 1, 0), doctest::Contains("fewer than 2 blocks"), Error);
+  CHECK_THROWS_WITH_AS(block_permuted_targets(Y, {0}, runs, 0, 1, 0), doctest::Contains("block length"), Error);
+}
+
+TEST_CASE("block permutation keeps the time-series null calibrated where row permutation is not") {
+  // Null voxels (AR(1) noise, phi 0.9, no signal) scored by one-run-out ridge on delayed copies of
+  // smooth (AR(1), phi 0.9) features; each voxel's p-value against a pooled null from 20 other
+  // noise voxels x 50 permutations. Block permutation (blocks of 25 TRs, ~10x the noise's
+  // correlation length 1/(1 - phi)) keeps the null's width, so P(p <= 0.05) must be 0.05 within
+  // binomial error: sd = sqrt(0.05 * 0.95 / 400) = 0.011, accepted within 3 sd (0.017 .. 0.083).
+  // Row-by-row permutation makes the null targets white: its null r is ~3x too narrow for
+  // autocorrelated noise and features (the variance of r grows by (1 + phi²)/(1 - phi²) ~ 10),
+  // so its rejection rate must exceed 0.083 (measured values in the MESSAGE).
+  const int64_t runs_n = 4, per = 200, T = runs_n * per, p = 5, V = 400, Vn = 20;
+  Generator gen(11);
+  auto ar1 = [&](int64_t cols, double phi) {
+    Eigen::MatrixXf m(T, cols);
+    for (int64_t j = 0; j < cols; ++j) {
+      double e = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        const double u1 = 1.0 - gen.next_uniform(), u2 = gen.next_uniform();
+        const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+        e = t % per == 0 ? z : phi * e + std::sqrt(1 - phi * phi) * z;
+        m(t, j) = static_cast<float>(e);
+      }
+    }
+    return m;
+  };
+  std::vector<int64_t> runs(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) runs[static_cast<size_t>(t)] = t / per;
+  const Eigen::MatrixXf X = delayed_copies(ar1(p, 0.9), runs, {2, 3, 4});
+  const Eigen::MatrixXf Y = ar1(V + Vn, 0.9);
+  std::vector<int64_t> null_cols;
+  for (int64_t j = V; j < V + Vn; ++j) null_cols.push_back(j);
+  RidgeOptions o;
+  o.select = "r";
+  o.alphas = log_grid(1e-2, 1e5, 8);
+  auto rejection_rate = [&](const Eigen::MatrixXf& Yp) {
+    Eigen::MatrixXf all(T, V + Yp.cols());
+    all << Y.leftCols(V), Yp;
+    const RidgeFit fit = ridge_cv(X, all, runs, o);
+    const std::vector<double> obs(fit.r.data(), fit.r.data() + V), null(fit.r.data() + V, fit.r.data() + all.cols());
+    const auto pv = permutation_pvalues(obs, null);
+    return static_cast<double>(std::count_if(pv.begin(), pv.end(), [](double q) { return q <= 0.05; })) / V;
+  };
+  const double block = rejection_rate(block_permuted_targets(Y, null_cols, runs, 25, 50, 7));
+  const double rows = rejection_rate(permuted_targets(Y, null_cols, 50, 7));
+  MESSAGE("P(p <= 0.05) on null voxels: block permutation ", block, ", row permutation ", rows);
+  CHECK(block >= 0.017);
+  CHECK(block <= 0.083);
+  CHECK(rows > 0.083);
 }

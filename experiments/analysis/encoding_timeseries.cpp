@@ -1,6 +1,9 @@
 #include "experiments/analysis/encoding_timeseries.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 
 #include "engine/error.h"
 
@@ -99,6 +102,41 @@ Eigen::MatrixXf simulate_bold(const Eigen::MatrixXf& neural, const std::vector<i
         out(t, v) = static_cast<float>(gain * signal(t, v) + sd_noise * e);
       }
     }
+  }
+  return out;
+}
+
+Eigen::MatrixXf block_permuted_targets(const Eigen::MatrixXf& Y, const std::vector<int64_t>& cols,
+                                       const std::vector<int64_t>& runs, int64_t block, int64_t n_perm,
+                                       uint64_t seed) {
+  const int64_t T = Y.rows(), c = static_cast<int64_t>(cols.size());
+  ML_CHECK(block >= 1, "block_permuted_targets: block length must be >= 1 TR, got ", block);
+  ML_CHECK(n_perm >= 0, "block_permuted_targets: n_perm must be >= 0, got ", n_perm);
+  for (int64_t j : cols) ML_CHECK(j >= 0 && j < Y.cols(), "block_permuted_targets: column ", j, " of ", Y.cols());
+  const auto runs_b = run_blocks(runs, T, "block_permuted_targets");
+  // Blocks [start, end) of every run, in order; per run the range of its blocks in that list.
+  std::vector<std::pair<int64_t, int64_t>> blocks;
+  std::vector<std::pair<size_t, size_t>> run_range;
+  for (const auto& [start, end] : runs_b) {
+    ML_CHECK(end - start >= 2 * block, "block_permuted_targets: a run of ", end - start, " TRs (from TR ", start,
+             ") holds fewer than 2 blocks of ", block, " TRs: nothing to permute (use shorter blocks)");
+    const size_t first = blocks.size();
+    for (int64_t b = start; b < end; b += block) blocks.emplace_back(b, std::min(end, b + block));
+    run_range.emplace_back(first, blocks.size());
+  }
+  Eigen::MatrixXf out(T, n_perm * c);
+  std::vector<int64_t> src(static_cast<size_t>(T));  // row of Y that lands at each TR
+  std::vector<size_t> order(blocks.size());
+  for (int64_t k = 0; k < n_perm; ++k) {
+    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(k));
+    std::iota(order.begin(), order.end(), size_t{0});
+    for (const auto& [b0, b1] : run_range) std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(b0),
+                                                        order.begin() + static_cast<std::ptrdiff_t>(b1), rng);
+    int64_t t = 0;
+    for (size_t i : order)
+      for (int64_t s = blocks[i].first; s < blocks[i].second; ++s) src[static_cast<size_t>(t++)] = s;
+    for (int64_t j = 0; j < c; ++j)
+      for (int64_t i = 0; i < T; ++i) out(i, k * c + j) = Y(src[static_cast<size_t>(i)], cols[static_cast<size_t>(j)]);
   }
   return out;
 }

@@ -35,4 +35,16 @@ Eigen::VectorXd double_gamma_hrf(double tr, double length_s = 32.0);
 Eigen::MatrixXf simulate_bold(const Eigen::MatrixXf& neural, const std::vector<int64_t>& runs, double tr, double phi,
                               const std::vector<double>& snr, Generator& gen);
 
+// The permutation null of a time series (§3 "block permutation for time series"): `n_perm` copies
+// of the columns `cols` of Y (T, V) whose TRs are reordered by shuffling blocks of `block` TRs
+// within each run (the last block of a run may be shorter). Rows permuted one by one would make
+// the null targets white while real noise is autocorrelated (AR(1), the HRF), so the null would be
+// too narrow and p too small; whole blocks keep the autocorrelation inside them, and staying within
+// the run keeps each TR in its fold. One seeded shuffle per copy, the same for all its columns.
+// Returns (T, n_perm * cols.size()), copy-major as permuted_targets (ridge.h). Errors: a block
+// < 1 TR, a run with fewer than 2 blocks (nothing to permute), run labels not contiguous.
+Eigen::MatrixXf block_permuted_targets(const Eigen::MatrixXf& Y, const std::vector<int64_t>& cols,
+                                       const std::vector<int64_t>& runs, int64_t block, int64_t n_perm,
+                                       uint64_t seed);
+
 }  // namespace ml::analysis
