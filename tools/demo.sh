@@ -39,7 +39,8 @@
 #                         224-px stimuli with torchvision's ImageNet weights (tools/alexnet_imagenet.sh;
 #                         downloaded once into ~/.cache/mirrorlab by tools/fetch_alexnet_imagenet.sh, or
 #                         the --alexnet-weights file); results and verdicts in OUT/alexnet_imagenet/.
-#                         About 11 AlexNet passes over 2025 images: ~30 CPU-minutes on 2 cores
+#                         13 AlexNet passes over 2025 images: ~45 CPU-minutes (one mirror_symmetry
+#                         run on AlexNet took 3.7 CPU-minutes on this 2-core machine)
 #   --device cpu|cuda     default: cuda when a GPU answers, else cpu
 #   --classic             also the two hand-designed models (issue 17): HMAX's msvt per layer on
 #                         227-px stimuli (Fig. 2-S3; 1000 prototypes drawn from them) and HOG's
