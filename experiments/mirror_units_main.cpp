@@ -5,6 +5,8 @@
 // carry binomial 95 % intervals; with --untrained-nets R (>= 2), R untrained nets of the same
 // architecture (seeds seed+1 ... seed+R) give mean shares with Student-t intervals, and the
 // report's 5—S4 verdict compares them with the net's (trained > 2x untrained at --verdict-layer).
+// The t bounds are not clipped, as in the released notebook (a lower bound may be negative);
+// --clip-intervals clips them to [0, 1] (interval column "student_t_clipped").
 // Writes unit_shares.csv, units.json (the net's selected unit indices per layer),
 // mirror_units.json (summary + verdict) and unit_shares.png (tools/plot_mirror_units.py).
 //   mirror_units --weights out/train/sym/final.safetensors --stimuli stim/manifest.csv --untrained-nets 10 --out out/units
@@ -92,7 +94,7 @@ int main(int argc, char** argv) {
   std::vector<double> views_deg = {-90, -45, 0, 45, 90};
   int64_t untrained_nets = 0;
   analysis::MirrorCriteria mc;
-  bool no_plot = false, quiet = false;
+  bool no_plot = false, quiet = false, clip_intervals = false;
   app.add_option("--stimuli", stimuli, "stimulus manifest (file, category, exemplar, view_deg): classes = categories")->required();
   app.add_option("--out", out, "output folder")->required();
   app.add_option("--label", label, "the model column (default: the model's name)");
@@ -102,6 +104,8 @@ int main(int argc, char** argv) {
   app.add_option("--verdict-layer", verdict_layer, "the layer of the trained-vs-untrained verdict (default: the first fc* layer, else the last)");
   app.add_option("--alpha-views", mc.alpha_views, "mirror units: ANOVA threshold")->capture_default_str();
   app.add_option("--min-reflection-r", mc.min_reflection_r, "strict mirror units: tuning vs its reversal")->capture_default_str();
+  app.add_flag("--clip-intervals", clip_intervals,
+               "clip the untrained nets' Student-t bounds to [0, 1] (our option; the released notebook does not clip)");
   app.add_flag("--no-plot", no_plot, "write the numbers only");
   app.add_flag("--quiet", quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);
@@ -190,9 +194,10 @@ int main(int argc, char** argv) {
             shares.push_back(static_cast<double>(u[l].count[i]) / static_cast<double>(u[l].units));
             mean_count += static_cast<double>(u[l].count[i]) / static_cast<double>(untrained.size());
           }
-          const analysis::ShareCi t = analysis::t_share(shares);
+          const analysis::ShareCi t = analysis::t_share(shares, clip_intervals);
           csv << "untrained," << layers[l] << "," << l << "," << c.units << "," << kCriteria[i] << "," << csv_number(mean_count) << ","
-              << csv_number(t.share) << "," << csv_number(t.low) << "," << csv_number(t.high) << "," << untrained.size() << ",student_t\n";
+              << csv_number(t.share) << "," << csv_number(t.low) << "," << csv_number(t.high) << "," << untrained.size()
+              << (clip_intervals ? ",student_t_clipped\n" : ",student_t\n");
           if (i == 1 && layers[l] == verdict_layer) verdict_untrained = t.share;
         }
       }
@@ -208,6 +213,7 @@ int main(int argc, char** argv) {
                {"identities", identities},
                {"layers", layers},
                {"untrained_nets", untrained_nets},
+               {"student_t_clipped", clip_intervals},
                {"criteria",
                 {{"face", "top mean response to faces and every face-vs-other rank-sum p < 0.001 (faces above)"},
                  {"mirror", "face unit, ANOVA over the views p < " + csv_number(mc.alpha_views) +

@@ -293,6 +293,45 @@ TEST_CASE("rise: maps are identical whether the masks go through in one batch or
   MESSAGE("group map vs sum of unit maps: worst difference ", worst, " of the larger map value");
 }
 
+TEST_CASE("rise: maps with a non-trivial input normalisation equal the plain composition") {
+  // rise_group_maps forms the normalised masked batch as m ⊙ a + k (a = (x − g)/std,
+  // k = (g − mean)/std); the reference composes g + m ⊙ (x − g) on the host in double and lets
+  // RiseTarget::scores normalise it ((x − mean)/std), then sums m·s / N in double. Each
+  // normalised pixel differs between the two forms by a few float roundings of values <= ~3
+  // (< 1e-6); a score is a weighted mean of them (weights >= 0 summing to 1), and the map a mean
+  // of m·s with 0 <= m <= 1: differences stay below ~1e-6, so 1e-5 absolute is safe. Dropping
+  // the division of k by std, or its mean, moves the scores by ~0.5 (caught by ~5 orders).
+  const int64_t S = 16;
+  AnalysisNet net = region_net(S, square(S, 2, 3, 6));
+  net.norm = {{0.45f}, {0.3f}, "test"};
+  RiseTarget target(net, "unit", false);
+  Generator gen(11);
+  const Tensor img = Tensor::uniform({1, S, S}, 0.f, 1.f, gen);
+  RiseOptions o;
+  o.masks = 40;
+  o.grid = 4;
+  o.batch = 16;
+  const Tensor maps = rise_maps(target, img, {0, 1}, o);
+  const Tensor masks = rise_masks(o, S, S, 0, o.masks);
+  Tensor composed = Tensor::empty({o.masks, 1, S, S});
+  for (int64_t i = 0; i < o.masks * S * S; ++i) {
+    const double m = masks.data()[i], x = img.data()[i % (S * S)];
+    composed.data()[i] = static_cast<float>(kGray + m * (x - kGray));
+  }
+  const Tensor s = target.scores(composed);  // (masks, 2)
+  double worst = 0;
+  for (int64_t u = 0; u < 2; ++u)
+    for (int64_t p = 0; p < S * S; ++p) {
+      double want = 0;
+      for (int64_t i = 0; i < o.masks; ++i) want += masks.data()[i * S * S + p] * static_cast<double>(s.data()[i * 2 + u]);
+      want /= static_cast<double>(o.masks);
+      const double got = maps.data()[u * S * S + p];
+      worst = std::max(worst, std::fabs(got - want));
+      CHECK(std::fabs(got - want) <= 1e-5);
+    }
+  MESSAGE("normalised composition vs plain: worst map difference ", worst);
+}
+
 TEST_CASE("rise: insertion at 100 % and deletion of no pixel reproduce the original response exactly") {
   const int64_t S = 24;
   AnalysisNet net = region_net(S, square(S, 5, 5, 9));

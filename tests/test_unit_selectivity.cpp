@@ -96,3 +96,26 @@ TEST_CASE("unit shares: binomial and Student-t 95 % intervals by hand") {
   CHECK(t.high - t.share == doctest::Approx(0.24841377118).epsilon(1e-9));
   CHECK(contains(error_of([] { t_share({0.1}); }), "at least 2"));
 }
+
+TEST_CASE("unit shares: Student-t bounds clipped to 0 and 1 only when asked") {
+  // Same spread as above (half-width 0.248414 for 3 nets): around 0.2 the unclipped lower bound is
+  // negative, as scipy's stats.t.interval in the released notebook gives; around 0.9 the upper
+  // bound passes 1. Clipping moves only the bound outside [0, 1] and never the mean.
+  const double half = 0.24841377118;
+  const ShareCi raw = t_share({0.1, 0.2, 0.3});
+  CHECK(raw.low == doctest::Approx(0.2 - half).epsilon(1e-9));
+  CHECK(raw.low < 0.0);
+  const ShareCi low = t_share({0.1, 0.2, 0.3}, true);
+  CHECK(low.share == doctest::Approx(0.2));
+  CHECK(low.low == 0.0);
+  CHECK(low.high == doctest::Approx(0.2 + half).epsilon(1e-9));
+  const ShareCi high = t_share({0.8, 0.9, 1.0}, true);
+  CHECK(high.share == doctest::Approx(0.9));
+  CHECK(high.high == 1.0);
+  CHECK(high.low == doctest::Approx(0.9 - half).epsilon(1e-9));
+  CHECK(t_share({0.8, 0.9, 1.0}).high == doctest::Approx(0.9 + half).epsilon(1e-9));
+  // A bound inside [0, 1] is left alone.
+  const ShareCi inside = t_share({0.4, 0.5, 0.6}, true);
+  CHECK(inside.low == doctest::Approx(0.5 - half).epsilon(1e-9));
+  CHECK(inside.high == doctest::Approx(0.5 + half).epsilon(1e-9));
+}

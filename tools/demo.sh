@@ -35,6 +35,12 @@
 #   --alexnet-weights F   also analyse AlexNet (torchvision names; tools/export_torchvision_weights.py)
 #                         and an untrained AlexNet on 224-px stimuli (the paper's Figures 2-3);
 #                         results in OUT/alexnet/
+#   --alexnet-imagenet    also check the paper's trained-AlexNet claims (Figs. 2C, 2-S2, 5-S4) on
+#                         224-px stimuli with torchvision's ImageNet weights (tools/alexnet_imagenet.sh;
+#                         downloaded once into ~/.cache/mirrorlab by tools/fetch_alexnet_imagenet.sh, or
+#                         the --alexnet-weights file); results and verdicts in OUT/alexnet_imagenet/.
+#                         13 AlexNet passes over 2025 images: ~45 CPU-minutes (one mirror_symmetry
+#                         run on AlexNet took 3.7 CPU-minutes on this 2-core machine)
 #   --device cpu|cuda     default: cuda when a GPU answers, else cpu
 #   --classic             also the two hand-designed models (issue 17): HMAX's msvt per layer on
 #                         227-px stimuli (Fig. 2-S3; 1000 prototypes drawn from them) and HOG's
@@ -52,6 +58,7 @@ root="$PWD"
 classic=""
 epochs=3 seed=0 out=out/demo threads="$(nproc)" levels="0.1 0.25 0.5" dataset=fashion-mnist data_dir="" alexnet="" device=""
 rise=cpu
+alexnet_imagenet=""
 architectures="" arch_weights=()
 nseeds=2 seed_list="" resume="" build_arch=""
 while [ $# -gt 0 ]; do
@@ -64,6 +71,7 @@ while [ $# -gt 0 ]; do
     --dataset) dataset="$2"; shift 2 ;;
     --data-dir) data_dir="$2"; shift 2 ;;
     --alexnet-weights) alexnet="$2"; shift 2 ;;
+    --alexnet-imagenet) alexnet_imagenet=1; shift ;;
     --device) device="$2"; shift 2 ;;
     --classic) classic=1; shift ;;
     --rise) rise="$2"; shift 2 ;;
@@ -239,6 +247,17 @@ if [ -n "$alexnet" ]; then
     "$bin/experiments/equivariance" "${common[@]}" --stimuli "$out/stimuli_224/manifest.csv" --noise 500 \
       --out "$out/alexnet/$net/equivariance"
   done
+fi
+
+# The trained-AlexNet claims (issue 19): its own script, so this block merges around the others.
+if [ -n "$alexnet_imagenet" ]; then
+  step "ImageNet-trained AlexNet: Figs. 2C, 2-S2, 5-S4 on 224-px stimuli (--alexnet-imagenet)"
+  cmake --build "$build" -j "$(nproc)" --target msvt_rank_sum mirror_units >/dev/null
+  ai_args=()
+  [ -z "$alexnet" ] || ai_args=(--weights "$alexnet")
+  [ -f "$out/stimuli_224/manifest.csv" ] || "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed" --quiet
+  bash tools/alexnet_imagenet.sh --bin "$bin" --out "$out/alexnet_imagenet" --stimuli "$out/stimuli_224/manifest.csv" \
+    --seed "$seed" --threads "$threads" --device "$device" "${ai_args[@]}"
 fi
 
 if [ -n "$classic" ]; then

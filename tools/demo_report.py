@@ -892,6 +892,7 @@ def build(d):
     h.append(alignment_section(d))
     h.append(supplementary_section(d))
     h.append(architectures_section(d))  # tools/demo.sh --architectures (issue 22)
+    h.append(alexnet_imagenet_section(d))  # tools/demo.sh --alexnet-imagenet (issue 19)
     if d["rise"] is not None:
         h.append(rise_section(d))
     h.append(gallery(d))
@@ -991,6 +992,15 @@ def alignment_section(d):
                          "the simulated mix (a net that fails a check cannot tell the areas' view tuning apart at "
                          "its best layer)."))
     return "".join(h)
+
+
+def alexnet_imagenet_section(d):
+    """The trained-AlexNet claims (tools/alexnet_imagenet.sh, its own verdicts), if that step ran."""
+    folder = os.path.join(d["out"], "alexnet_imagenet")
+    if not os.path.exists(os.path.join(folder, "step.json")):
+        return ""
+    import alexnet_report  # tools/, beside mlplot
+    return alexnet_report.section(folder, prefix="alexnet_imagenet/")[0]
 
 
 def supplementary_section(d):

@@ -122,13 +122,21 @@ RiseTarget::RiseTarget(AnalysisNet& net, const std::string& layer, bool post_rel
   units_ = scores(Tensor::full({1, net.model.in_channels, S, S}, 0.5f)).size(1);
 }
 
+Tensor RiseTarget::norm_mean() const {
+  return Tensor::from_vector({1, net_.model.in_channels, 1, 1}, net_.norm.mean, net_.device);
+}
+Tensor RiseTarget::norm_std() const {
+  return Tensor::from_vector({1, net_.model.in_channels, 1, 1}, net_.norm.std, net_.device);
+}
+
 Tensor RiseTarget::scores_on_device(const Tensor& images) {
+  NoGradGuard ng;
+  return scores_normalized_on_device(div(sub(images.to(net_.device), norm_mean()), norm_std()));
+}
+
+Tensor RiseTarget::scores_normalized_on_device(const Tensor& x) {
   const models::Model& m = net_.model;
   NoGradGuard ng;
-  const int64_t C = m.in_channels;
-  const Tensor mean = Tensor::from_vector({1, C, 1, 1}, net_.norm.mean, net_.device);
-  const Tensor stdv = Tensor::from_vector({1, C, 1, 1}, net_.norm.std, net_.device);
-  const Tensor x = div(sub(images.to(net_.device), mean), stdv);
   Tensor out;
   if (sequential_path(*m.net, module_)) {
     bool done = false;
@@ -140,7 +148,7 @@ Tensor RiseTarget::scores_on_device(const Tensor& images) {
     out = capture[module_];
   }
   if (apply_relu_) out = relu(out);
-  return out.reshape({images.size(0), -1});
+  return out.reshape({x.size(0), -1});
 }
 
 Tensor RiseTarget::scores(const Tensor& images) { return scores_on_device(images).to(Device::CPU).clone(); }
@@ -200,12 +208,19 @@ Tensor rise_group_maps(RiseTarget& target, const Tensor& image, const std::vecto
   const Device dev = target.device();
   const RiseMaskSpec spec = rise_mask_spec(o, H, W);
   Tensor sum = Tensor::zeros({U, HW}, DType::F32, dev), comp = Tensor::zeros({U, HW}, DType::F32, dev);
-  const Tensor x_minus_g = sub(image.to(dev), o.gray).reshape({1, C, H, W});
+  // The masked image g + m ⊙ (x − g), normalised for the net, is m ⊙ a + k with
+  // a = (x − g) / std_c and k = (g − mean_c) / std_c, both computed once per image: two passes
+  // over the (B, C, H, W) batch instead of four (form, add g, subtract the mean, divide by the
+  // std), the per-batch cost outside the network that grows with the image (issue 18).
+  NoGradGuard ng;
+  const Tensor mean = target.norm_mean(), stdv = target.norm_std();
+  const Tensor a = div(sub(image.to(dev).reshape({1, C, H, W}), o.gray), stdv);        // (1, C, H, W)
+  const Tensor k = div(sub(Tensor::full({1, C, 1, 1}, o.gray, dev), mean), stdv);  // (1, C, 1, 1)
   for (int64_t i0 = 0; i0 < o.masks; i0 += o.batch) {
     const int64_t B = std::min(o.batch, o.masks - i0);
     const Tensor m = rise_mask_batch(spec, i0, B, dev);                 // (B, 1, H, W)
-    const Tensor masked = add(mul(m, x_minus_g), o.gray);               // g + m ⊙ (x − g)
-    const Tensor s = target.scores(masked);                             // (B, units) on the host
+    const Tensor x_norm = add(mul(m, a), k);                            // (g + m ⊙ (x − g) − mean) / std
+    const Tensor s = target.scores_normalized_on_device(x_norm).to(Device::CPU).clone();  // (B, units) on the host
     const int64_t all = s.size(1);
     std::vector<float> gs(static_cast<size_t>(B * U));
     for (int64_t b = 0; b < B; ++b)

@@ -56,6 +56,11 @@ class RiseTarget {
   Tensor scores(const Tensor& images);
   // The same scores left on the network's device.
   Tensor scores_on_device(const Tensor& images);
+  // Scores of images already normalised as the net expects ((x − mean_c) / std_c), on the device.
+  Tensor scores_normalized_on_device(const Tensor& normalized);
+  // The per-channel mean and std of the net's input normalisation, (1, C, 1, 1) on its device.
+  Tensor norm_mean() const;
+  Tensor norm_std() const;
   Device device() const { return net_.device; }
   int64_t units() const { return units_; }
   const std::string& module() const { return module_; }

@@ -188,7 +188,7 @@ ShareCi binomial_share(int64_t count, int64_t n) {
   return {p, std::max(0.0, p - half), std::min(1.0, p + half)};
 }
 
-ShareCi t_share(const std::vector<double>& shares) {
+ShareCi t_share(const std::vector<double>& shares, bool clip) {
   ML_CHECK(shares.size() >= 2, "t_share: needs at least 2 nets, got ", shares.size());
   const auto n = static_cast<double>(shares.size());
   double m = 0, ss = 0;
@@ -196,6 +196,7 @@ ShareCi t_share(const std::vector<double>& shares) {
   m /= n;
   for (double s : shares) ss += (s - m) * (s - m);
   const double half = t_quantile(0.975, n - 1) * std::sqrt(ss / (n - 1) / n);
+  if (clip) return {m, std::max(0.0, m - half), std::min(1.0, m + half)};
   return {m, m - half, m + half};
 }
 

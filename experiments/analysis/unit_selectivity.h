@@ -53,7 +53,10 @@ struct ShareCi {
 };
 // count of n units, the normal-approximation interval clipped to [0, 1].
 ShareCi binomial_share(int64_t count, int64_t n);
-// Mean of per-net shares with the Student-t 95 % interval (>= 2 nets).
-ShareCi t_share(const std::vector<double>& shares);
+// Mean of per-net shares with the Student-t 95 % interval (>= 2 nets). The released notebook
+// (figureS14_16.ipynb: scipy's stats.t.interval) does not clip, so with few nets and a share near
+// 0 the lower bound goes negative (its figure's y axis, starting at 0, hides that part); clip =
+// true clips the bounds to [0, 1] (a share cannot leave it; our option, `--clip-intervals`).
+ShareCi t_share(const std::vector<double>& shares, bool clip = false);
 
 }  // namespace ml::analysis
