@@ -10,8 +10,8 @@
 #   4. optionally (--rise-masks N > 0) RISE maps of one object per family through fc6 (Fig. 5);
 #   5. tools/alexnet_report.py: alexnet_imagenet.html (a report section) and verdicts.json, one
 #      computed verdict per claim.
-# The weights: --weights FILE, else tools/fetch_alexnet_imagenet.sh (download once into
-# ~/.cache/mirrorlab, SHA-256 prefix checked, converted; never committed).
+# The weights: --weights FILE, else tools/fetch_torchvision_weights.sh alexnet (download once into
+# ~/.cache/mirrorlab/torchvision, SHA-256 prefix checked, converted; never committed).
 # Caveat written into the report: the paper's Fig. 2/5 net is MATLAB's (Caffe BVLC) AlexNet at
 # 227 px; this is torchvision's (no LRN, no groups) at 224 px, as in its Fig. 3.
 #
@@ -45,7 +45,7 @@ bin="$(cd "$bin" && pwd)"
 for p in experiments/mirror_symmetry experiments/msvt_rank_sum experiments/mirror_units tools/render_stimuli; do
   [ -x "$bin/$p" ] || { echo "alexnet_imagenet: '$bin/$p' is not built (cmake --build $bin --target $(basename "$p"))" >&2; exit 2; }
 done
-if [ -z "$weights" ]; then weights=$(bash tools/fetch_alexnet_imagenet.sh | tail -n 1); fi
+if [ -z "$weights" ]; then weights=$(bash tools/fetch_torchvision_weights.sh alexnet | tail -n 1); fi
 [ -f "$weights" ] || { echo "alexnet_imagenet: --weights: no file '$weights'" >&2; exit 2; }
 py="${MIRRORLAB_PYTHON:-/usr/bin/python3}"
 export OMP_NUM_THREADS="$threads"

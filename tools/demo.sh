@@ -37,7 +37,7 @@
 #                         results in OUT/alexnet/
 #   --alexnet-imagenet    also check the paper's trained-AlexNet claims (Figs. 2C, 2-S2, 5-S4) on
 #                         224-px stimuli with torchvision's ImageNet weights (tools/alexnet_imagenet.sh;
-#                         downloaded once into ~/.cache/mirrorlab by tools/fetch_alexnet_imagenet.sh, or
+#                         downloaded once into ~/.cache/mirrorlab by tools/fetch_torchvision_weights.sh, or
 #                         the --alexnet-weights file); results and verdicts in OUT/alexnet_imagenet/.
 #                         13 AlexNet passes over 2025 images: ~45 CPU-minutes (one mirror_symmetry
 #                         run on AlexNet took 3.7 CPU-minutes on this 2-core machine)

@@ -6,6 +6,9 @@
 #
 #   tools/fetch_torchvision_weights.sh [NET ...]   (default: resnet50 convnext_tiny vit_b_16;
 #                                                   also alexnet, vgg16)
+#   tools/fetch_torchvision_weights.sh --pth FILE NET
+#       a checkpoint you already have (no network needed): copied into the cache when its SHA-256
+#       starts with the prefix in torchvision's name for NET, refused otherwise.
 #
 # The URL comes from torchvision itself (<Weights>.IMAGENET1K_V1.url); the file name ends in the
 # first hex digits of its SHA-256 (resnet50-0676ba61.pth), which is checked before the
@@ -22,6 +25,12 @@ ensure_torch_venv fetch_torchvision_weights >&2
 PY="$VENV/bin/python"
 "$PY" -c 'import torchvision, safetensors' 2>/dev/null ||
   "$PY" -m pip install -q --no-deps torchvision safetensors >&2
+given_pth=""
+if [ "${1:-}" = "--pth" ]; then
+  given_pth=${2:?fetch_torchvision_weights: --pth wants a file}; shift 2
+  [ -f "$given_pth" ] || { echo "fetch_torchvision_weights: --pth: no file '$given_pth'" >&2; exit 2; }
+  [ $# -eq 1 ] || { echo "fetch_torchvision_weights: --pth FILE takes exactly one NET" >&2; exit 2; }
+fi
 nets=("$@")
 [ ${#nets[@]} -gt 0 ] || nets=(resnet50 convnext_tiny vit_b_16)
 declare -A enum=([alexnet]=AlexNet_Weights [vgg16]=VGG16_Weights [resnet50]=ResNet50_Weights
@@ -33,13 +42,17 @@ for n in "${nets[@]}"; do
   file="$DIR/$(basename "$url")"
   want=$(basename "$url" .pth); want=${want##*-}  # the hash prefix in the name
   [[ "$want" =~ ^[0-9a-f]{6,}$ ]] || { echo "fetch_torchvision_weights: $url carries no hash prefix" >&2; exit 1; }
-  if [ ! -f "$file" ]; then
-    curl -fL --retry 3 -o "$file.part" "$url"
+  if [ -n "$given_pth" ]; then
+    cp "$given_pth" "$file.part" && mv "$file.part" "$file"
+  elif [ ! -f "$file" ]; then
+    curl -fL --retry 3 --connect-timeout 30 -o "$file.part" "$url" ||
+      { rm -f "$file.part"; echo "fetch_torchvision_weights: download of $url failed (no network to it?);" \
+          "copy the file here and pass --pth FILE $n" >&2; exit 1; }
     mv "$file.part" "$file"
   fi
   got=$(sha256sum "$file" | cut -c1-${#want})
   if [ "$got" != "$want" ]; then
-    echo "fetch_torchvision_weights: $file: SHA-256 starts $got, its name says $want (corrupt download; removed)" >&2
+    echo "fetch_torchvision_weights: $file: SHA-256 starts $got, its name says $want (corrupt or another file; removed)" >&2
     rm -f "$file"
     exit 1
   fi
