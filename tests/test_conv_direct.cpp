@@ -156,6 +156,13 @@ TEST_CASE("direct forward convolution on AlexNet-like shapes: channel chunks, pi
   const Conv2dParams conv2 = params(3, 64, 13, 11, 40, 5, 5, 1, 1, 2, 2, 1, 1, 1);
   CHECK(kernels::cpu_conv::chosen(conv1, kernels::cpu_conv::Pass::Forward) == kernels::cpu_conv::Path::Direct);
   CHECK(kernels::cpu_conv::chosen(conv2, kernels::cpu_conv::Pass::Forward) == kernels::cpu_conv::Path::Direct);
+  // VGG16's conv1_2 shape (224x224 outputs) goes there on every ISA; vgg_small's largest
+  // (30x30 -> 28x28, 32 -> 32) never does.
+  const Conv2dParams vgg16_conv1_2 = params(1, 64, 224, 224, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  const Conv2dParams vgg_small_conv1_2 = params(256, 32, 30, 30, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1);
+  CHECK(kernels::cpu_conv::chosen(vgg16_conv1_2, kernels::cpu_conv::Pass::Forward) == kernels::cpu_conv::Path::Direct);
+  CHECK(kernels::cpu_conv::chosen(vgg16_conv1_2, kernels::cpu_conv::Pass::BackwardData) != kernels::cpu_conv::Path::Direct);
+  CHECK(kernels::cpu_conv::chosen(vgg_small_conv1_2, kernels::cpu_conv::Pass::Forward) != kernels::cpu_conv::Path::Direct);
   check_direct(conv1, true, gen, /*dispatch=*/true);
   check_direct(conv2, false, gen, /*dispatch=*/true);
 }

@@ -274,7 +274,25 @@ bool direct_preferred(const Conv2dParams& p) {
   return p.groups == 1 && p.R >= 5 && p.S >= 5 && p.stride_h < p.R && p.stride_w < p.S && p.K >= 32;
 }
 
+// The forward of a Winograd-able layer on a large map also goes to the direct path: Winograd's
+// chunks are at least one image, and one 112x112 image's transformed tiles (16 (C + K) floats a
+// tile, 3136 tiles) already overflow L2, so Winograd streams them through memory. Measured
+// 2026-12-02 (bench_cpu, VGG16 batch 4, 1 thread, CPU time, load 16-22, two alternations),
+// Winograd / direct ms:
+//              conv1_2 (224x224)  conv2_1 (112x112)  conv2_2 (112x112)  conv3_2 (56x56)
+//   AVX-512    237-275 / 128-136  92-95 / 56-57      154-162 / 106      99 / 102-108
+//   AVX2       299-312 / 200-202  91-92 / 88-91      166-167 / 176      109-112 / 174
+// so from 112x112 outputs on AVX-512 and from 224x224 on AVX2. vgg_small's maps (<= 30x30) are
+// far below both limits: its training paths are unchanged.
+#if defined(__AVX512F__)
+constexpr int64_t kDirectMinMap = 112 * 112;
+#else
+constexpr int64_t kDirectMinMap = 224 * 224;
+#endif
+
 Path chosen(const Conv2dParams& p, Pass pass) {
+  if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32 && p.P * p.Q >= kDirectMinMap)
+    return Path::Direct;
   if (winograd::preferred(p)) {
     const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;
     if (pass == Pass::BackwardWeight || !big_weights_small_map) return Path::Winograd;
