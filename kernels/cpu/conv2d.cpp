@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d_path.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/tile_gemm.h"
 #include "kernels/cpu/winograd.h"
 #include "kernels/gemm.h"
@@ -258,12 +259,46 @@ constexpr bool kShortPatchTileGemm = true;
 constexpr bool kShortPatchTileGemm = false;  // 6x16 blocks waste a third of a 27-wide patch
 #endif
 
+// The direct forward (kernels/cpu/conv_direct.h) for ungrouped kernels of 5x5 and more whose
+// windows overlap (stride < kernel), with >= 32 filters: AlexNet's conv1 (11x11 / 4) and conv2
+// (5x5), where im2col's matrix is 121 / 4^2 or 25 times the input. Measured 2026-12-02 (bench_cpu,
+// batch 16, 1 thread, CPU time, load 13-16), direct vs im2col + Eigen:
+//                       AVX-512            AVX2
+//   AlexNet conv1       19.2-20.7 / 31.7   29.8-30.4 / 44.6 ms
+//   AlexNet conv2       44.3-46.4 / 67.7   77.5-81.4 / 92.4 ms
+// Not sent there: 3x3 kernels (every layer of vgg_small and VGG16 keeps Winograd or im2col),
+// grouped and depthwise kernels (ConvNeXt's 7x7: the kernel's 16- or 64-filter block would be
+// mostly padding), non-overlapping patches (ViT's 16x16 / 16: im2col is a plain reordering
+// there), fewer than 32 filters; none of them measured on this path.
+bool direct_preferred(const Conv2dParams& p) {
+  return p.groups == 1 && p.R >= 5 && p.S >= 5 && p.stride_h < p.R && p.stride_w < p.S && p.K >= 32;
+}
+
+// The forward of a Winograd-able layer on a large map also goes to the direct path: Winograd's
+// chunks are at least one image, and one 112x112 image's transformed tiles (16 (C + K) floats a
+// tile, 3136 tiles) already overflow L2, so Winograd streams them through memory. Measured
+// 2026-12-02 (bench_cpu, VGG16 batch 4, 1 thread, CPU time, load 16-22, two alternations),
+// Winograd / direct ms:
+//              conv1_2 (224x224)  conv2_1 (112x112)  conv2_2 (112x112)  conv3_2 (56x56)
+//   AVX-512    237-275 / 128-136  92-95 / 56-57      154-162 / 106      99 / 102-108
+//   AVX2       299-312 / 200-202  91-92 / 88-91      166-167 / 176      109-112 / 174
+// so from 112x112 outputs on AVX-512 and from 224x224 on AVX2. vgg_small's maps (<= 30x30) are
+// far below both limits: its training paths are unchanged.
+#if defined(__AVX512F__)
+constexpr int64_t kDirectMinMap = 112 * 112;
+#else
+constexpr int64_t kDirectMinMap = 224 * 224;
+#endif
+
 Path chosen(const Conv2dParams& p, Pass pass) {
+  if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32 && p.P * p.Q >= kDirectMinMap)
+    return Path::Direct;
   if (winograd::preferred(p)) {
     const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;
     if (pass == Pass::BackwardWeight || !big_weights_small_map) return Path::Winograd;
     return Path::Im2col;
   }
+  if (pass == Pass::Forward && direct_preferred(p)) return Path::Direct;
   if (pass == Pass::BackwardWeight && kShortPatchTileGemm && p.C / p.groups * p.R * p.S <= kShortPatch)
     return Path::TileGemm;
   return Path::Im2col;
@@ -274,6 +309,7 @@ const char* name(Path path) {
     case Path::Im2col: return "im2col+eigen";
     case Path::Winograd: return "winograd";
     case Path::TileGemm: return "im2col+tile_gemm";
+    case Path::Direct: return "direct";
   }
   return "?";
 }
@@ -307,7 +343,9 @@ using cpu_conv::Path;
 template <>
 void conv2d_forward<Device::CPU>(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p,
                                  Stream) {
-  if (cpu_conv::chosen(p, Pass::Forward) == Path::Winograd) return winograd::forward(y, x, w, b, p);
+  const Path path = cpu_conv::chosen(p, Pass::Forward);
+  if (path == Path::Winograd) return winograd::forward(y, x, w, b, p);
+  if (path == Path::Direct) return direct_conv::forward(y, x, w, b, p);
   forward_im2col(y, x, w, b, p);
 }
 

@@ -12,6 +12,7 @@ enum class Path {
   Im2col,    // im2col + Eigen GEMM per image (kernels/cpu/conv2d.cpp)
   Winograd,  // F(2x2, 3x3) (kernels/cpu/winograd.h)
   TileGemm,  // backward-weight only: im2col, then kernels/cpu/tile_gemm.h for a short patch
+  Direct,    // forward only: the register-blocked direct convolution (kernels/cpu/conv_direct.h)
 };
 
 // The path the dispatch takes for this pass and shape (see the rule in conv2d.cpp).
