@@ -285,12 +285,13 @@ std::vector<int64_t> hog_channel_permutation(HogTransform g, int64_t n) {
   return p;
 }
 
-Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
-  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == 3 * n + 4, "hog permutation: features must be (B, 3n+4 = ",
-           3 * n + 4, ", R, C) UoCTTI HOG, got ", f.defined() ? f.str() : "undefined");
+namespace {
+
+// The grid moved as g moves pixels, then channel k of the result is channel p[k]'s source: out
+// channel p[k] = moved channel k.
+Tensor move_and_permute(const Tensor& f, HogTransform g, const std::vector<int64_t>& p) {
   ML_CHECK(g != HogTransform::Rot90 || f.size(2) == f.size(3), "hog permutation: rot90 needs a square cell grid, got ",
            f.size(2), " x ", f.size(3), " cells");
-  const auto p = hog_channel_permutation(g, n);
   Tensor moved;
   switch (g) {
     case HogTransform::HFlip: moved = hflip(f); break;
@@ -303,6 +304,44 @@ Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
   std::vector<Tensor> chans;
   for (size_t k = 0; k < p.size(); ++k) chans.push_back(narrow(moved, 1, inv[k], 1));
   return cat(chans, 1);
+}
+
+}  // namespace
+
+Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
+  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == 3 * n + 4, "hog permutation: features must be (B, 3n+4 = ",
+           3 * n + 4, ", R, C) UoCTTI HOG, got ", f.defined() ? f.str() : "undefined");
+  return move_and_permute(f, g, hog_channel_permutation(g, n));
+}
+
+std::vector<int64_t> hog_channel_permutation(HogTransform g, const HogOptions& o) {
+  if (o.variant == HogVariant::UoCTTI) return hog_channel_permutation(g, o.orientations);
+  check_options(o);
+  const int64_t n = o.orientations, bs = o.block_size;
+  ML_CHECK(g != HogTransform::Rot90 || n % 2 == 0, "hog permutation: rot90 needs an even orientation count (a bin ",
+           "edge at 90 deg), got ", n);
+  std::vector<int64_t> p(static_cast<size_t>(bs * bs * n));
+  for (int64_t a = 0; a < bs; ++a)
+    for (int64_t b = 0; b < bs; ++b)
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t a2 = a, b2 = b, i2 = i;
+        switch (g) {
+          case HogTransform::HFlip: b2 = bs - 1 - b, i2 = n - 1 - i; break;       // theta -> 180 - theta
+          case HogTransform::VFlip: a2 = bs - 1 - a, i2 = n - 1 - i; break;       // theta -> -theta
+          case HogTransform::Rot180: a2 = bs - 1 - a, b2 = bs - 1 - b; break;     // theta -> theta + 180
+          case HogTransform::Rot90: a2 = bs - 1 - b, b2 = a, i2 = (i + n / 2) % n; break;  // theta -> theta - 90
+        }
+        p[static_cast<size_t>((a * bs + b) * n + i)] = (a2 * bs + b2) * n + i2;
+      }
+  return p;
+}
+
+Tensor hog_apply_transform(const Tensor& f, HogTransform g, const HogOptions& o) {
+  if (o.variant == HogVariant::UoCTTI) return hog_apply_transform(f, g, o.orientations);
+  const int64_t D = hog_dimension(o);
+  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == D, "hog permutation: features must be (B, b*b*n = ", D,
+           ", R, C) Dalal-Triggs HOG, got ", f.defined() ? f.str() : "undefined");
+  return move_and_permute(f, g, hog_channel_permutation(g, o));
 }
 
 Model hog_model(const HogOptions& o, int64_t in_channels, int64_t image_size) {

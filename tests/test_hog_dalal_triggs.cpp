@@ -125,3 +125,89 @@ TEST_CASE("hog dalal-triggs: colour, 8 orientations, 6-px cells, 3 x 3 blocks eq
   // double (~1e-7 at most); one pixel in another bin moves a value by > 1e-3.
   CHECK(worst < 1e-6);
 }
+
+namespace {
+
+Tensor apply_image(HogTransform g, const Tensor& x) {
+  switch (g) {
+    case HogTransform::HFlip: return hflip(x);
+    case HogTransform::VFlip: return vflip(x);
+    case HogTransform::Rot180: return rot90(x, 2);
+    case HogTransform::Rot90: return rot90(x, 1);
+  }
+  return x;
+}
+
+// (1, C, S, S) uniform noise inside a constant 1-px frame (0.5): no gradient on the border, where
+// scikit-image's zeroed row/column derivatives would put every gradient on the 0/90 deg edges.
+Tensor framed_noise(int64_t C, int64_t H, int64_t W, Generator& g) {
+  std::vector<float> v = testing::rand({C, H, W}, g, 0.f, 1.f).to_vector();
+  for (int64_t ch = 0; ch < C; ++ch)
+    for (int64_t r = 0; r < H; ++r)
+      for (int64_t c = 0; c < W; ++c)
+        if (r == 0 || c == 0 || r == H - 1 || c == W - 1) v[static_cast<size_t>((ch * H + r) * W + c)] = 0.5f;
+  return Tensor::from_vector({1, C, H, W}, v);
+}
+
+double permutation_error(const Tensor& x, HogTransform g, const HogOptions& o) {
+  return testing::max_abs_diff(hog(apply_image(g, x), o), hog_apply_transform(hog(x, o), g, o));
+}
+
+}  // namespace
+
+TEST_CASE("hog dalal-triggs: the permutation tables map HOG(x) to HOG(g x) for every g") {
+  Generator gen(21);
+  HogOptions o;
+  o.variant = HogVariant::DalalTriggs;
+  for (int64_t n : {8, 9, 6})
+    for (int64_t bs : {2, 3})
+      for (int64_t C : {1, 3}) {
+        CAPTURE(n);
+        CAPTURE(bs);
+        CAPTURE(C);
+        o.orientations = n;
+        o.block_size = bs;
+        const Tensor x = framed_noise(C, 48, 48, gen);
+        // Cell sums in float, in another pixel order once the image is moved: ~1e-7 on values
+        // <= 0.5; a bin or cell off by one moves values by > 1e-2.
+        for (HogTransform g : {HogTransform::HFlip, HogTransform::VFlip, HogTransform::Rot180}) {
+          CAPTURE(hog_transform_name(g));
+          CHECK(permutation_error(x, g, o) < 1e-5);
+        }
+        if (n % 2 == 0) CHECK(permutation_error(x, HogTransform::Rot90, o) < 1e-5);
+        // Without the permutation (the grid move alone) it is far off.
+        CHECK(testing::max_abs_diff(hog(hflip(x), o), hflip(hog(x, o))) > 0.05);
+      }
+  // A non-square image: the flips hold; rot90 is refused with the sizes.
+  o.orientations = 8;
+  o.block_size = 2;
+  const Tensor wide = framed_noise(1, 40, 64, gen);
+  CHECK(permutation_error(wide, HogTransform::HFlip, o) < 1e-5);
+  CHECK(permutation_error(wide, HogTransform::VFlip, o) < 1e-5);
+  CHECK_THROWS_WITH_AS(hog_apply_transform(hog(wide, o), HogTransform::Rot90, o), doctest::Contains("rot90 needs a square cell grid, got 4 x 7 cells"), Error);
+  o.orientations = 9;
+  CHECK_THROWS_WITH_AS(hog_channel_permutation(HogTransform::Rot90, o), doctest::Contains("rot90 needs an even orientation count"), Error);
+  CHECK_THROWS_WITH_AS(hog_apply_transform(hog(wide, o), HogTransform::HFlip, HogOptions{}),
+                       doctest::Contains("features must be (B, 3n+4 = 31, R, C) UoCTTI HOG"), Error);
+}
+
+TEST_CASE("hog dalal-triggs: the flips break where gradients lie on a bin edge (8-bit images, the border)") {
+  // Half-open bins [180 i/n, 180 (i+1)/n) become (.., ..] under a flip: a horizontal gradient
+  // (0 deg, bin 0) stays in bin 0 where the table sends bin 0 to n - 1. 8-bit noise has many
+  // (equal pixels above and below); so has any image's first and last row, whose row
+  // derivative scikit-image sets to 0. rot90 and rot180 keep the edges' sides and hold.
+  Generator gen(22);
+  HogOptions o;
+  o.variant = HogVariant::DalalTriggs;
+  o.orientations = 8;
+  std::vector<float> v(48 * 48);
+  for (float& p : v) p = static_cast<float>(gen.next_below(256)) / 255.f;
+  const Tensor eight = Tensor::from_vector({1, 1, 48, 48}, v);
+  CHECK(permutation_error(eight, HogTransform::HFlip, o) > 1e-2);
+  CHECK(permutation_error(eight, HogTransform::VFlip, o) > 1e-2);
+  CHECK(permutation_error(eight, HogTransform::Rot90, o) < 1e-5);
+  CHECK(permutation_error(eight, HogTransform::Rot180, o) < 1e-5);
+  const Tensor unframed = testing::rand({1, 1, 48, 48}, gen, 0.f, 1.f);  // float noise: only the border rows
+  CHECK(permutation_error(unframed, HogTransform::HFlip, o) > 1e-2);
+  CHECK(permutation_error(unframed, HogTransform::Rot90, o) < 1e-5);
+}
