@@ -15,8 +15,8 @@
 // b x b blocks at every cell step, L2-Hys (normalise, cap 0.2, renormalise; eps 1e-5). Output
 // (B, b*b*n, blocks_y, blocks_x), channel = (cell row, cell column, orientation) in the block.
 //
-// Computed on the host (the loops are cheap beside any CNN); a CUDA input is copied there
-// and back.
+// Computed on the host (the loops are cheap beside any CNN; Dalal–Triggs in
+// models/hog_dalal_triggs_cpu.h, vectorised); a CUDA input is copied there and back.
 #pragma once
 #include <cstdint>
 #include <string>
