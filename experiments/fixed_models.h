@@ -120,25 +120,27 @@ inline analysis::AnalysisNet load_fixed_model(const analysis::NetSpec& spec, con
   return net;
 }
 
-// How g acts on HOG's maps for the equivariance study: UoCTTI HOG(g x) is HOG(x) with the cell
-// grid moved as g moves pixels AND its orientation/texture channels permuted
-// (models::hog_apply_transform), exactly for image sides that are multiples of the cell and an
-// even n or bilinear orientations. Empty (the plain grid move) for other models and for the
-// Dalal-Triggs variant, whose tables do not exist here; for rot90 with an odd n (no exact
-// permutation) the grid move only, said on stderr.
+// How g acts on HOG's maps for the equivariance study: HOG(g x) is HOG(x) with the cell grid
+// moved as g moves pixels AND its channels permuted (models::hog_apply_transform): UoCTTI exactly
+// for image sides that are multiples of the cell and an even n or bilinear orientations;
+// Dalal-Triggs exactly for rot90 (even n) and, for the flips, when no gradient lies on a bin
+// edge (images with a constant frame; see models/hog.h). Empty (the plain grid move) for other
+// models; for rot90 with an odd n (no exact permutation) the grid move only, said on stderr.
 inline std::function<Tensor(analysis::Transform, const std::string&, const Tensor&)> hog_map_transform(
     const std::string& model, const FixedModelOptions& f) {
-  if (model != "hog" || models::parse_hog_variant(f.hog_variant) != models::HogVariant::UoCTTI) return {};
-  const int64_t n = f.hog.orientations;
+  if (model != "hog") return {};
+  models::HogOptions o = f.hog;
+  o.variant = models::parse_hog_variant(f.hog_variant);
+  const int64_t n = o.orientations;
   if (n % 2 != 0)
     std::fprintf(stderr, "equivariance: HOG with %lld orientations has no rot90 channel permutation; rot90 moves the grid only\n",
                  static_cast<long long>(n));
-  return [n](analysis::Transform g, const std::string& layer, const Tensor& maps) {
+  return [o, n](analysis::Transform g, const std::string& layer, const Tensor& maps) {
     if (layer != "hog" || (g == analysis::Transform::Rot90 && n % 2 != 0)) return analysis::apply_transform(g, maps);
     const models::HogTransform h = g == analysis::Transform::HFlip   ? models::HogTransform::HFlip
                                    : g == analysis::Transform::VFlip ? models::HogTransform::VFlip
                                                                      : models::HogTransform::Rot90;
-    return models::hog_apply_transform(maps, h, n);
+    return models::hog_apply_transform(maps, h, o);
   };
 }
 

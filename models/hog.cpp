@@ -13,6 +13,7 @@
 #include "engine/error.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
+#include "models/hog_dalal_triggs_cpu.h"
 
 namespace ml::models {
 
@@ -164,83 +165,6 @@ void uoctti_image(const float* image, int64_t C, int64_t H, int64_t W, const Hog
     }
 }
 
-// One Dalal–Triggs image (C, H, W) -> out (b*b*n, BR, BC), as scikit-image's hog.
-void dalal_triggs_image(const float* image, int64_t C, int64_t H, int64_t W, const HogOptions& o, float* out) {
-  const int64_t n = o.orientations, cs = o.cell_size, bs = o.block_size;
-  const int64_t cr = H / cs, cc = W / cs, br = cr - bs + 1, bc = cc - bs + 1;
-  // Gradient of the channel with the largest magnitude (first on ties); border rows have no
-  // row derivative and border columns no column derivative, as np.gradient-free skimage does.
-  std::vector<double> mag(static_cast<size_t>(H * W)), ori(static_cast<size_t>(H * W));
-  const int64_t plane = H * W;
-  for (int64_t r = 0; r < H; ++r)
-    for (int64_t c = 0; c < W; ++c) {
-      double best = -1, gr_b = 0, gc_b = 0;
-      for (int64_t ch = 0; ch < C; ++ch) {
-        const float* p = image + ch * plane;
-        const double gr = (r > 0 && r < H - 1) ? static_cast<double>(p[(r + 1) * W + c]) - p[(r - 1) * W + c] : 0.0;
-        const double gc = (c > 0 && c < W - 1) ? static_cast<double>(p[r * W + c + 1]) - p[r * W + c - 1] : 0.0;
-        const double m = std::hypot(gc, gr);
-        if (m > best) {
-          best = m;
-          gr_b = gr;
-          gc_b = gc;
-        }
-      }
-      mag[static_cast<size_t>(r * W + c)] = best;
-      double a = std::fmod(std::atan2(gr_b, gc_b) * (180.0 / std::numbers::pi), 180.0);
-      if (a < 0) a += 180.0;  // numpy's % for a positive divisor
-      ori[static_cast<size_t>(r * W + c)] = a;
-    }
-  // Cell histograms: bin i holds orientations in [180 i / n, 180 (i+1) / n); the mean over the
-  // cell's pixels, accumulated in float as scikit-image's cell_hog. One pass over the pixels
-  // (not one per bin): each pixel's bin is found with the same edge expressions, and each bin
-  // still sums its pixels in row-major order, so the values are unchanged.
-  std::vector<double> cells(static_cast<size_t>(cr * cc * n));
-  const double per = 180.0 / static_cast<double>(n);
-  auto bin_of = [per, n](double a) -> int64_t {
-    auto i = std::clamp<int64_t>(static_cast<int64_t>(a / per), 0, n - 1);
-    while (i > 0 && a < per * static_cast<double>(i)) --i;
-    while (i < n && a >= per * static_cast<double>(i + 1)) ++i;
-    return (i < n && a >= per * static_cast<double>(i)) ? i : -1;  // -1: in no bin (a == 180)
-  };
-  std::vector<float> total(static_cast<size_t>(n));
-  for (int64_t y = 0; y < cr; ++y)
-    for (int64_t x = 0; x < cc; ++x) {
-      std::fill(total.begin(), total.end(), 0.f);
-      for (int64_t r = y * cs; r < (y + 1) * cs; ++r)
-        for (int64_t c = x * cs; c < (x + 1) * cs; ++c) {
-          const int64_t i = bin_of(ori[static_cast<size_t>(r * W + c)]);
-          if (i < 0) continue;
-          float& t = total[static_cast<size_t>(i)];
-          t = static_cast<float>(static_cast<double>(t) + mag[static_cast<size_t>(r * W + c)]);
-        }
-      for (int64_t i = 0; i < n; ++i)
-        cells[static_cast<size_t>((y * cc + x) * n + i)] = static_cast<double>(total[static_cast<size_t>(i)] / static_cast<float>(cs * cs));
-    }
-  const int64_t D = bs * bs * n, bstride = br * bc;
-  std::vector<double> v(static_cast<size_t>(D));
-  for (int64_t y = 0; y < br; ++y)
-    for (int64_t x = 0; x < bc; ++x) {
-      double s = 0;
-      for (int64_t a = 0; a < bs; ++a)
-        for (int64_t b = 0; b < bs; ++b)
-          for (int64_t i = 0; i < n; ++i) {
-            const double h = cells[static_cast<size_t>(((y + a) * cc + x + b) * n + i)];
-            v[static_cast<size_t>((a * bs + b) * n + i)] = h;
-            s += h * h;
-          }
-      // L2-Hys: eps = 1e-5 as scikit-image.
-      const double eps2 = 1e-10;
-      double s2 = 0;
-      for (double& h : v) {
-        h = std::min(h / std::sqrt(s + eps2), 0.2);
-        s2 += h * h;
-      }
-      for (int64_t d = 0; d < D; ++d)
-        out[d * bstride + y * bc + x] = static_cast<float>(v[static_cast<size_t>(d)] / std::sqrt(s2 + eps2));
-    }
-}
-
 class HogNet : public nn::Module {
  public:
   explicit HogNet(HogOptions o) : o_(o) {
@@ -308,7 +232,7 @@ Tensor hog(const Tensor& images, const HogOptions& o) {
     if (o.variant == HogVariant::UoCTTI)
       uoctti_image(xp + b * C * H * W, C, H, W, o, yp + b * D * R * Q);
     else
-      dalal_triggs_image(xp + b * C * H * W, C, H, W, o, yp + b * D * R * Q);
+      hog_dalal_triggs_cpu(xp + b * C * H * W, C, H, W, o.orientations, o.cell_size, o.block_size, yp + b * D * R * Q);
   }
   return y.to(images.device());
 }
@@ -361,12 +285,13 @@ std::vector<int64_t> hog_channel_permutation(HogTransform g, int64_t n) {
   return p;
 }
 
-Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
-  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == 3 * n + 4, "hog permutation: features must be (B, 3n+4 = ",
-           3 * n + 4, ", R, C) UoCTTI HOG, got ", f.defined() ? f.str() : "undefined");
+namespace {
+
+// The grid moved as g moves pixels, then channel k of the result is channel p[k]'s source: out
+// channel p[k] = moved channel k.
+Tensor move_and_permute(const Tensor& f, HogTransform g, const std::vector<int64_t>& p) {
   ML_CHECK(g != HogTransform::Rot90 || f.size(2) == f.size(3), "hog permutation: rot90 needs a square cell grid, got ",
            f.size(2), " x ", f.size(3), " cells");
-  const auto p = hog_channel_permutation(g, n);
   Tensor moved;
   switch (g) {
     case HogTransform::HFlip: moved = hflip(f); break;
@@ -379,6 +304,44 @@ Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
   std::vector<Tensor> chans;
   for (size_t k = 0; k < p.size(); ++k) chans.push_back(narrow(moved, 1, inv[k], 1));
   return cat(chans, 1);
+}
+
+}  // namespace
+
+Tensor hog_apply_transform(const Tensor& f, HogTransform g, int64_t n) {
+  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == 3 * n + 4, "hog permutation: features must be (B, 3n+4 = ",
+           3 * n + 4, ", R, C) UoCTTI HOG, got ", f.defined() ? f.str() : "undefined");
+  return move_and_permute(f, g, hog_channel_permutation(g, n));
+}
+
+std::vector<int64_t> hog_channel_permutation(HogTransform g, const HogOptions& o) {
+  if (o.variant == HogVariant::UoCTTI) return hog_channel_permutation(g, o.orientations);
+  check_options(o);
+  const int64_t n = o.orientations, bs = o.block_size;
+  ML_CHECK(g != HogTransform::Rot90 || n % 2 == 0, "hog permutation: rot90 needs an even orientation count (a bin ",
+           "edge at 90 deg), got ", n);
+  std::vector<int64_t> p(static_cast<size_t>(bs * bs * n));
+  for (int64_t a = 0; a < bs; ++a)
+    for (int64_t b = 0; b < bs; ++b)
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t a2 = a, b2 = b, i2 = i;
+        switch (g) {
+          case HogTransform::HFlip: b2 = bs - 1 - b, i2 = n - 1 - i; break;       // theta -> 180 - theta
+          case HogTransform::VFlip: a2 = bs - 1 - a, i2 = n - 1 - i; break;       // theta -> -theta
+          case HogTransform::Rot180: a2 = bs - 1 - a, b2 = bs - 1 - b; break;     // theta -> theta + 180
+          case HogTransform::Rot90: a2 = bs - 1 - b, b2 = a, i2 = (i + n / 2) % n; break;  // theta -> theta - 90
+        }
+        p[static_cast<size_t>((a * bs + b) * n + i)] = (a2 * bs + b2) * n + i2;
+      }
+  return p;
+}
+
+Tensor hog_apply_transform(const Tensor& f, HogTransform g, const HogOptions& o) {
+  if (o.variant == HogVariant::UoCTTI) return hog_apply_transform(f, g, o.orientations);
+  const int64_t D = hog_dimension(o);
+  ML_CHECK(f.defined() && f.dim() == 4 && f.size(1) == D, "hog permutation: features must be (B, b*b*n = ", D,
+           ", R, C) Dalal-Triggs HOG, got ", f.defined() ? f.str() : "undefined");
+  return move_and_permute(f, g, hog_channel_permutation(g, o));
 }
 
 Model hog_model(const HogOptions& o, int64_t in_channels, int64_t image_size) {

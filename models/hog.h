@@ -15,8 +15,8 @@
 // b x b blocks at every cell step, L2-Hys (normalise, cap 0.2, renormalise; eps 1e-5). Output
 // (B, b*b*n, blocks_y, blocks_x), channel = (cell row, cell column, orientation) in the block.
 //
-// Computed on the host (the loops are cheap beside any CNN); a CUDA input is copied there
-// and back.
+// Computed on the host (the loops are cheap beside any CNN; Dalal–Triggs in
+// models/hog_dalal_triggs_cpu.h, vectorised); a CUDA input is copied there and back.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -59,6 +59,20 @@ std::vector<int64_t> hog_channel_permutation(HogTransform g, int64_t orientation
 // permuted. Exact (to float rounding) when H and W are multiples of the cell size and the
 // orientations are bilinear or n is even; Rot90 needs R == C.
 Tensor hog_apply_transform(const Tensor& features, HogTransform g, int64_t orientations);
+
+// ---- symmetries (either variant) ----
+// As above for o.variant; for DalalTriggs channel (a*bs + b)*n + i (cell (a, b) of the block,
+// bin i) goes to: hflip (a, bs-1-b, n-1-i), vflip (bs-1-a, b, n-1-i), rot180 (bs-1-a, bs-1-b, i),
+// rot90 (bs-1-b, a, (i + n/2) mod n), rot90 needing an even n (a bin edge at 90 deg).
+// Dalal–Triggs bins are half-open, [180 i/n, 180 (i+1)/n): a flip turns them into
+// (.., ..], so a gradient exactly on an edge lands one bin off. Exact (to float rounding) for
+// rot180 and even-n rot90 on any image whose sides are multiples of the cell; for the flips only
+// when no gradient lies exactly on an edge, which includes 0 deg: scikit-image's zero row
+// derivative on the first and last row puts every gradient there at 0 deg, so flips are exact
+// for images with a constant 1-px frame (objects on a uniform background) and not on 8-bit
+// images, where many interior gradients are horizontal.
+std::vector<int64_t> hog_channel_permutation(HogTransform g, const HogOptions& o);
+Tensor hog_apply_transform(const Tensor& features, HogTransform g, const HogOptions& o);
 
 // The model: layers image (B, C, S, S) and hog (B, D, R, R).
 Model hog_model(const HogOptions& o, int64_t in_channels, int64_t image_size);

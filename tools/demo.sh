@@ -265,6 +265,7 @@ if [ -n "$classic" ]; then
   "$bin/tools/render_stimuli" --out "$out/stimuli_227" --size 227 --seed "$seed"
   [ -f "$out/stimuli_224/manifest.csv" ] || "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed"
   common=(--seed "$seed" --device "$device" --threads "$threads" --quiet)
+  mkdir -p "$out/classic"  # --hmax-save-prototypes writes here before mirror_symmetry makes its --out
   "$bin/experiments/mirror_symmetry" --model hmax --hmax-sample "$out/stimuli_227/manifest.csv" \
     --hmax-save-prototypes "$out/classic/hmax_prototypes.safetensors" --layers image,c1,c2 "${common[@]}" \
     --stimuli "$out/stimuli_227/manifest.csv" --out "$out/classic/hmax/msvt"
