@@ -370,16 +370,8 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
       vc << '\n';
     }
     write_text_atomic((fs::path(o.out) / "voxels.csv").string(), vc.str());
-    std::ostringstream rc;
-    rc << "roi";
-    for (const auto& l : layers) rc << ',' << l;
-    rc << '\n';
-    for (int r = 0; r < R; ++r) {
-      rc << roi_order[static_cast<size_t>(r)];
-      for (int64_t l = 0; l < L; ++l) rc << ',' << prof(r, l);
-      rc << '\n';
-    }
-    write_text_atomic((fs::path(o.out) / "roi_profiles.csv").string(), rc.str());
+    write_text_atomic((fs::path(o.out) / "roi_profiles.csv").string(),
+                      roi_profiles_csv(prof, roi_order, layers));
   }
   json summary = {{"study", std::string("encoding models (Eickenberg et al. 2017) on measured ") + (movie ? "time series" : "image responses")},
                   {"mode", o.mode}, {"responses", source}, {"seed", o.seed},

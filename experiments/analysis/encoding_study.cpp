@@ -436,16 +436,8 @@ json run_encoding_study(const EncodingStudyOptions& o) {
       vc << '\n';
     }
     write_text_atomic((fs::path(o.out) / "voxels.csv").string(), vc.str());
-    std::ostringstream rc;
-    rc << "roi";
-    for (const auto& l : layers) rc << ',' << l;
-    rc << '\n';
-    for (int64_t r = 0; r < L; ++r) {
-      rc << layers[static_cast<size_t>(r)];
-      for (int64_t l = 0; l < L; ++l) rc << ',' << prof(r, l);
-      rc << '\n';
-    }
-    write_text_atomic((fs::path(o.out) / "roi_profiles.csv").string(), rc.str());
+    // SimVox's ROIs are the areas that each layer drives, named by the layer.
+    write_text_atomic((fs::path(o.out) / "roi_profiles.csv").string(), roi_profiles_csv(prof, layers, layers));
     std::ostringstream pc;
     pc << "model,tau,precision,recall\n";
     for (size_t i = 0; i < pr.tau.size(); ++i) pc << "all_layers," << pr.tau[i] << ',' << pr.precision[i] << ',' << pr.recall[i] << '\n';

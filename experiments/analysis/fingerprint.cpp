@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "engine/error.h"
 
@@ -66,6 +67,23 @@ Eigen::MatrixXf roi_profiles(const Eigen::MatrixXf& scores, const std::vector<in
     out.row(r) = m;
   }
   return out;
+}
+
+std::string roi_profiles_csv(const Eigen::MatrixXf& prof, const std::vector<std::string>& roi_names,
+                             const std::vector<std::string>& layers) {
+  ML_CHECK(prof.rows() == static_cast<Eigen::Index>(roi_names.size()) && prof.cols() == static_cast<Eigen::Index>(layers.size()),
+           "roi_profiles_csv: profiles ", prof.rows(), "x", prof.cols(), " for ", roi_names.size(), " ROIs and ",
+           layers.size(), " layers");
+  std::ostringstream rc;
+  rc << "roi";
+  for (const auto& l : layers) rc << ',' << l;
+  rc << '\n';
+  for (Eigen::Index r = 0; r < prof.rows(); ++r) {
+    rc << roi_names[static_cast<size_t>(r)];
+    for (Eigen::Index l = 0; l < prof.cols(); ++l) rc << ',' << prof(r, l);
+    rc << '\n';
+  }
+  return rc.str();
 }
 
 }  // namespace ml::analysis

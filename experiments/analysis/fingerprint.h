@@ -5,6 +5,7 @@
 #pragma once
 #include <Eigen/Dense>
 
+#include <string>
 #include <vector>
 
 namespace ml::analysis {
@@ -24,5 +25,9 @@ Fingerprints fingerprints(const Eigen::MatrixXf& scores, const std::vector<bool>
 // voxels ranked by max-over-layers score, divided by its max. (n_rois, L); a ROI without voxels is 0.
 Eigen::MatrixXf roi_profiles(const Eigen::MatrixXf& scores, const std::vector<int>& roi, int n_rois,
                              double top_share = 0.25);
+
+// roi_profiles.csv: one row per ROI (named by roi_names, in prof's row order), one column per layer.
+std::string roi_profiles_csv(const Eigen::MatrixXf& prof, const std::vector<std::string>& roi_names,
+                             const std::vector<std::string>& layers);
 
 }  // namespace ml::analysis
