@@ -247,6 +247,17 @@ const char* hog_transform_name(HogTransform g) {
   return "?";
 }
 
+Tensor hog_move(const Tensor& x, HogTransform g) {
+  switch (g) {
+    case HogTransform::HFlip: return hflip(x);
+    case HogTransform::VFlip: return vflip(x);
+    case HogTransform::Rot180: return rot90(x, 2);
+    case HogTransform::Rot90: return rot90(x, 1);
+  }
+  ML_CHECK(false, "hog_move: unknown transform ", static_cast<int>(g));
+  return x;
+}
+
 std::vector<int64_t> hog_channel_permutation(HogTransform g, int64_t n) {
   ML_CHECK(n >= 1, "hog permutation: the orientation count must be >= 1, got ", n);
   ML_CHECK(g != HogTransform::Rot90 || n % 2 == 0, "hog permutation: rot90 needs an even orientation count (bins at ",
@@ -292,13 +303,7 @@ namespace {
 Tensor move_and_permute(const Tensor& f, HogTransform g, const std::vector<int64_t>& p) {
   ML_CHECK(g != HogTransform::Rot90 || f.size(2) == f.size(3), "hog permutation: rot90 needs a square cell grid, got ",
            f.size(2), " x ", f.size(3), " cells");
-  Tensor moved;
-  switch (g) {
-    case HogTransform::HFlip: moved = hflip(f); break;
-    case HogTransform::VFlip: moved = vflip(f); break;
-    case HogTransform::Rot180: moved = rot90(f, 2); break;
-    case HogTransform::Rot90: moved = rot90(f, 1); break;
-  }
+  const Tensor moved = hog_move(f, g);
   std::vector<int64_t> inv(p.size());
   for (size_t k = 0; k < p.size(); ++k) inv[static_cast<size_t>(p[k])] = static_cast<int64_t>(k);
   std::vector<Tensor> chans;

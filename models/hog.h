@@ -52,6 +52,8 @@ Tensor hog(const Tensor& images, const HogOptions& o);
 // ---- symmetries (UoCTTI) ----
 enum class HogTransform { HFlip, VFlip, Rot180, Rot90 };
 const char* hog_transform_name(HogTransform g);
+// g applied to the spatial grid of an (N, C, H, W) tensor: an image, or HOG's cell grid.
+Tensor hog_move(const Tensor& x, HogTransform g);
 // perm[k] = k': channel k of HOG(x) is channel k' of HOG(g x) (after the cell grid is moved
 // as g moves pixels). Rot90 (counter-clockwise as displayed) needs an even orientation count.
 std::vector<int64_t> hog_channel_permutation(HogTransform g, int64_t orientations);

@@ -128,16 +128,6 @@ TEST_CASE("hog dalal-triggs: colour, 8 orientations, 6-px cells, 3 x 3 blocks eq
 
 namespace {
 
-Tensor apply_image(HogTransform g, const Tensor& x) {
-  switch (g) {
-    case HogTransform::HFlip: return hflip(x);
-    case HogTransform::VFlip: return vflip(x);
-    case HogTransform::Rot180: return rot90(x, 2);
-    case HogTransform::Rot90: return rot90(x, 1);
-  }
-  return x;
-}
-
 // (1, C, S, S) uniform noise inside a constant 1-px frame (0.5): no gradient on the border, where
 // scikit-image's zeroed row/column derivatives would put every gradient on the 0/90 deg edges.
 Tensor framed_noise(int64_t C, int64_t H, int64_t W, Generator& g) {
@@ -150,7 +140,7 @@ Tensor framed_noise(int64_t C, int64_t H, int64_t W, Generator& g) {
 }
 
 double permutation_error(const Tensor& x, HogTransform g, const HogOptions& o) {
-  return testing::max_abs_diff(hog(apply_image(g, x), o), hog_apply_transform(hog(x, o), g, o));
+  return testing::max_abs_diff(hog(hog_move(x, g), o), hog_apply_transform(hog(x, o), g, o));
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "experiments/analysis/encoding_timeseries.h"
 #include "experiments/analysis/fingerprint.h"
 #include "experiments/analysis/ridge.h"
+#include "experiments/analysis/rsa.h"
 #include "experiments/analysis/run_summary.h"
 
 namespace fs = std::filesystem;
@@ -59,30 +60,6 @@ Tensor prepare_stimuli(Tensor x, const AnalysisNet& net, const std::string& what
 Tensor load_stimulus_npy(const std::string& path, const std::string& option) {
   ML_CHECK(fs::is_regular_file(path), "encoding: ", option, " '", path, "' does not exist");
   return load_npy(path);
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-  auto ranks = [](const std::vector<double>& x) {
-    std::vector<size_t> o(x.size());
-    std::iota(o.begin(), o.end(), size_t{0});
-    std::sort(o.begin(), o.end(), [&](size_t i, size_t j) { return x[i] < x[j]; });
-    std::vector<double> r(x.size());
-    for (size_t i = 0; i < o.size();) {
-      size_t j = i;
-      while (j + 1 < o.size() && x[o[j + 1]] == x[o[i]]) ++j;
-      for (size_t k = i; k <= j; ++k) r[o[k]] = 0.5 * static_cast<double>(i + j);
-      i = j + 1;
-    }
-    return r;
-  };
-  const auto ra = ranks(a), rb = ranks(b);
-  const double n = static_cast<double>(a.size());
-  double ma = 0, mb = 0;
-  for (size_t i = 0; i < ra.size(); ++i) ma += ra[i] / n, mb += rb[i] / n;
-  double s = 0, sa = 0, sb = 0;
-  for (size_t i = 0; i < ra.size(); ++i)
-    s += (ra[i] - ma) * (rb[i] - mb), sa += (ra[i] - ma) * (ra[i] - ma), sb += (rb[i] - mb) * (rb[i] - mb);
-  return sa > 0 && sb > 0 ? s / std::sqrt(sa * sb) : 0.0;
 }
 
 // Movie features from frames through the net, `chunk(i0, i1)` giving frames [i0, i1) as the net
@@ -329,7 +306,8 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
     bool pass = false;
     double rho = NAN;
     if (rank.size() >= 3) {
-      rho = spearman(rank, summary_mean);
+      rho = compare_vectors(rank, summary_mean, RdmComparison::Spearman);
+      if (std::isnan(rho)) rho = 0.0;  // a constant side: no ordering to agree with
       pass = rho >= 0.7;
       sentence = "Across " + std::to_string(rank.size()) + " ROIs with significant voxels the fingerprint summary " +
                  (pass ? "rises" : "does not rise") + " from early to late areas (Spearman rho " + fmt(rho) +

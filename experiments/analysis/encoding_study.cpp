@@ -19,6 +19,7 @@
 #include "experiments/analysis/fingerprint.h"
 #include "experiments/analysis/plot_script.h"
 #include "experiments/analysis/ridge.h"
+#include "experiments/analysis/rsa.h"
 #include "experiments/analysis/run_summary.h"
 #include "experiments/analysis/simvox.h"
 
@@ -46,31 +47,6 @@ double quantile(std::vector<double> v, double q) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
-}
-
-std::vector<double> ranks(const std::vector<double>& x) {
-  std::vector<size_t> o(x.size());
-  std::iota(o.begin(), o.end(), size_t{0});
-  std::sort(o.begin(), o.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-  std::vector<double> r(x.size());
-  for (size_t i = 0; i < o.size();) {
-    size_t j = i;
-    while (j + 1 < o.size() && x[o[j + 1]] == x[o[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) r[o[k]] = 0.5 * static_cast<double>(i + j);
-    i = j + 1;
-  }
-  return r;
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-  const auto ra = ranks(a), rb = ranks(b);
-  const double n = static_cast<double>(a.size());
-  double ma = 0, mb = 0;
-  for (size_t i = 0; i < ra.size(); ++i) ma += ra[i] / n, mb += rb[i] / n;
-  double s = 0, sa = 0, sb = 0;
-  for (size_t i = 0; i < ra.size(); ++i)
-    s += (ra[i] - ma) * (rb[i] - mb), sa += (ra[i] - ma) * (ra[i] - ma), sb += (rb[i] - mb) * (rb[i] - mb);
-  return s / std::sqrt(sa * sb);
 }
 
 json check(const std::string& id, const std::string& claim, bool pass, json measured, const std::string& sentence) {
@@ -411,7 +387,7 @@ json run_encoding_study(const EncodingStudyOptions& o) {
         snr.push_back(t.snr), al.push_back(a);
       }
     }
-    const double rho = spearman(snr, al), share = null_top / std::max(1.0, n0);
+    const double rho = compare_vectors(snr, al, RdmComparison::Spearman), share = null_top / std::max(1.0, n0);
     const bool pass = rho < 0 && share >= 0.5;
     checks.push_back(check("8", "alpha falls with SNR; null voxels take the largest alpha", pass,
                            {{"spearman_snr_alpha", rho}, {"null_share_largest_alpha", share}},
