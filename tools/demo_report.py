@@ -907,6 +907,57 @@ def build(d):
             f"</head><body>\n" + "\n".join(h) + "\n</body></html>\n")
 
 
+HMAX_CLAIM = "2-S3"  # the verdict's data-claim: the paper's figure
+
+
+def claim_hmax(m):
+    """HMAX's part of Fig. 2—S3 (Results: "Shallow and deep convolutional neural network models ... HMAX
+    ... replicate the emergence of mirror-symmetric viewpoint tuning ... In all these convolutional
+    networks, the mirror-symmetric viewpoint tuning index peaks at the fully-connected or average pooling
+    layers"). HMAX's layer that pools over the whole image is C2 (max over every position and band), so
+    the index must peak at c2 and c2 must stand above its null floor. m: mp.Msvt of the HMAX run."""
+    layers = m.layers
+    if "c2" not in layers:
+        return "inconclusive", (f"The HMAX run has no c2 layer (layers {', '.join(layers)}: no prototypes), so "
+                                f"there is no global pooling layer to test.")
+    mean, sem = m.index("pooled", "released", layers)
+    f_mean, f_sd = m.floor_of("released", floor_null(m), layers)
+    n = mp.series(m.rows, layers, "n", category="pooled", definition="released")
+    k = layers.index("c2")
+    c2, c2_sem = float(mean[k]), float(sem[k])
+    # The pooled index is a mean over n objects: compare it with the spread of such means under the
+    # null (one object's sd over sqrt(n)), as claim (a) does.
+    f_se = float(f_sd[k]) / math.sqrt(n[k]) if n[k] > 0 else math.nan
+    others = [i for i in range(len(layers)) if i != k]
+    values = [c2, c2_sem, float(f_mean[k]), f_se] + [float(mean[i]) for i in others] + [float(sem[i]) for i in others]
+    if not all(map(math.isfinite, values)):
+        return "inconclusive", "Some HMAX index or floor values are missing (NaN)."
+    gap = c2 - float(f_mean[k])
+    above = gap > 2 * math.hypot(c2_sem, f_se)
+    below = [layers[i] for i in others if mean[i] - c2 > 2 * math.hypot(sem[i], c2_sem)]
+    under = [layers[i] for i in others if c2 - mean[i] > 2 * math.hypot(sem[i], c2_sem)]
+    if above and len(under) == len(others):
+        word = "agrees"
+    elif below or not above:
+        word = "does not agree"
+    else:
+        word = "inconclusive"
+    best = others[int(np.argmax([mean[i] for i in others]))] if others else k
+    text = (f"Pooled over the mirror-symmetric families (released definition), HMAX's c2 index is {pm(c2, c2_sem)} "
+            f"(SEM), {fmt(gap)} above its {floor_null(m).replace('_views', '-view')} floor {fmt(float(f_mean[k]))} "
+            f"(standard error {fmt(f_se)} for a mean over {int(n[k])} objects), so c2 is "
+            f"{'above' if above else 'not above'} the floor by more than 2 combined standard errors"
+            + (f"; the highest other layer is {layers[best]} at {pm(float(mean[best]), float(sem[best]))}"
+               if others else "")
+            + (f"; layers above c2 by more than 2 combined SEMs: {', '.join(below)}" if below else "")
+            + ". Rule: the paper finds HMAX's index, like every convolutional network's, peaking at the layer "
+            "that pools over the whole image (Fig. 2—S3; for HMAX that is C2, the max over all positions and "
+            "bands); this run agrees when c2 exceeds every other analysed layer by more than 2 combined SEMs and "
+            "its floor by more than 2 combined standard errors, does not agree when another layer exceeds c2 by "
+            "that margin or c2 is not above its floor, and is otherwise inconclusive.")
+    return word, text
+
+
 def classic_section(d):
     """HMAX's msvt per layer and HOG's invariance/equivariance (tools/demo.sh --classic), if run."""
     root = os.path.join(d["out"], "classic")
@@ -925,6 +976,8 @@ def classic_section(d):
         h.append("<p class='cap'>HMAX (CBCL standard model, 227 px, prototypes drawn from the stimuli): pooled "
                  "mirror-symmetric viewpoint tuning index per layer, mean ± SEM (null floor mean ± sd), as Fig. 2—S3"
                  "</p>" + table(["layer"] + list(mp.DEFINITIONS), rows))
+        word, text = claim_hmax(m)
+        h.append(verdict(HMAX_CLAIM, word, text))
     hg = os.path.join(root, "hog", "equivariance", "equivariance.csv")
     if os.path.exists(hg):
         eq = mp.read_csv(hg, {"layer": str, "image_set": str, "transform": str, "measure": str, "mean": float,

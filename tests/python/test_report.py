@@ -487,6 +487,88 @@ class RiseReportTest(unittest.TestCase):
         self.assertEqual(bad["e"], "does not agree")
 
 
+def make_classic(root, c2_peaks=True, hog_exact=True):
+    """Synthetic tools/demo.sh --classic outputs: root/classic/hmax/msvt (layers image, c1, c2, pooled
+    index over 175 objects, the shuffled-view floor near -0.07 with one object's sd 0.3) and
+    root/classic/hog/equivariance/equivariance.csv. c2_peaks=False puts c1 above c2 (the paper's
+    HMAX peak at C2 fails); hog_exact=False lowers one transform's equivariance below 0.999."""
+    level = {"image": -0.08, "c1": 0.05, "c2": 0.47} if c2_peaks else {"image": -0.08, "c1": 0.40, "c2": 0.12}
+    rows, floor = [], []
+    for li, layer in enumerate(level):
+        for definition, shift in (("released", 0.0), ("no_diagonal", 0.125)):
+            for cat, sym in FAMILIES + [("pooled", "pooled")]:
+                v = FLOOR + 0.05 if sym == "none" else level[layer]
+                rows.append(["hmax", layer, li, cat, sym, definition, f"{v + shift:.4f}", "0.0200",
+                             175 if cat == "pooled" else 25])
+            for null in ("shuffled_views", "noise"):
+                floor.append(["hmax", layer, li, definition, null, f"{-0.07 + shift:.4f}", 0.3, 100])
+    d = os.path.join(root, "classic", "hmax", "msvt")
+    write_csv(os.path.join(d, "msvt.csv"), "model,layer,layer_index,category,symmetry,definition,mean,sem,n".split(","), rows)
+    write_csv(os.path.join(d, "msvt_floor.csv"), "model,layer,layer_index,definition,null,mean,std,n".split(","), floor)
+    eq = []
+    for li, layer in enumerate(("image", "hog")):
+        for image_set in ("stimuli", "noise"):
+            for g in ("hflip", "vflip", "rot90"):
+                eq.append(["hog", layer, li, "conv", image_set, g, "invariance", "0.3000", 0.1, 100])
+                e = 1.0 if hog_exact or g != "vflip" or image_set != "noise" else 0.95
+                eq.append(["hog", layer, li, "conv", image_set, g, "equivariance", f"{e:.6f}", 0.0, 100])
+    write_csv(os.path.join(root, "classic", "hog", "equivariance", "equivariance.csv"),
+              "model,layer,layer_index,kind,image_set,transform,measure,mean,std,n".split(","), eq)
+
+
+class ClassicReportTest(unittest.TestCase):
+    """The report's HMAX and HOG section (tools/demo.sh --classic): each verdict follows its numbers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="test_report_classic_")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def report(self, name, **kw):
+        root = make_demo(os.path.join(self.tmp, name), optional=False)
+        make_classic(root, **kw)
+        p = run("demo_report.py", root)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(root, "report.html"), encoding="utf-8") as f:
+            return f.read()
+
+    @staticmethod
+    def hmax_verdict(html_text):
+        found = re.findall(r'data-claim="2-S3" data-verdict="([^"]+)"', html_text)
+        return found[0] if len(found) == 1 else found
+
+    def test_hmax_and_hog_verdicts_follow_the_numbers(self):
+        good = self.report("classic_good")
+        self.assertIn("Hand-designed models: HMAX and HOG", good)
+        self.assertEqual(self.hmax_verdict(good), "agrees")  # c2 0.47 vs c1 0.05, floor -0.07 (se 0.023)
+        self.assertIn("c2 index is 0.470", good)
+        self.assertIn("so this run agrees (every g above 0.999)", good)
+        bad = self.report("classic_c1_peaks", c2_peaks=False, hog_exact=False)
+        self.assertEqual(self.hmax_verdict(bad), "does not agree")  # c1 0.40 above c2 0.12
+        self.assertIn("layers above c2 by more than 2 combined SEMs: c1", bad)
+        self.assertIn("so this run does not agree (below 0.999", bad)
+        self.assertIn("0.950 (vflip, noise)", bad)
+
+    def test_hmax_without_c2_is_inconclusive(self):
+        root = make_demo(os.path.join(self.tmp, "classic_no_c2"), optional=False)
+        make_classic(root)
+        for f in ("msvt.csv", "msvt_floor.csv"):
+            path = os.path.join(root, "classic", "hmax", "msvt", f)
+            with open(path) as fh:
+                lines = [l for l in fh if ",c2," not in l]
+            with open(path, "w") as fh:
+                fh.writelines(lines)
+        p = run("demo_report.py", root)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(root, "report.html"), encoding="utf-8") as f:
+            html_text = f.read()
+        self.assertEqual(self.hmax_verdict(html_text), "inconclusive")
+        self.assertIn("has no c2 layer", html_text)
+
+
 if __name__ == "__main__":
     t0 = time.time()
     result = unittest.main(exit=False, verbosity=2).result
