@@ -25,7 +25,10 @@
 #                         CPU preset for a fuller check: --seeds 5 (estimated 35 min on 2 quiet cores)
 #   --seed-list "A,B,.."  the training seeds themselves (instead of --seed/--seeds; no duplicates)
 #   --resume              reuse the finished runs and analyses in OUT (a run cut short continues
-#                         from its checkpoint); refused when OUT was started with another seed set
+#                         from its checkpoint); refused when OUT was started with another seed set.
+#                         Every step whose output exists is skipped (rendering, training, analyses,
+#                         RISE, alignment, supplementary figures, classic models), so on a finished
+#                         OUT, --resume --classic runs only the classic steps, then the report
 #   --build-arch A        build with -march=A (MIRRORLAB_ARCH, e.g. x86-64-v3 = AVX2) in build-cpu-A
 #   --out DIR             results folder (default out/demo)
 #   --threads T           OpenMP threads (default: all cores)
@@ -42,9 +45,17 @@
 #                         13 AlexNet passes over 2025 images: ~45 CPU-minutes (one mirror_symmetry
 #                         run on AlexNet took 3.7 CPU-minutes on this 2-core machine)
 #   --device cpu|cuda     default: cuda when a GPU answers, else cpu
-#   --classic             also the two hand-designed models (issue 17): HMAX's msvt per layer on
-#                         227-px stimuli (Fig. 2-S3; 1000 prototypes drawn from them) and HOG's
-#                         invariance/equivariance (UoCTTI, n 8, 224 px); results in OUT/classic/
+#   --classic             also the two hand-designed models (issue 17): HMAX (CBCL standard model,
+#                         models/hmax.h) on 227-px renders of the stimuli, the index per layer
+#                         image, c1, c2 as Fig. 2-S3 (1000 S2 prototypes drawn from the stimuli
+#                         with --seed, kept in OUT/classic/hmax_prototypes.safetensors), and HOG
+#                         (UoCTTI, 8 orientations, 8-px cells, 224 px): invariance and equivariance
+#                         under hflip, vflip, rot90 with its channel permutation. Results in
+#                         OUT/classic/{hmax/msvt,hog/equivariance}; the report gives both tables and
+#                         a verdict each (HMAX: the index peaks at C2 above its floor; HOG: exactly
+#                         equivariant). About 6 CPU-minutes (HMAX step 322 CPU-s, HOG 40 CPU-s,
+#                         bench/RESULTS.md, session 3). On a finished OUT: --resume --classic
+#                         (delete OUT/classic to recompute it)
 #   --rise cpu|full|off   RISE preset: cpu = 1000 masks and 50 shuffles (about a minute on 2 cores,
 #                         the default), full = the paper's 5000 masks and 1000 shuffles, off = skip
 #   --architectures L     the index on every architecture of Fig. 2-S3 that exists here (L = all, or
@@ -170,9 +181,10 @@ done_() { [ -n "$resume" ] && [ -e "$1" ]; }
 
 step "render stimuli (${size}x${size}, seed $seed)"
 t0=$(now)
-"$bin/tools/render_stimuli" --out "$out/stimuli" --size "$size" --seed "$seed"
+done_ "$out/stimuli/manifest.csv" || "$bin/tools/render_stimuli" --out "$out/stimuli" --size "$size" --seed "$seed"
 for a in $levels; do
-  "$bin/tools/render_stimuli" --out "$out/stimuli_asym/A_$a" --size "$size" --seed "$seed" --asymmetry "$a"
+  done_ "$out/stimuli_asym/A_$a/manifest.csv" ||
+    "$bin/tools/render_stimuli" --out "$out/stimuli_asym/A_$a" --size "$size" --seed "$seed" --asymmetry "$a"
 done
 t_render=$(secs "$t0" "$(now)")
 
@@ -260,17 +272,22 @@ if [ -n "$alexnet_imagenet" ]; then
     --seed "$seed" --threads "$threads" --device "$device" "${ai_args[@]}"
 fi
 
+t_classic=0
 if [ -n "$classic" ]; then
   step "HMAX on 227-px stimuli and HOG on 224-px stimuli (--classic)"
-  "$bin/tools/render_stimuli" --out "$out/stimuli_227" --size 227 --seed "$seed"
+  t0=$(now)
+  done_ "$out/stimuli_227/manifest.csv" || "$bin/tools/render_stimuli" --out "$out/stimuli_227" --size 227 --seed "$seed"
   [ -f "$out/stimuli_224/manifest.csv" ] || "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed"
   common=(--seed "$seed" --device "$device" --threads "$threads" --quiet)
   mkdir -p "$out/classic"  # --hmax-save-prototypes writes here before mirror_symmetry makes its --out
-  "$bin/experiments/mirror_symmetry" --model hmax --hmax-sample "$out/stimuli_227/manifest.csv" \
-    --hmax-save-prototypes "$out/classic/hmax_prototypes.safetensors" --layers image,c1,c2 "${common[@]}" \
-    --stimuli "$out/stimuli_227/manifest.csv" --out "$out/classic/hmax/msvt"
-  "$bin/experiments/equivariance" --model hog --hog-orientations 8 "${common[@]}" \
-    --stimuli "$out/stimuli_224/manifest.csv" --noise 100 --out "$out/classic/hog/equivariance"
+  done_ "$out/classic/hmax/msvt/msvt.csv" ||
+    "$bin/experiments/mirror_symmetry" --model hmax --hmax-sample "$out/stimuli_227/manifest.csv" \
+      --hmax-save-prototypes "$out/classic/hmax_prototypes.safetensors" --layers image,c1,c2 "${common[@]}" \
+      --stimuli "$out/stimuli_227/manifest.csv" --out "$out/classic/hmax/msvt"
+  done_ "$out/classic/hog/equivariance/equivariance.csv" ||
+    "$bin/experiments/equivariance" --model hog --hog-orientations 8 "${common[@]}" \
+      --stimuli "$out/stimuli_224/manifest.csv" --noise 100 --out "$out/classic/hog/equivariance"
+  t_classic=$(secs "$t0" "$(now)")
 fi
 
 # Alignment with simulated face-patch populations (issue 19, Fig. 6): kept in one function so
@@ -301,7 +318,7 @@ alignment_step() {
     > "$out/alignment/step.json"
 }
 t_alignment=0
-alignment_step
+if done_ "$out/alignment/step.json"; then echo "demo: --resume: $out/alignment is finished"; else alignment_step; fi
 
 # The mirror study's supplementary figures (issue 19), each small: 2-S7 (the index on raw, not
 # z-scored, activations of the untrained and sym nets), 2-S8 (Leibo et al.'s PCA templates on
@@ -332,7 +349,7 @@ supplementary_step() {
     --threads "$threads" --quiet --out "$sup/units"
   printf '{"seconds": %s}\n' "$(secs "$t0" "$(now)")" > "$sup/step.json"
 }
-supplementary_step
+if done_ "$out/supplementary/step.json"; then echo "demo: --resume: $out/supplementary is finished"; else supplementary_step; fi
 if [ -n "$architectures" ]; then
   step "every architecture of Fig. 2-S3 that exists here (--architectures $architectures)"
   bash tools/demo_architectures.sh --bin "$bin" --out "$out" --list "$architectures" "${arch_weights[@]}" \
@@ -347,10 +364,11 @@ cat > "$out/demo.json.tmp" <<JSON
  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "machine": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//;s/"//g'), $(nproc) cores",
  "threads": $threads, "device": "$device", "asymmetry_levels": [$levels_json],
- "command": "bash tools/demo.sh --epochs $epochs --seed-list $seeds_csv${build_arch:+ --build-arch $build_arch}",
+ "command": "bash tools/demo.sh --epochs $epochs --seed-list $seeds_csv${build_arch:+ --build-arch $build_arch}${classic:+ --classic}",
  "build": "$build",
  "timings_s": {"build": $t_build, "render": $t_render, "train_none": ${t_train[none]}, "train_sym": ${t_train[sym]},
-               "train_asym": ${t_train[asym]}, "analysis": $t_analysis, "rise": $t_rise, "total": $t_total}}
+               "train_asym": ${t_train[asym]}, "analysis": $t_analysis, "rise": $t_rise, "classic": $t_classic,
+               "total": $t_total}}
 JSON
 mv "$out/demo.json.tmp" "$out/demo.json"
 

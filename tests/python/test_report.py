@@ -552,6 +552,14 @@ class ClassicReportTest(unittest.TestCase):
         self.assertIn("so this run does not agree (below 0.999", bad)
         self.assertIn("0.950 (vflip, noise)", bad)
 
+    def test_demo_help_describes_classic(self):
+        p = subprocess.run(["bash", os.path.join(TOOLS, "demo.sh"), "--help"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = " ".join(p.stdout.replace("#", " ").split())
+        for words in ("--classic also the two hand-designed models", "OUT/classic/{hmax/msvt,hog/equivariance}",
+                      "--resume --classic runs only the classic steps"):
+            self.assertIn(words, text)
+
     def test_hmax_without_c2_is_inconclusive(self):
         root = make_demo(os.path.join(self.tmp, "classic_no_c2"), optional=False)
         make_classic(root)
