@@ -907,7 +907,8 @@ def build(d):
             f"</head><body>\n" + "\n".join(h) + "\n</body></html>\n")
 
 
-HMAX_CLAIM = "2-S3"  # the verdict's data-claim: the paper's figure
+HMAX_CLAIM = "2-S3"  # the verdicts' data-claim: the paper's figure, and for HOG the method
+HOG_CLAIM = "HOG"
 
 
 def claim_hmax(m):
@@ -992,12 +993,12 @@ def classic_section(d):
         if eqv:
             worst = min(eqv, key=lambda r: float(r["mean"]))
             exact = float(worst["mean"]) > 0.999
-            h.append("<p>" + esc(
+            h.append(verdict(HOG_CLAIM, "agrees" if exact else "does not agree",
                 f"HOG is exactly equivariant under flips and 90° rotations once its channels are permuted "
                 f"(Lenc & Vedaldi §5.2): the lowest mean equivariance here is {fmt(float(worst['mean']))} "
                 f"({worst['transform']}, {worst['image_set']}), so this run "
                 + ("agrees (every g above 0.999)." if exact else "does not agree (below 0.999: a table or the "
-                   "grid move is wrong, or the images are not a multiple of the cell).")) + "</p>")
+                   "grid move is wrong, or the images are not a multiple of the cell).")))
     if not h:
         return ""
     return "<h2>Hand-designed models: HMAX and HOG</h2>" + "".join(h)

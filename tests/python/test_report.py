@@ -536,20 +536,22 @@ class ClassicReportTest(unittest.TestCase):
             return f.read()
 
     @staticmethod
-    def hmax_verdict(html_text):
-        found = re.findall(r'data-claim="2-S3" data-verdict="([^"]+)"', html_text)
+    def verdict_of(html_text, claim="2-S3"):
+        found = re.findall(f'data-claim="{claim}" data-verdict="([^"]+)"', html_text)
         return found[0] if len(found) == 1 else found
 
     def test_hmax_and_hog_verdicts_follow_the_numbers(self):
         good = self.report("classic_good")
         self.assertIn("Hand-designed models: HMAX and HOG", good)
-        self.assertEqual(self.hmax_verdict(good), "agrees")  # c2 0.47 vs c1 0.05, floor -0.07 (se 0.023)
+        self.assertEqual(self.verdict_of(good), "agrees")  # c2 0.47 vs c1 0.05, floor -0.07 (se 0.023)
         self.assertIn("c2 index is 0.470", good)
         self.assertIn("so this run agrees (every g above 0.999)", good)
+        self.assertEqual(self.verdict_of(good, "HOG"), "agrees")
         bad = self.report("classic_c1_peaks", c2_peaks=False, hog_exact=False)
-        self.assertEqual(self.hmax_verdict(bad), "does not agree")  # c1 0.40 above c2 0.12
+        self.assertEqual(self.verdict_of(bad), "does not agree")  # c1 0.40 above c2 0.12
         self.assertIn("layers above c2 by more than 2 combined SEMs: c1", bad)
         self.assertIn("so this run does not agree (below 0.999", bad)
+        self.assertEqual(self.verdict_of(bad, "HOG"), "does not agree")
         self.assertIn("0.950 (vflip, noise)", bad)
 
     def test_demo_help_describes_classic(self):
@@ -573,7 +575,7 @@ class ClassicReportTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(os.path.join(root, "report.html"), encoding="utf-8") as f:
             html_text = f.read()
-        self.assertEqual(self.hmax_verdict(html_text), "inconclusive")
+        self.assertEqual(self.verdict_of(html_text), "inconclusive")
         self.assertIn("has no c2 layer", html_text)
 
 
