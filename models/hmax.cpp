@@ -501,7 +501,7 @@ HmaxPrototypes sample_hmax_prototypes(const Tensor& images, const HmaxOptions& o
 
 HmaxPrototypes sample_hmax_prototypes_from_c1(const Tensor& band2, int64_t per_size, uint64_t seed,
                                               const std::vector<int64_t>& sizes) {
-  ML_CHECK(per_size > 0, "hmax prototypes: the number per size must be > 0, got ", per_size);
+  ML_CHECK(per_size > 0, "hmax prototypes: the number per size (--hmax-per-size) must be > 0, got ", per_size);
   ML_CHECK(band2.dim() == 4 && band2.size(1) == kHmaxOrientations && band2.size(2) == band2.size(3),
            "hmax prototypes: band-2 C1 maps must be (N, 4, L, L), got ", band2.str());
   const int64_t N = band2.size(0), L = band2.size(2);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <memory>
 #include <numbers>
+#include <string>
 
 #include "engine/error.h"
 #include "engine/nn/module.h"
@@ -20,10 +21,22 @@ namespace ml::models {
 namespace {
 
 void check_options(const HogOptions& o) {
-  ML_CHECK(o.orientations >= 1, "hog: the orientation count must be >= 1, got ", o.orientations);
-  ML_CHECK(o.cell_size >= 1, "hog: the cell size must be >= 1 px, got ", o.cell_size);
-  ML_CHECK(o.variant != HogVariant::DalalTriggs || o.block_size >= 1, "hog: the block size must be >= 1 cell, got ",
-           o.block_size);
+  // The programs' option names in the messages (experiments/fixed_models.h).
+  ML_CHECK(o.orientations >= 1, "hog: the orientation count (--hog-orientations) must be >= 1, got ", o.orientations);
+  ML_CHECK(o.cell_size >= 1, "hog: the cell size (--hog-cell) must be >= 1 px, got ", o.cell_size);
+  ML_CHECK(o.variant != HogVariant::DalalTriggs || o.block_size >= 1,
+           "hog: the block size (--hog-block) must be >= 1 cell, got ", o.block_size);
+}
+
+// The smallest image side with one block: UoCTTI's 2 x 2 cells (and VLFeat's minimum of 4 px),
+// Dalal-Triggs' b x b cells; and that block in words.
+int64_t min_side(const HogOptions& o) {
+  return o.variant == HogVariant::UoCTTI ? std::max<int64_t>(2 * o.cell_size, 4) : o.block_size * o.cell_size;
+}
+std::string block_words(const HogOptions& o) {
+  const int64_t b = o.variant == HogVariant::UoCTTI ? 2 : o.block_size;
+  return "one " + std::to_string(b) + " x " + std::to_string(b) + " block of " + std::to_string(o.cell_size) +
+         "-px cells (" + std::to_string(min_side(o)) + " px)";
 }
 
 // One UoCTTI image (C, H, W) -> out (3n+4, R, Q); vl_hog_put_image + vl_hog_extract.
@@ -201,15 +214,8 @@ int64_t hog_dimension(const HogOptions& o) {
 std::pair<int64_t, int64_t> hog_grid(int64_t H, int64_t W, const HogOptions& o) {
   check_options(o);
   const int64_t cs = o.cell_size;
-  if (o.variant == HogVariant::UoCTTI) {
-    // One 2 x 2 block of cells, and VLFeat's minimum of 4 px.
-    ML_CHECK(H >= 2 * cs && W >= 2 * cs && H >= 4 && W >= 4, "hog: a ", H, " x ", W,
-             " image is smaller than one 2 x 2 block of ", cs, "-px cells (", std::max<int64_t>(2 * cs, 4), " px)");
-    return {(H + cs / 2) / cs, (W + cs / 2) / cs};
-  }
-  const int64_t need = o.block_size * cs;
-  ML_CHECK(H >= need && W >= need, "hog: a ", H, " x ", W, " image is smaller than one ", o.block_size, " x ",
-           o.block_size, " block of ", cs, "-px cells (", need, " px)");
+  ML_CHECK(H >= min_side(o) && W >= min_side(o), "hog: a ", H, " x ", W, " image is smaller than ", block_words(o));
+  if (o.variant == HogVariant::UoCTTI) return {(H + cs / 2) / cs, (W + cs / 2) / cs};
   return {H / cs - o.block_size + 1, W / cs - o.block_size + 1};
 }
 
@@ -351,7 +357,8 @@ Tensor hog_apply_transform(const Tensor& f, HogTransform g, const HogOptions& o)
 
 Model hog_model(const HogOptions& o, int64_t in_channels, int64_t image_size) {
   ML_CHECK(in_channels == 1 || in_channels == 3, "hog: --in-channels must be 1 (gray) or 3 (colour), got ", in_channels);
-  hog_grid(image_size, image_size, o);  // throws for images smaller than one block
+  check_options(o);
+  ML_CHECK(image_size >= min_side(o), "hog: --image-size ", image_size, " is smaller than ", block_words(o));
   Model m;
   m.name = "hog";
   m.in_channels = in_channels;

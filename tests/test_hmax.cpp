@@ -294,6 +294,11 @@ TEST_CASE("hmax: bad input names the sizes") {
   Model m = hmax_model(o);
   CHECK_THROWS_WITH_AS((*m.net)(Tensor::zeros({1, 1, 32, 32})), doctest::Contains("image side 32 is smaller than the largest S1 filter"), Error);
   CHECK_THROWS_WITH_AS((*m.net)(Tensor::zeros({1, 3, 64, 64})), doctest::Contains("must be (B, 1, S, S) gray"), Error);
+  CHECK_THROWS_WITH_AS((*m.net)(Tensor::zeros({1, 1, 64, 80})), doctest::Contains("must be (B, 1, S, S) gray, got float32 (1, 1, 64, 80)"), Error);
+  CHECK_THROWS_WITH_AS(sample_hmax_prototypes(Tensor::zeros({2, 1, 64, 64}), o, 0, 1),
+                       doctest::Contains("number per size (--hmax-per-size) must be > 0, got 0"), Error);
+  CHECK_THROWS_WITH_AS(sample_hmax_prototypes(Tensor::zeros({2, 1, 64, 64}), o, 2, 1, {4, 20}),
+                       doctest::Contains("size 20 does not fit the band-2 C1 map (13 x 13)"), Error);
   CHECK_THROWS_WITH_AS((*m.net)(Tensor::zeros({1, 1, 80, 80})), doctest::Contains("images are 80 px, the model was built for 64"), Error);
   CHECK_THROWS_WITH_AS(m.layer("s2"), doctest::Contains("no analysis layer 's2'"), Error);  // no prototypes
   HmaxPrototypes p;

@@ -198,12 +198,26 @@ TEST_CASE("hog: the model's layers, and bad input names the sizes") {
 
   HogOptions zero;
   zero.orientations = 0;
-  CHECK_THROWS_WITH_AS(hog(Tensor::zeros({1, 1, 32, 32}), zero), doctest::Contains("orientation count must be >= 1, got 0"), Error);
+  CHECK_THROWS_WITH_AS(hog(Tensor::zeros({1, 1, 32, 32}), zero),
+                       doctest::Contains("orientation count (--hog-orientations) must be >= 1, got 0"), Error);
+  CHECK_THROWS_WITH_AS(hog_model(zero, 1, 64), doctest::Contains("orientation count (--hog-orientations) must be >= 1, got 0"), Error);
+  CHECK_THROWS_WITH_AS(hog_channel_permutation(HogTransform::HFlip, 0), doctest::Contains("orientation count must be >= 1, got 0"), Error);
+  HogOptions zero_dt = zero;
+  zero_dt.variant = HogVariant::DalalTriggs;
+  CHECK_THROWS_WITH_AS(hog_channel_permutation(HogTransform::VFlip, zero_dt), doctest::Contains("(--hog-orientations) must be >= 1, got 0"), Error);
+  HogOptions no_cell;
+  no_cell.cell_size = 0;
+  CHECK_THROWS_WITH_AS(hog_model(no_cell, 1, 64), doctest::Contains("cell size (--hog-cell) must be >= 1 px, got 0"), Error);
+  CHECK_THROWS_WITH_AS(hog_model(o, 1, 12), doctest::Contains("--image-size 12 is smaller than one 2 x 2 block of 8-px cells (16 px)"), Error);
   CHECK_THROWS_WITH_AS(hog(Tensor::zeros({1, 1, 12, 32}), o), doctest::Contains("a 12 x 32 image is smaller than one 2 x 2 block of 8-px cells (16 px)"), Error);
   HogOptions dt;
   dt.variant = HogVariant::DalalTriggs;
   dt.block_size = 3;
   CHECK_THROWS_WITH_AS(hog(Tensor::zeros({1, 1, 20, 32}), dt), doctest::Contains("smaller than one 3 x 3 block of 8-px cells (24 px)"), Error);
+  CHECK_THROWS_WITH_AS(hog_model(dt, 3, 20), doctest::Contains("--image-size 20 is smaller than one 3 x 3 block of 8-px cells (24 px)"), Error);
+  dt.block_size = 0;
+  CHECK_THROWS_WITH_AS(hog_model(dt, 1, 64), doctest::Contains("block size (--hog-block) must be >= 1 cell, got 0"), Error);
+  dt.block_size = 3;
   CHECK_THROWS_WITH_AS(hog(Tensor::zeros({1, 2, 32, 32}), o), doctest::Contains("(B, 1 or 3, H, W)"), Error);
   CHECK_THROWS_WITH_AS(hog_apply_transform(hog(Tensor::zeros({1, 1, 32, 32}), o), HogTransform::Rot90, 9),
                        doctest::Contains("even orientation count"), Error);
