@@ -939,9 +939,9 @@ def claim_hmax(m):
     under = [layers[i] for i in others if c2 - mean[i] > 2 * math.hypot(sem[i], c2_sem)]
     if above and len(under) == len(others):
         word = "agrees"
-    elif below or not above:
+    elif below or gap <= 0:
         word = "does not agree"
-    else:
+    else:  # c2 above its floor or the other layers, but not by 2 standard errors: too few objects
         word = "inconclusive"
     best = others[int(np.argmax([mean[i] for i in others]))] if others else k
     text = (f"Pooled over the mirror-symmetric families (released definition), HMAX's c2 index is {pm(c2, c2_sem)} "
@@ -955,7 +955,7 @@ def claim_hmax(m):
             "that pools over the whole image (Fig. 2—S3; for HMAX that is C2, the max over all positions and "
             "bands); this run agrees when c2 exceeds every other analysed layer by more than 2 combined SEMs and "
             "its floor by more than 2 combined standard errors, does not agree when another layer exceeds c2 by "
-            "that margin or c2 is not above its floor, and is otherwise inconclusive.")
+            "that margin or c2 is at or below its floor's mean, and is otherwise inconclusive.")
     return word, text
 
 

@@ -487,12 +487,14 @@ class RiseReportTest(unittest.TestCase):
         self.assertEqual(bad["e"], "does not agree")
 
 
-def make_classic(root, c2_peaks=True, hog_exact=True):
+def make_classic(root, c2_peaks=True, hog_exact=True, level=None):
     """Synthetic tools/demo.sh --classic outputs: root/classic/hmax/msvt (layers image, c1, c2, pooled
     index over 175 objects, the shuffled-view floor near -0.07 with one object's sd 0.3) and
     root/classic/hog/equivariance/equivariance.csv. c2_peaks=False puts c1 above c2 (the paper's
-    HMAX peak at C2 fails); hog_exact=False lowers one transform's equivariance below 0.999."""
-    level = {"image": -0.08, "c1": 0.05, "c2": 0.47} if c2_peaks else {"image": -0.08, "c1": 0.40, "c2": 0.12}
+    HMAX peak at C2 fails); level: the pooled index per layer itself; hog_exact=False lowers one
+    transform's equivariance below 0.999."""
+    if level is None:
+        level = {"image": -0.08, "c1": 0.05, "c2": 0.47} if c2_peaks else {"image": -0.08, "c1": 0.40, "c2": 0.12}
     rows, floor = [], []
     for li, layer in enumerate(level):
         for definition, shift in (("released", 0.0), ("no_diagonal", 0.125)):
@@ -553,6 +555,14 @@ class ClassicReportTest(unittest.TestCase):
         self.assertIn("so this run does not agree (below 0.999", bad)
         self.assertEqual(self.verdict_of(bad, "HOG"), "does not agree")
         self.assertIn("0.950 (vflip, noise)", bad)
+
+    def test_hmax_at_its_floor_or_barely_above(self):
+        # c2 the highest layer but below its floor (-0.07): no mirror-symmetric tuning at all.
+        low = self.report("classic_c2_floor", level={"image": -0.14, "c1": -0.13, "c2": -0.09})
+        self.assertEqual(self.verdict_of(low), "does not agree")
+        # c2 0.04 above its floor, 0.01-0.02 above the other layers: under 2 combined standard errors (0.06, 0.057).
+        near = self.report("classic_c2_near", level={"image": -0.05, "c1": -0.04, "c2": -0.03})
+        self.assertEqual(self.verdict_of(near), "inconclusive")
 
     def test_demo_help_describes_classic(self):
         p = subprocess.run(["bash", os.path.join(TOOLS, "demo.sh"), "--help"], capture_output=True, text=True, timeout=60)
