@@ -178,12 +178,18 @@ if [ -z "$resume" ] && [ -d "$out/seeds" ]; then
 fi
 # done FILE: with --resume, an output that exists is not computed again.
 done_() { [ -n "$resume" ] && [ -e "$1" ]; }
+# rendered DIR SIZE: with --resume, DIR holds a finished render (manifest.csv is written last) at
+# SIZE px with this --seed, so it is not rendered again.
+rendered() {
+  done_ "$1/manifest.csv" && grep -Eqs "\"size\": $2([^0-9]|\$)" "$1/stimuli.json" &&
+    grep -Eqs "\"seed\": $seed([^0-9]|\$)" "$1/stimuli.json"
+}
 
 step "render stimuli (${size}x${size}, seed $seed)"
 t0=$(now)
-done_ "$out/stimuli/manifest.csv" || "$bin/tools/render_stimuli" --out "$out/stimuli" --size "$size" --seed "$seed"
+rendered "$out/stimuli" "$size" || "$bin/tools/render_stimuli" --out "$out/stimuli" --size "$size" --seed "$seed"
 for a in $levels; do
-  done_ "$out/stimuli_asym/A_$a/manifest.csv" ||
+  rendered "$out/stimuli_asym/A_$a" "$size" ||
     "$bin/tools/render_stimuli" --out "$out/stimuli_asym/A_$a" --size "$size" --seed "$seed" --asymmetry "$a"
 done
 t_render=$(secs "$t0" "$(now)")
@@ -276,7 +282,7 @@ t_classic=0
 if [ -n "$classic" ]; then
   step "HMAX on 227-px stimuli and HOG on 224-px stimuli (--classic)"
   t0=$(now)
-  done_ "$out/stimuli_227/manifest.csv" || "$bin/tools/render_stimuli" --out "$out/stimuli_227" --size 227 --seed "$seed"
+  rendered "$out/stimuli_227" 227 || "$bin/tools/render_stimuli" --out "$out/stimuli_227" --size 227 --seed "$seed"
   [ -f "$out/stimuli_224/manifest.csv" ] || "$bin/tools/render_stimuli" --out "$out/stimuli_224" --size 224 --seed "$seed"
   common=(--seed "$seed" --device "$device" --threads "$threads" --quiet)
   mkdir -p "$out/classic"  # --hmax-save-prototypes writes here before mirror_symmetry makes its --out
