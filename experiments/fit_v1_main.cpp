@@ -4,7 +4,10 @@
 //   simulate_v1 --preset ci --out out/v1_ci/data
 //   fit_v1 --data out/v1_ci/data --preset ci --out out/v1_ci --threads 2
 //   python3 tools/v1_report.py out/v1_ci
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 
 #include "experiments/analysis/v1_study.h"
@@ -40,16 +43,29 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);
   c.progress = !quiet;
+  const auto t0 = std::chrono::steady_clock::now();
+  // Wall and CPU time of the whole run (every model, every thread), printed last: on a shared
+  // machine the wall time is inflated by other work and the CPU time is the figure to compare.
+  auto print_times = [&] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    const double cpu = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+                       1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+    std::fprintf(stderr, "fit_v1: wall %.1f s, CPU %.1f s (user + system, all threads)\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), cpu);
+  };
   try {
     if (!sweep.empty()) {
       const auto r = ml::analysis::run_v1_sweep(c, sweep);
       for (const auto& p : r["points"]) std::fprintf(stderr, "sweep point: %s\n", p.dump().c_str());
+      print_times();
       return 0;
     }
     const auto r = ml::analysis::run_v1_study(c);
     for (const auto& chk : r["pass_checks"])
       std::fprintf(stderr, "check %d: %s -> %s (%s)\n", chk["id"].get<int>(), chk["check"].get<std::string>().c_str(),
                    chk["pass"].get<bool>() ? "PASS" : "FAIL", chk["detail"].get<std::string>().c_str());
+    print_times();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fit_v1: %s\n", e.what());
     return 1;
