@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   app.add_option("--centre-features", c.centring,
                  "weight of a centring penalty on every core filter's energy centroid (not in the paper; 0: off)")
       ->capture_default_str();
+  app.add_option("--centre-composite", c.composite_centring,
+                 "weight of a penalty on the energy centroid of each last-layer channel's receptive field composed "
+                 "through the layers (not in the paper; 0: off)")
+      ->capture_default_str();
   std::string sweep;
   app.add_option("--sweep", sweep,
                  "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "

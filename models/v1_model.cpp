@@ -50,6 +50,19 @@ V1Core::V1Core(const V1CoreOptions& o, Generator& gen) : options(o) {
   }
 }
 
+std::vector<Tensor> V1Core::bn_squared_gains() const {
+  std::vector<Tensor> g;
+  for (size_t l = 0; l < bn_var_.size(); ++l) {
+    Tensor v = div(Tensor::ones(bn_var_[l].shape()).to(bn_var_[l].device()), add(bn_var_[l], bn_eps_));
+    if (bn_gamma_[l].defined()) v = mul(v, square(bn_gamma_[l]));
+    // Tied BN holds one gain per feature; channel r*F + f uses feature f's.
+    const int64_t C = options.kind == "equivariant" ? options.rotations * options.features[l] : options.features[l];
+    if (v.size(0) != C) v = expand(v.reshape({1, v.size(0)}), {C / v.size(0), v.size(0)}).reshape({C});
+    g.push_back(v);
+  }
+  return g;
+}
+
 int64_t V1Core::out_channels() const {
   const int64_t f = options.features.back();
   return options.kind == "equivariant" ? options.rotations * f : f;
@@ -150,6 +163,8 @@ Tensor V1Model::regularizer() const {
     if (l > 0 && options.sparse != 0.f) r = add(r, mul(group_sparsity_penalty(ws[l]), options.sparse));
     if (options.centring != 0.f) r = add(r, mul(centring_penalty(ws[l]), options.centring));
   }
+  if (options.composite_centring != 0.f)
+    r = add(r, mul(composite_centring_penalty(ws, core->bn_squared_gains()), options.composite_centring));
   return r;
 }
 
@@ -191,6 +206,44 @@ Tensor centring_penalty(const Tensor& w) {
   Tensor e = sum(square(w).reshape({O, I, K * K}), {1});  // (O, K*K) energy per position
   Tensor tot = add(sum(e, {1}), 1e-12f);                  // (O); the 1e-12 keeps a zero filter finite
   Tensor cy = div(matmul(e, DY).reshape({O}), tot), cx = div(matmul(e, DX).reshape({O}), tot);
+  return sum(add(square(cy), square(cx)));
+}
+
+Tensor composite_centring_penalty(const std::vector<Tensor>& ws, const std::vector<Tensor>& gains) {
+  ML_CHECK(!ws.empty(), "composite_centring_penalty: no layers");
+  Tensor T, cy, cx;  // per input channel of the current layer: composed energy and centroid
+  for (size_t l = 0; l < ws.size(); ++l) {
+    const Tensor& w = ws[l];
+    ML_CHECK(w.dim() == 4 && w.size(2) == w.size(3), "composite_centring_penalty: layer ", l, " weights ", w.str(),
+             " must be (O, I, K, K)");
+    const int64_t O = w.size(0), I = w.size(1), K = w.size(2);
+    if (l > 0)
+      ML_CHECK(I == ws[l - 1].size(0), "composite_centring_penalty: layer ", l, " reads ", I, " channels, layer ",
+               l - 1, " makes ", ws[l - 1].size(0));
+    std::vector<float> dy(static_cast<size_t>(K * K)), dx(dy.size());
+    for (int64_t y = 0; y < K; ++y)
+      for (int64_t x = 0; x < K; ++x)
+        dy[static_cast<size_t>(y * K + x)] = static_cast<float>(y - K / 2), dx[static_cast<size_t>(y * K + x)] = static_cast<float>(x - K / 2);
+    const Tensor DY = Tensor::from_vector({K * K, 1}, dy).to(w.device()), DX = Tensor::from_vector({K * K, 1}, dx).to(w.device());
+    const Tensor e = square(w).reshape({O * I, K * K});
+    const Tensor S = sum(e, {1}).reshape({O, I});  // energy of kernel (o, i)
+    const Tensor my = matmul(e, DY).reshape({O, I}), mx = matmul(e, DX).reshape({O, I});  // S x its tap centroid
+    Tensor a = S, ay = my, ax = mx;  // weights a_oi and a_oi x (tap centroid + input centroid)
+    if (l > 0) {
+      Tensor gi = T;  // (I): composed energy of each input times its gain
+      if (l - 1 < gains.size() && gains[l - 1].defined()) {
+        ML_CHECK(gains[l - 1].numel() == I, "composite_centring_penalty: gains[", l - 1, "] has ", gains[l - 1].numel(),
+                 " values for ", I, " channels");
+        gi = mul(gi, gains[l - 1].reshape({I}));
+      }
+      const Tensor g2 = gi.reshape({1, I});
+      a = mul(S, g2);
+      ay = mul(add(my, mul(S, cy.reshape({1, I}))), g2);
+      ax = mul(add(mx, mul(S, cx.reshape({1, I}))), g2);
+    }
+    T = add(sum(a, {1}), 1e-12f);  // (O); the 1e-12 keeps a zero filter finite
+    cy = div(sum(ay, {1}), T), cx = div(sum(ax, {1}), T);
+  }
   return sum(add(square(cy), square(cx)));
 }
 

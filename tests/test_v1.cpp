@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -568,4 +569,45 @@ TEST_CASE("v1 readout types: roll, sign alignment, drive space, copy correlation
   CHECK(median(peak_err) <= std::numbers::pi / Ri);
   const auto labels = kmeans(ri.rolled, 24, 4 * Ri, 4, 50, 3);
   CHECK(adjusted_rand_index(labels, types) == doctest::Approx(1.0));
+}
+
+TEST_CASE("v1 composite centring penalty: hand values, gains, gradients, model wiring") {
+  // Layer 1: one 3 x 3 filter, a delta one row above the centre (centroid (-1, 0)). Layer 2: a
+  // delta one row below the centre: the composed receptive field is centred (0), though each
+  // layer alone is 1 px off (centring_penalty: 1 + 1).
+  auto delta = [](int64_t O, int64_t I, int64_t K, std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, float>> taps) {
+    std::vector<float> v(static_cast<size_t>(O * I * K * K), 0.f);
+    for (auto [o, i, y, x, a] : taps) v[static_cast<size_t>(((o * I + i) * K + y) * K + x)] = a;
+    return Tensor::from_vector({O, I, K, K}, v);
+  };
+  const Tensor up = delta(1, 1, 3, {{0, 0, 0, 1, 2.f}}), down = delta(1, 1, 3, {{0, 0, 2, 1, 1.f}}),
+               mid = delta(1, 1, 3, {{0, 0, 1, 1, 1.f}});
+  CHECK(models::composite_centring_penalty({up, down}, {}).item() == doctest::Approx(0.0).epsilon(1e-6));
+  CHECK(models::centring_penalty(up).item() + models::centring_penalty(down).item() == doctest::Approx(2.0));
+  CHECK(models::composite_centring_penalty({up, mid}, {}).item() == doctest::Approx(1.0).epsilon(1e-6));
+  CHECK(models::composite_centring_penalty({up}, {}).item() == doctest::Approx(1.0).epsilon(1e-6));
+  // Two layer-1 channels 1 px up and 1 px down, read by centred deltas of equal weight: centred
+  // with equal gains; with squared gains 3 and 1 the centroid is (3 (-1) + 1 (+1)) / 4 = -0.5.
+  const Tensor two = delta(2, 1, 3, {{0, 0, 0, 1, 1.f}, {1, 0, 2, 1, 1.f}});
+  const Tensor both = delta(1, 2, 3, {{0, 0, 1, 1, 1.f}, {0, 1, 1, 1, 1.f}});
+  CHECK(models::composite_centring_penalty({two, both}, {}).item() == doctest::Approx(0.0).epsilon(1e-6));
+  CHECK(models::composite_centring_penalty({two, both}, {Tensor::from_vector({2}, {3.f, 1.f})}).item() ==
+        doctest::Approx(0.25).epsilon(1e-6));
+  CHECK_THROWS_AS(models::composite_centring_penalty({two, mid}, {}), Error);  // layer 2 reads 1 channel, layer 1 makes 2
+  // Gradients in the weights of both layers and in the gains, by central differences.
+  Generator g(31);
+  const Tensor w1 = rand({3, 1, 5, 5}, g), w2 = rand({2, 3, 3, 3}, g), gn = add(rand({3}, g), 0.5f);
+  gradcheck([](const std::vector<Tensor>& in) { return models::composite_centring_penalty({in[0], in[1]}, {in[2]}); },
+            {w1, w2, gn});
+  // The model adds W x the penalty on its core's weights and BN gains (0: the paper's model).
+  models::V1ModelOptions mo;
+  mo.core.kernels = {5, 3}, mo.core.features = {2, 2}, mo.core.rotations = 4;
+  mo.height = mo.width = 8, mo.neurons = 2;
+  Generator g0(1), g1(1);
+  models::V1Model plain(mo, {1.f, 1.f}, g0);
+  mo.composite_centring = 2.f;
+  models::V1Model centred(mo, {1.f, 1.f}, g1);
+  const double expect = plain.regularizer().item() +
+                        2.0 * models::composite_centring_penalty(plain.core->layer_weights(), plain.core->bn_squared_gains()).item();
+  CHECK(centred.regularizer().item() == doctest::Approx(expect).epsilon(1e-5));
 }
