@@ -38,6 +38,10 @@ int main(int argc, char** argv) {
                  "weight of a penalty on the energy centroid of each last-layer channel's receptive field composed "
                  "through the layers (not in the paper; 0: off)")
       ->capture_default_str();
+  app.add_option("--centre-blank-rf", c.blank_rf_centring,
+                 "weight of a penalty on the centroid of each last-layer channel's gradient receptive field at a "
+                 "blank image (not in the paper; 0: off)")
+      ->capture_default_str();
   std::string sweep;
   app.add_option("--sweep", sweep,
                  "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "

@@ -611,3 +611,52 @@ TEST_CASE("v1 composite centring penalty: hand values, gains, gradients, model w
                         2.0 * models::composite_centring_penalty(plain.core->layer_weights(), plain.core->bn_squared_gains()).item();
   CHECK(centred.regularizer().item() == doctest::Approx(expect).epsilon(1e-5));
 }
+
+TEST_CASE("v1 blank-image RF centring: equals the autograd gradient RF at a blank image; gradients; wiring") {
+  // An equivariant and a CNN core with non-trivial BN (random running statistics, gamma, beta):
+  // the closed form (kernels composed with per-channel slopes) must equal the sum over last-layer
+  // channels of |centroid|^2 of the squared input gradient at a blank image (channel_rf_offset),
+  // the map large enough that the 7 x 7 composed RF never meets the border.
+  for (const char* kind : {"equivariant", "cnn"}) {
+    models::V1ModelOptions mo;
+    mo.core.kind = kind, mo.core.kernels = {5, 3}, mo.core.features = {3, 2}, mo.core.rotations = 4;
+    mo.height = mo.width = 15, mo.neurons = 2;
+    Generator g(7);
+    models::V1Model m(mo, {1.f, 1.f}, g);
+    Generator gb(8);
+    for (auto& [name, t] : m.core->named_buffers()) {
+      const auto r = rand(t.shape(), gb, 0.f, 1.f).to_vector();
+      std::vector<float> v(r.size());
+      for (size_t i = 0; i < v.size(); ++i) v[i] = name.find("var") != std::string::npos ? 0.5f + r[i] : r[i] - 0.5f;
+      std::copy(v.begin(), v.end(), t.data());
+    }
+    for (auto& [name, t] : m.core->named_parameters())
+      if (name.find(".bn.") != std::string::npos) {
+        const auto r = rand(t.shape(), gb, 0.f, 1.f).to_vector();
+        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = name.find("weight") != std::string::npos ? 0.5f + r[static_cast<size_t>(i)] : r[static_cast<size_t>(i)] - 0.5f;
+      }
+    const auto off = channel_rf_offset(m, Tensor::zeros({1, 1, 15, 15}), 1);
+    double ref = 0;
+    for (const auto& o : off) ref += o.first * o.first + o.second * o.second;
+    const double got = models::blank_rf_centring_penalty(m.core->layer_weights(), m.core->blank_image_slopes()).item();
+    CHECK_MESSAGE(ref > 0.01, kind);  // the test means something: random kernels are off-centre
+    CHECK_MESSAGE(got == doctest::Approx(ref).epsilon(1e-3), kind);
+  }
+  // Gradients in both layers' weights and the slopes, by central differences.
+  Generator g(33);
+  const Tensor w1 = rand({3, 1, 5, 5}, g), w2 = rand({2, 3, 3, 3}, g), sl = rand({3}, g, 0.5f, 1.5f);
+  gradcheck([](const std::vector<Tensor>& in) { return models::blank_rf_centring_penalty({in[0], in[1]}, {in[2]}); },
+            {w1, w2, sl});
+  CHECK_THROWS_AS(models::blank_rf_centring_penalty({w2}, {}), Error);  // layer 0 must read one channel
+  // The model adds W x the penalty (0: the paper's model).
+  models::V1ModelOptions mo;
+  mo.core.kernels = {5, 3}, mo.core.features = {2, 2}, mo.core.rotations = 4;
+  mo.height = mo.width = 8, mo.neurons = 2;
+  Generator g0(1), g1(1);
+  models::V1Model plain(mo, {1.f, 1.f}, g0);
+  mo.blank_rf_centring = 2.f;
+  models::V1Model centred(mo, {1.f, 1.f}, g1);
+  const double expect = plain.regularizer().item() +
+                        2.0 * models::blank_rf_centring_penalty(plain.core->layer_weights(), plain.core->blank_image_slopes()).item();
+  CHECK(centred.regularizer().item() == doctest::Approx(expect).epsilon(1e-5));
+}

@@ -390,6 +390,8 @@ json run_v1_study(const V1StudyConfig& c) {
            " must be a finite weight >= 0");
   ML_CHECK(c.composite_centring >= 0 && std::isfinite(c.composite_centring), "fit_v1: --centre-composite ",
            c.composite_centring, " must be a finite weight >= 0");
+  ML_CHECK(c.blank_rf_centring >= 0 && std::isfinite(c.blank_rf_centring), "fit_v1: --centre-blank-rf ",
+           c.blank_rf_centring, " must be a finite weight >= 0");
   ML_CHECK(c.last_features >= 0, "fit_v1: --last-features ", c.last_features, " is negative");
   if (c.last_features > 0) preset.equivariant.features.back() = c.last_features;
   ML_CHECK(c.train_fraction > 0 && c.train_fraction <= 1, "fit_v1: --train-fraction ", c.train_fraction,
@@ -434,6 +436,7 @@ json run_v1_study(const V1StudyConfig& c) {
     mo.smooth = preset.smooth, mo.sparse = preset.sparse, mo.readout = preset.readout;
     mo.centring = c.centring;
     mo.composite_centring = c.composite_centring;
+    mo.blank_rf_centring = c.blank_rf_centring;
     Generator g(seed);
     // A mask must fit the feature map: SAME padding keeps the maps at the image size.
     return std::make_shared<models::V1Model>(mo, mresp, g);
@@ -450,7 +453,8 @@ json run_v1_study(const V1StudyConfig& c) {
                             {"interval", preset.fit.interval}, {"patience", preset.fit.patience},
                             {"max_steps", preset.fit.max_steps}, {"smooth", preset.smooth},
                             {"sparse", preset.sparse},         {"readout", preset.readout},
-                            {"centring", c.centring},          {"composite_centring", c.composite_centring}};
+                            {"centring", c.centring},          {"composite_centring", c.composite_centring},
+                            {"blank_rf_centring", c.blank_rf_centring}};
   json models_json = json::object();
 
   // Fits (or, with resume, loads) one model; returns it.
