@@ -4,7 +4,10 @@
 //   simulate_v1 --preset ci --out out/v1_ci/data
 //   fit_v1 --data out/v1_ci/data --preset ci --out out/v1_ci --threads 2
 //   python3 tools/v1_report.py out/v1_ci
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 
 #include "experiments/analysis/v1_study.h"
@@ -31,6 +34,14 @@ int main(int argc, char** argv) {
   app.add_option("--centre-features", c.centring,
                  "weight of a centring penalty on every core filter's energy centroid (not in the paper; 0: off)")
       ->capture_default_str();
+  app.add_option("--centre-composite", c.composite_centring,
+                 "weight of a penalty on the energy centroid of each last-layer channel's receptive field composed "
+                 "through the layers (not in the paper; 0: off)")
+      ->capture_default_str();
+  app.add_option("--centre-blank-rf", c.blank_rf_centring,
+                 "weight of a penalty on the centroid of each last-layer channel's gradient receptive field at a "
+                 "blank image (not in the paper; 0: off)")
+      ->capture_default_str();
   std::string sweep;
   app.add_option("--sweep", sweep,
                  "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "
@@ -40,16 +51,29 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);
   c.progress = !quiet;
+  const auto t0 = std::chrono::steady_clock::now();
+  // Wall and CPU time of the whole run (every model, every thread), printed last: on a shared
+  // machine the wall time is inflated by other work and the CPU time is the figure to compare.
+  auto print_times = [&] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    const double cpu = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+                       1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+    std::fprintf(stderr, "fit_v1: wall %.1f s, CPU %.1f s (user + system, all threads)\n",
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), cpu);
+  };
   try {
     if (!sweep.empty()) {
       const auto r = ml::analysis::run_v1_sweep(c, sweep);
       for (const auto& p : r["points"]) std::fprintf(stderr, "sweep point: %s\n", p.dump().c_str());
+      print_times();
       return 0;
     }
     const auto r = ml::analysis::run_v1_study(c);
     for (const auto& chk : r["pass_checks"])
       std::fprintf(stderr, "check %d: %s -> %s (%s)\n", chk["id"].get<int>(), chk["check"].get<std::string>().c_str(),
                    chk["pass"].get<bool>() ? "PASS" : "FAIL", chk["detail"].get<std::string>().c_str());
+    print_times();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fit_v1: %s\n", e.what());
     return 1;

@@ -50,6 +50,42 @@ V1Core::V1Core(const V1CoreOptions& o, Generator& gen) : options(o) {
   }
 }
 
+std::vector<Tensor> V1Core::bn_squared_gains() const {
+  std::vector<Tensor> g;
+  for (size_t l = 0; l < bn_var_.size(); ++l) {
+    Tensor v = div(Tensor::ones(bn_var_[l].shape()).to(bn_var_[l].device()), add(bn_var_[l], bn_eps_));
+    if (bn_gamma_[l].defined()) v = mul(v, square(bn_gamma_[l]));
+    // Tied BN holds one gain per feature; channel r*F + f uses feature f's.
+    const int64_t C = options.kind == "equivariant" ? options.rotations * options.features[l] : options.features[l];
+    if (v.size(0) != C) v = expand(v.reshape({1, v.size(0)}), {C / v.size(0), v.size(0)}).reshape({C});
+    g.push_back(v);
+  }
+  return g;
+}
+
+std::vector<Tensor> V1Core::blank_image_slopes() const {
+  const auto ws = layer_weights();
+  std::vector<Tensor> a;
+  Tensor h;  // constant activation of each input channel (undefined: the blank image, 0)
+  for (size_t l = 0; l < ws.size(); ++l) {
+    const int64_t O = ws[l].size(0), I = ws[l].size(1), K = ws[l].size(2);
+    const int64_t C = options.kind == "equivariant" ? options.rotations * options.features[l] : options.features[l];
+    auto per_channel = [&](const Tensor& v) {  // tied BN: one value per feature, channel r*F + f
+      return v.size(0) == C ? v : expand(v.reshape({1, v.size(0)}), {C / v.size(0), v.size(0)}).reshape({C});
+    };
+    // The conv of a constant map is the constant times each kernel's sum.
+    Tensor pre = h.defined() ? matmul(sum(ws[l].reshape({O, I, K * K}), {2}), h.reshape({I, 1})).reshape({O})
+                             : Tensor::zeros({O}).to(ws[l].device());
+    Tensor scale = div(Tensor::ones({C}).to(ws[l].device()), sqrt(add(per_channel(bn_var_[l]), bn_eps_)));
+    if (bn_gamma_[l].defined()) scale = mul(scale, per_channel(bn_gamma_[l]));
+    Tensor bn = add(mul(sub(pre, per_channel(bn_mean_[l])), scale), per_channel(bn_beta_[l]));
+    const bool last = l + 1 == ws.size();
+    a.push_back(last ? scale : mul(scale, sigmoid(bn)));  // softplus' = sigmoid
+    h = last ? bn : softplus(bn);
+  }
+  return a;
+}
+
 int64_t V1Core::out_channels() const {
   const int64_t f = options.features.back();
   return options.kind == "equivariant" ? options.rotations * f : f;
@@ -150,6 +186,10 @@ Tensor V1Model::regularizer() const {
     if (l > 0 && options.sparse != 0.f) r = add(r, mul(group_sparsity_penalty(ws[l]), options.sparse));
     if (options.centring != 0.f) r = add(r, mul(centring_penalty(ws[l]), options.centring));
   }
+  if (options.blank_rf_centring != 0.f)
+    r = add(r, mul(blank_rf_centring_penalty(ws, core->blank_image_slopes()), options.blank_rf_centring));
+  if (options.composite_centring != 0.f)
+    r = add(r, mul(composite_centring_penalty(ws, core->bn_squared_gains()), options.composite_centring));
   return r;
 }
 
@@ -191,6 +231,76 @@ Tensor centring_penalty(const Tensor& w) {
   Tensor e = sum(square(w).reshape({O, I, K * K}), {1});  // (O, K*K) energy per position
   Tensor tot = add(sum(e, {1}), 1e-12f);                  // (O); the 1e-12 keeps a zero filter finite
   Tensor cy = div(matmul(e, DY).reshape({O}), tot), cx = div(matmul(e, DX).reshape({O}), tot);
+  return sum(add(square(cy), square(cx)));
+}
+
+Tensor composite_centring_penalty(const std::vector<Tensor>& ws, const std::vector<Tensor>& gains) {
+  ML_CHECK(!ws.empty(), "composite_centring_penalty: no layers");
+  Tensor T, cy, cx;  // per input channel of the current layer: composed energy and centroid
+  for (size_t l = 0; l < ws.size(); ++l) {
+    const Tensor& w = ws[l];
+    ML_CHECK(w.dim() == 4 && w.size(2) == w.size(3), "composite_centring_penalty: layer ", l, " weights ", w.str(),
+             " must be (O, I, K, K)");
+    const int64_t O = w.size(0), I = w.size(1), K = w.size(2);
+    if (l > 0)
+      ML_CHECK(I == ws[l - 1].size(0), "composite_centring_penalty: layer ", l, " reads ", I, " channels, layer ",
+               l - 1, " makes ", ws[l - 1].size(0));
+    std::vector<float> dy(static_cast<size_t>(K * K)), dx(dy.size());
+    for (int64_t y = 0; y < K; ++y)
+      for (int64_t x = 0; x < K; ++x)
+        dy[static_cast<size_t>(y * K + x)] = static_cast<float>(y - K / 2), dx[static_cast<size_t>(y * K + x)] = static_cast<float>(x - K / 2);
+    const Tensor DY = Tensor::from_vector({K * K, 1}, dy).to(w.device()), DX = Tensor::from_vector({K * K, 1}, dx).to(w.device());
+    const Tensor e = square(w).reshape({O * I, K * K});
+    const Tensor S = sum(e, {1}).reshape({O, I});  // energy of kernel (o, i)
+    const Tensor my = matmul(e, DY).reshape({O, I}), mx = matmul(e, DX).reshape({O, I});  // S x its tap centroid
+    Tensor a = S, ay = my, ax = mx;  // weights a_oi and a_oi x (tap centroid + input centroid)
+    if (l > 0) {
+      Tensor gi = T;  // (I): composed energy of each input times its gain
+      if (l - 1 < gains.size() && gains[l - 1].defined()) {
+        ML_CHECK(gains[l - 1].numel() == I, "composite_centring_penalty: gains[", l - 1, "] has ", gains[l - 1].numel(),
+                 " values for ", I, " channels");
+        gi = mul(gi, gains[l - 1].reshape({I}));
+      }
+      const Tensor g2 = gi.reshape({1, I});
+      a = mul(S, g2);
+      ay = mul(add(my, mul(S, cy.reshape({1, I}))), g2);
+      ax = mul(add(mx, mul(S, cx.reshape({1, I}))), g2);
+    }
+    T = add(sum(a, {1}), 1e-12f);  // (O); the 1e-12 keeps a zero filter finite
+    cy = div(sum(ay, {1}), T), cx = div(sum(ax, {1}), T);
+  }
+  return sum(add(square(cy), square(cx)));
+}
+
+Tensor blank_rf_centring_penalty(const std::vector<Tensor>& ws, const std::vector<Tensor>& slopes) {
+  ML_CHECK(!ws.empty() && ws[0].dim() == 4 && ws[0].size(1) == 1 && ws[0].size(2) == ws[0].size(3),
+           "blank_rf_centring_penalty: layer 0 weights must be (O, 1, K, K) (one image channel)");
+  // X: the composed kernels of the current layer's outputs, flipped, as one image (1, O, S, S).
+  // conv2d is a cross-correlation, so a full-padded conv2d of the flipped composed kernels with the
+  // next layer's weights gives the flipped composition; a flip only negates the centroid.
+  const int64_t O0 = ws[0].size(0), K0 = ws[0].size(2);
+  std::vector<float> perm(static_cast<size_t>(K0 * K0 * K0 * K0), 0.f);
+  for (int64_t q = 0; q < K0 * K0; ++q) perm[static_cast<size_t>(q * K0 * K0 + (K0 * K0 - 1 - q))] = 1.f;
+  Tensor X = matmul(ws[0].reshape({O0, K0 * K0}), Tensor::from_vector({K0 * K0, K0 * K0}, perm).to(ws[0].device()))
+                 .reshape({1, O0, K0, K0});
+  for (size_t l = 1; l < ws.size(); ++l) {
+    const int64_t I = ws[l].size(1), K = ws[l].size(2);
+    ML_CHECK(ws[l].dim() == 4 && I == X.size(1) && K == ws[l].size(3), "blank_rf_centring_penalty: layer ", l,
+             " weights ", ws[l].str(), " do not read the ", X.size(1), " channels below");
+    ML_CHECK(l - 1 < slopes.size() && slopes[l - 1].numel() == I, "blank_rf_centring_penalty: need ", I,
+             " slopes for layer ", l - 1);
+    X = conv2d(mul(X, slopes[l - 1].reshape({1, I, 1, 1})), ws[l], Tensor(), 1, K - 1);
+  }
+  const int64_t O = X.size(1), S = X.size(2);
+  std::vector<float> dy(static_cast<size_t>(S * S)), dx(dy.size());
+  for (int64_t y = 0; y < S; ++y)
+    for (int64_t x = 0; x < S; ++x)
+      dy[static_cast<size_t>(y * S + x)] = static_cast<float>(y) - 0.5f * static_cast<float>(S - 1),
+      dx[static_cast<size_t>(y * S + x)] = static_cast<float>(x) - 0.5f * static_cast<float>(S - 1);
+  const Tensor e = square(X).reshape({O, S * S});
+  const Tensor tot = add(sum(e, {1}), 1e-12f);
+  const Tensor cy = div(matmul(e, Tensor::from_vector({S * S, 1}, dy).to(X.device())).reshape({O}), tot),
+               cx = div(matmul(e, Tensor::from_vector({S * S, 1}, dx).to(X.device())).reshape({O}), tot);
   return sum(add(square(cy), square(cx)));
 }
 

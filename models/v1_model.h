@@ -39,6 +39,14 @@ class V1Core : public nn::Module {
   // Each layer's assembled (equivariant) or plain (cnn) weights, (O, I, K, K), differentiable.
   std::vector<Tensor> layer_weights() const;
   int64_t conv_parameter_count() const;
+  // Per layer, each output channel's squared BN gain gamma^2 / (running var + eps), (O_l); gamma
+  // is 1 where the layer has none; differentiable in gamma. For composite_centring_penalty.
+  std::vector<Tensor> bn_squared_gains() const;
+  // Per layer, each output channel's slope d(layer output)/d(conv output) at a blank (all-zero,
+  // i.e. mean-grey) image with BN in inference mode: gamma / sqrt(var + eps) times softplus' of the
+  // channel's constant BN output (1 for the last layer, which has no softplus). Differentiable in
+  // the weights, gamma and beta. For blank_rf_centring_penalty.
+  std::vector<Tensor> blank_image_slopes() const;
   V1CoreOptions options;
 
  private:
@@ -75,6 +83,12 @@ struct V1ModelOptions {
   // directions, so one mask per neuron cannot pool them; this pins each filter's energy to its
   // kernel centre so that argmax |m_n| marks the receptive field (fit_v1 --centre-features).
   float centring = 0.f;
+  // Composite centring (NOT in the paper; 0 = off): weight of composite_centring_penalty on the
+  // core (fit_v1 --centre-composite).
+  float composite_centring = 0.f;
+  // Blank-image RF centring (NOT in the paper; 0 = off): weight of blank_rf_centring_penalty on the
+  // core with its blank_image_slopes (fit_v1 --centre-blank-rf).
+  float blank_rf_centring = 0.f;
 };
 
 class V1Model : public nn::Module {
@@ -98,5 +112,23 @@ Tensor group_sparsity_penalty(const Tensor& w);
 // kernel centre, of the filter's energy sum_i w_oi(y, x)^2 over its K x K grid. Zero for any
 // filter whose energy is point-symmetric about the centre; a 1-px displacement costs 1.
 Tensor centring_penalty(const Tensor& w);
+// Composite centring (our addition, not the paper's): sum over the last layer's channels of
+// |c|^2, c the energy centroid (pixels from the map position) of the channel's receptive field
+// composed through every layer: a channel's composed energy is sum_i S_ci g_i T_i and its
+// centroid the same-weighted mean of (tap centroid of kernel ci + centroid of input i), with S_ci
+// = ||w_ci||^2, T_i and the centroid of input i from the layer below (the image: 1 and 0) and
+// g_i the squared gain of input i (`gains[l - 1]`, e.g. BN gamma^2 / (running var + eps); an
+// undefined tensor counts as 1). Softplus slopes count as 1 and coherent sums as energies: an
+// approximation of the gradient RF's centroid that needs no double backward. Unlike
+// centring_penalty it sees an offset that only the composition makes (a layer-2 kernel reading
+// displaced layer-1 features). ws[l]: (O_l, I_l, K_l, K_l); gains[l]: (O_l).
+Tensor composite_centring_penalty(const std::vector<Tensor>& ws, const std::vector<Tensor>& gains);
+// Blank-image RF centring (our addition, not the paper's): sum over the last layer's channels of
+// |c|^2, c the centroid (pixels from the map position) of the squared gradient receptive field at
+// a blank image (the paper's Fig. 6 RFs): there every BN + softplus acts as one constant slope per
+// channel, so the RF is exactly the kernels composed by full convolutions with those slopes
+// between layers (away from the SAME border), coherent sums included. ws[l]: (O_l, I_l, K_l, K_l)
+// with I_0 = 1; slopes[l]: (O_l) for l < L - 1 (the last layer's BN only scales the RF).
+Tensor blank_rf_centring_penalty(const std::vector<Tensor>& ws, const std::vector<Tensor>& slopes);
 
 }  // namespace ml::models

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@
 #include "engine/ops.h"
 #include "experiments/analysis/v1_data.h"
 #include "experiments/analysis/v1_metrics.h"
+#include "experiments/analysis/v1_readout_types.h"
 #include "experiments/analysis/v1_simulate.h"
 #include "experiments/analysis/v1_study.h"
 #include "experiments/analysis/v1_training.h"
@@ -479,4 +481,182 @@ TEST_CASE("v1 centring penalty, readout RF centre and the correlation's degenera
   CHECK(paper[1] == 0.0);
   CHECK(plain_r[1] == 0.0);
   CHECK_THROWS_AS(per_neuron_correlation(a, b, 6, 2, -1.0), Error);
+}
+
+TEST_CASE("v1 readout types: roll, sign alignment, drive space, copy correlation, perfect-core bound") {
+  // roll_readouts on R = 4, F = 2, N = 3 (w stored (C, N), channel = r*F + f).
+  const int64_t R = 4, F = 2, N = 3, C = R * F;
+  std::vector<double> w(static_cast<size_t>(C * N), 0.0);
+  auto set = [&](int64_t n, int64_t r, int64_t f, double v) { w[static_cast<size_t>((r * F + f) * N + n)] = v; };
+  set(0, 2, 1, 3.0), set(0, 3, 0, 1.0);   // neuron 0: peak at rotation 2
+  set(1, 1, 0, 2.0), set(1, 3, 0, -1.0);  // neuron 1: +2 on copy 1, -1 on copy 3 (an odd pair)
+  set(2, 3, 0, -2.0), set(2, 1, 0, 1.0);  // neuron 2: the same cell read through the other copy
+  const auto a = roll_readouts(w, N, R, F, false);
+  CHECK(a.peak == std::vector<int>{2, 1, 3});
+  const double s10 = std::sqrt(10.0), s5 = std::sqrt(5.0);
+  CHECK(a.rolled[0 * C + 0 * F + 1] == doctest::Approx(3 / s10));  // rotation 2 moved to the front
+  CHECK(a.rolled[0 * C + 1 * F + 0] == doctest::Approx(1 / s10));  // rotation 3 -> 1
+  CHECK(a.energy[0 * R + 2] == doctest::Approx(9.0));
+  CHECK(a.plain[0 * C + 2 * F + 1] == doctest::Approx(3 / s10));
+  // Unaligned, neurons 1 and 2 are opposite; aligned, they are the same descriptor.
+  CHECK(a.rolled[1 * C + 0] == doctest::Approx(2 / s5));
+  CHECK(a.rolled[2 * C + 0] == doctest::Approx(-2 / s5));
+  const auto b = roll_readouts(w, N, R, F, true);
+  for (int64_t k = 0; k < C; ++k) CHECK(b.rolled[static_cast<size_t>(1 * C + k)] == doctest::Approx(b.rolled[static_cast<size_t>(2 * C + k)]));
+  CHECK(b.rolled[0] == doctest::Approx(0.0));  // neuron 0's dominant weight (3 at feature 1) was already positive
+  CHECK(b.rolled[1] == doctest::Approx(3 / s10));
+  CHECK_THROWS_AS(roll_readouts(w, N, R, 3, false), Error);
+
+  // drive_space_readouts: channels 0 and 1 identical (G block of ones), channel 2 independent
+  // (variance 4): weight on channel 0 or on channel 1 gives the same drive and the same v; the
+  // squared length of v is the drive's variance.
+  const std::vector<double> G = {1, 1, 0, 1, 1, 0, 0, 0, 4};
+  const std::vector<double> w2 = {1, 0, 0.5,   // (C = 3, N = 3): neuron 0 on channel 0,
+                                  0, 1, 0.5,   // neuron 1 on channel 1, neuron 2 half on each
+                                  0, 0, 0};
+  const auto v = drive_space_readouts(w2, 3, 3, G);
+  for (int c = 0; c < 3; ++c) {
+    CHECK(v[static_cast<size_t>(c * 3 + 0)] == doctest::Approx(v[static_cast<size_t>(c * 3 + 1)]).epsilon(1e-9));
+    CHECK(v[static_cast<size_t>(c * 3 + 0)] == doctest::Approx(v[static_cast<size_t>(c * 3 + 2)]).epsilon(1e-9));
+  }
+  CHECK(v[0] * v[0] + v[3] * v[3] + v[6] * v[6] == doctest::Approx(1.0));  // Var(x0) = 1
+  CHECK(v[0] == doctest::Approx(std::sqrt(0.5)));                          // split evenly over the pair
+  CHECK_THROWS_AS(drive_space_readouts(w2, 3, 3, std::vector<double>(4, 0.0)), Error);
+
+  // rotation_copy_correlation on R = 2, F = 1: copies anti-correlated (an odd feature).
+  const auto cc = rotation_copy_correlation({2, -2, -2, 2}, 2, 1);
+  CHECK(cc[0] == doctest::Approx(1.0));
+  CHECK(cc[1] == doctest::Approx(-1.0));
+
+  // The perfect-core bound on a small simulation: each cell's readout peaks on its own type's
+  // feature at the rotation nearest its theta (theta_r = -2 pi r / R, mod 180 degrees for the
+  // 180-degree types), T4's is flat (the DoG's copies are one direction: min-norm splits evenly),
+  // and the sign-aligned pinned descriptor separates the four types exactly. A wrong bank sense,
+  // feature order or min-norm rule fails one of these.
+  V1SimPreset p = v1_sim_preset("ci");
+  p.neurons = 24;
+  const V1Truth t = draw_v1_cells(p, 11);
+  const Tensor ims = render_v1_images(400, p.height, p.width, p.noise_fraction, 12);
+  std::vector<double> Gi;
+  const int64_t Ri = 8;
+  const auto wi = ideal_core_readouts(t, ims, Ri, &Gi);
+  REQUIRE(wi.size() == static_cast<size_t>(4 * Ri * 24));
+  REQUIRE(Gi.size() == static_cast<size_t>(16 * Ri * Ri));
+  const auto ri = roll_readouts(wi, 24, Ri, 4, true);
+  std::vector<int> types(t.type.begin(), t.type.end());
+  std::vector<double> peak_err;
+  for (int64_t n = 0; n < 24; ++n) {
+    const int ty = types[static_cast<size_t>(n)];
+    double fe[4] = {0, 0, 0, 0};
+    for (int64_t r = 0; r < Ri; ++r)
+      for (int f = 0; f < 4; ++f) fe[f] += std::pow(wi[static_cast<size_t>((r * 4 + f) * 24 + n)], 2);
+    CHECK_MESSAGE(std::max_element(fe, fe + 4) - fe == ty - 1, "neuron ", n, " type ", ty);
+    if (ty == 4) {
+      const auto e = ri.energy.begin() + n * Ri;
+      CHECK(*std::max_element(e, e + Ri) / *std::min_element(e, e + Ri) < 1.01);
+      continue;
+    }
+    const double period = ty == 2 ? 2 * std::numbers::pi : std::numbers::pi;
+    double err = std::fmod(std::fabs(t.theta[static_cast<size_t>(n)] + 2 * std::numbers::pi * ri.peak[static_cast<size_t>(n)] / Ri), period);
+    err = std::min(err, period - err);
+    if (ty == 2) continue;  // (the odd pair's min-norm split ties copies r and r + R/2)
+    // Least squares between two copies may peak on the farther one (45-degree copies do not steer
+    // these Gabors exactly; measured up to 31 degrees), never beyond one step; a reversed sense
+    // gives errors spread over 0-90 degrees.
+    CHECK_MESSAGE(err <= 2 * std::numbers::pi / Ri + 1e-6, "neuron ", n, " type ", ty, " error ", err);
+    peak_err.push_back(err);
+  }
+  CHECK(median(peak_err) <= std::numbers::pi / Ri);
+  const auto labels = kmeans(ri.rolled, 24, 4 * Ri, 4, 50, 3);
+  CHECK(adjusted_rand_index(labels, types) == doctest::Approx(1.0));
+}
+
+TEST_CASE("v1 composite centring penalty: hand values, gains, gradients, model wiring") {
+  // Layer 1: one 3 x 3 filter, a delta one row above the centre (centroid (-1, 0)). Layer 2: a
+  // delta one row below the centre: the composed receptive field is centred (0), though each
+  // layer alone is 1 px off (centring_penalty: 1 + 1).
+  auto delta = [](int64_t O, int64_t I, int64_t K, std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, float>> taps) {
+    std::vector<float> v(static_cast<size_t>(O * I * K * K), 0.f);
+    for (auto [o, i, y, x, a] : taps) v[static_cast<size_t>(((o * I + i) * K + y) * K + x)] = a;
+    return Tensor::from_vector({O, I, K, K}, v);
+  };
+  const Tensor up = delta(1, 1, 3, {{0, 0, 0, 1, 2.f}}), down = delta(1, 1, 3, {{0, 0, 2, 1, 1.f}}),
+               mid = delta(1, 1, 3, {{0, 0, 1, 1, 1.f}});
+  CHECK(models::composite_centring_penalty({up, down}, {}).item() == doctest::Approx(0.0).epsilon(1e-6));
+  CHECK(models::centring_penalty(up).item() + models::centring_penalty(down).item() == doctest::Approx(2.0));
+  CHECK(models::composite_centring_penalty({up, mid}, {}).item() == doctest::Approx(1.0).epsilon(1e-6));
+  CHECK(models::composite_centring_penalty({up}, {}).item() == doctest::Approx(1.0).epsilon(1e-6));
+  // Two layer-1 channels 1 px up and 1 px down, read by centred deltas of equal weight: centred
+  // with equal gains; with squared gains 3 and 1 the centroid is (3 (-1) + 1 (+1)) / 4 = -0.5.
+  const Tensor two = delta(2, 1, 3, {{0, 0, 0, 1, 1.f}, {1, 0, 2, 1, 1.f}});
+  const Tensor both = delta(1, 2, 3, {{0, 0, 1, 1, 1.f}, {0, 1, 1, 1, 1.f}});
+  CHECK(models::composite_centring_penalty({two, both}, {}).item() == doctest::Approx(0.0).epsilon(1e-6));
+  CHECK(models::composite_centring_penalty({two, both}, {Tensor::from_vector({2}, {3.f, 1.f})}).item() ==
+        doctest::Approx(0.25).epsilon(1e-6));
+  CHECK_THROWS_AS(models::composite_centring_penalty({two, mid}, {}), Error);  // layer 2 reads 1 channel, layer 1 makes 2
+  // Gradients in the weights of both layers and in the gains, by central differences.
+  Generator g(31);
+  const Tensor w1 = rand({3, 1, 5, 5}, g), w2 = rand({2, 3, 3, 3}, g), gn = add(rand({3}, g), 0.5f);
+  gradcheck([](const std::vector<Tensor>& in) { return models::composite_centring_penalty({in[0], in[1]}, {in[2]}); },
+            {w1, w2, gn});
+  // The model adds W x the penalty on its core's weights and BN gains (0: the paper's model).
+  models::V1ModelOptions mo;
+  mo.core.kernels = {5, 3}, mo.core.features = {2, 2}, mo.core.rotations = 4;
+  mo.height = mo.width = 8, mo.neurons = 2;
+  Generator g0(1), g1(1);
+  models::V1Model plain(mo, {1.f, 1.f}, g0);
+  mo.composite_centring = 2.f;
+  models::V1Model centred(mo, {1.f, 1.f}, g1);
+  const double expect = plain.regularizer().item() +
+                        2.0 * models::composite_centring_penalty(plain.core->layer_weights(), plain.core->bn_squared_gains()).item();
+  CHECK(centred.regularizer().item() == doctest::Approx(expect).epsilon(1e-5));
+}
+
+TEST_CASE("v1 blank-image RF centring: equals the autograd gradient RF at a blank image; gradients; wiring") {
+  // An equivariant and a CNN core with non-trivial BN (random running statistics, gamma, beta):
+  // the closed form (kernels composed with per-channel slopes) must equal the sum over last-layer
+  // channels of |centroid|^2 of the squared input gradient at a blank image (channel_rf_offset),
+  // the map large enough that the 7 x 7 composed RF never meets the border.
+  for (const char* kind : {"equivariant", "cnn"}) {
+    models::V1ModelOptions mo;
+    mo.core.kind = kind, mo.core.kernels = {5, 3}, mo.core.features = {3, 2}, mo.core.rotations = 4;
+    mo.height = mo.width = 15, mo.neurons = 2;
+    Generator g(7);
+    models::V1Model m(mo, {1.f, 1.f}, g);
+    Generator gb(8);
+    for (auto& [name, t] : m.core->named_buffers()) {
+      const auto r = rand(t.shape(), gb, 0.f, 1.f).to_vector();
+      std::vector<float> v(r.size());
+      for (size_t i = 0; i < v.size(); ++i) v[i] = name.find("var") != std::string::npos ? 0.5f + r[i] : r[i] - 0.5f;
+      std::copy(v.begin(), v.end(), t.data());
+    }
+    for (auto& [name, t] : m.core->named_parameters())
+      if (name.find(".bn.") != std::string::npos) {
+        const auto r = rand(t.shape(), gb, 0.f, 1.f).to_vector();
+        for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = name.find("weight") != std::string::npos ? 0.5f + r[static_cast<size_t>(i)] : r[static_cast<size_t>(i)] - 0.5f;
+      }
+    const auto off = channel_rf_offset(m, Tensor::zeros({1, 1, 15, 15}), 1);
+    double ref = 0;
+    for (const auto& o : off) ref += o.first * o.first + o.second * o.second;
+    const double got = models::blank_rf_centring_penalty(m.core->layer_weights(), m.core->blank_image_slopes()).item();
+    CHECK_MESSAGE(ref > 0.01, kind);  // the test means something: random kernels are off-centre
+    CHECK_MESSAGE(got == doctest::Approx(ref).epsilon(1e-3), kind);
+  }
+  // Gradients in both layers' weights and the slopes, by central differences.
+  Generator g(33);
+  const Tensor w1 = rand({3, 1, 5, 5}, g), w2 = rand({2, 3, 3, 3}, g), sl = rand({3}, g, 0.5f, 1.5f);
+  gradcheck([](const std::vector<Tensor>& in) { return models::blank_rf_centring_penalty({in[0], in[1]}, {in[2]}); },
+            {w1, w2, sl});
+  CHECK_THROWS_AS(models::blank_rf_centring_penalty({w2}, {}), Error);  // layer 0 must read one channel
+  // The model adds W x the penalty (0: the paper's model).
+  models::V1ModelOptions mo;
+  mo.core.kernels = {5, 3}, mo.core.features = {2, 2}, mo.core.rotations = 4;
+  mo.height = mo.width = 8, mo.neurons = 2;
+  Generator g0(1), g1(1);
+  models::V1Model plain(mo, {1.f, 1.f}, g0);
+  mo.blank_rf_centring = 2.f;
+  models::V1Model centred(mo, {1.f, 1.f}, g1);
+  const double expect = plain.regularizer().item() +
+                        2.0 * models::blank_rf_centring_penalty(plain.core->layer_weights(), plain.core->blank_image_slopes()).item();
+  CHECK(centred.regularizer().item() == doctest::Approx(expect).epsilon(1e-5));
 }

@@ -22,6 +22,7 @@
 #include "experiments/analysis/run_summary.h"
 #include "experiments/analysis/v1_data.h"
 #include "experiments/analysis/v1_metrics.h"
+#include "experiments/analysis/v1_readout_types.h"
 #include "experiments/analysis/v1_simulate.h"
 
 namespace ml::analysis {
@@ -307,6 +308,65 @@ std::vector<std::pair<double, double>> readout_rf_centre(const std::vector<float
 }
 
 namespace {
+// Covariance (C, C) of the core's output channels over `images` (n, 1, H, W) and the map positions
+// in the central half (where §6 puts the cells; the zero-padded border is not rotation-equivariant),
+// BN in inference mode: the G of drive_space_readouts.
+std::vector<double> core_channel_covariance(models::V1Model& m, const Tensor& images) {
+  NoGradGuard ng;
+  const bool was = m.is_training();
+  m.eval();
+  const int64_t C = m.core->out_channels(), H = images.size(2), W = images.size(3);
+  const Device dev = m.readout->mask.device();
+  std::vector<double> sum(static_cast<size_t>(C), 0.0), cross(static_cast<size_t>(C * C), 0.0);
+  double count = 0;
+  for (int64_t i0 = 0; i0 < images.size(0); i0 += 64) {
+    const Tensor phi = m.core->forward(images.slice(i0, std::min(images.size(0), i0 + 64)).to(dev)).to(Device::CPU);
+    const float* p = phi.data();
+    std::vector<double> v(static_cast<size_t>(C));
+    for (int64_t b = 0; b < phi.size(0); ++b)
+      for (int64_t y = H / 4; y < H - H / 4; ++y)
+        for (int64_t x = W / 4; x < W - W / 4; ++x) {
+          for (int64_t c = 0; c < C; ++c) v[static_cast<size_t>(c)] = p[((b * C + c) * H + y) * W + x];
+          for (int64_t a = 0; a < C; ++a) {
+            sum[static_cast<size_t>(a)] += v[static_cast<size_t>(a)];
+            for (int64_t c = 0; c < C; ++c) cross[static_cast<size_t>(a * C + c)] += v[static_cast<size_t>(a)] * v[static_cast<size_t>(c)];
+          }
+          count += 1;
+        }
+  }
+  m.train(was);
+  for (int64_t a = 0; a < C; ++a)
+    for (int64_t c = 0; c < C; ++c)
+      cross[static_cast<size_t>(a * C + c)] = cross[static_cast<size_t>(a * C + c)] / count -
+                                              sum[static_cast<size_t>(a)] * sum[static_cast<size_t>(c)] / (count * count);
+  return cross;
+}
+
+// k-means (K = the number of true types, 50 restarts) on descriptors (N, dims); ARI with the truth.
+double types_ari(const std::vector<double>& x, int64_t N, int64_t dims, const std::vector<int>& truth, uint64_t seed,
+                 std::vector<int>* labels = nullptr) {
+  std::vector<int> seen;
+  for (int t : truth)
+    if (std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
+  auto cl = kmeans(x, N, dims, static_cast<int>(seen.size()), 50, seed);
+  const double a = adjusted_rand_index(cl, truth);
+  if (labels) *labels = std::move(cl);
+  return a;
+}
+
+// Median over T4 neurons of max_r E_r / min_r E_r (check 4's flatness) from energies (N, R).
+double t4_flatness(const std::vector<double>& energy, const std::vector<int>& truth, int64_t R) {
+  std::vector<double> fl;
+  for (size_t n = 0; n < truth.size(); ++n) {
+    if (truth[n] != 4) continue;
+    const auto b = energy.begin() + static_cast<std::ptrdiff_t>(n) * R;
+    fl.push_back(*std::max_element(b, b + R) / std::max(*std::min_element(b, b + R), 1e-30));
+  }
+  return fl.empty() ? std::nan("") : median(fl);
+}
+}  // namespace
+
+namespace {
 // Median over `ids` of v[id].
 double median_of(const std::vector<double>& v, const std::vector<int64_t>& ids) {
   std::vector<double> s;
@@ -328,6 +388,10 @@ json run_v1_study(const V1StudyConfig& c) {
   preset.equivariant.bn_tied_rotations = c.bn_tied_rotations;
   ML_CHECK(c.centring >= 0 && std::isfinite(c.centring), "fit_v1: --centre-features ", c.centring,
            " must be a finite weight >= 0");
+  ML_CHECK(c.composite_centring >= 0 && std::isfinite(c.composite_centring), "fit_v1: --centre-composite ",
+           c.composite_centring, " must be a finite weight >= 0");
+  ML_CHECK(c.blank_rf_centring >= 0 && std::isfinite(c.blank_rf_centring), "fit_v1: --centre-blank-rf ",
+           c.blank_rf_centring, " must be a finite weight >= 0");
   ML_CHECK(c.last_features >= 0, "fit_v1: --last-features ", c.last_features, " is negative");
   if (c.last_features > 0) preset.equivariant.features.back() = c.last_features;
   ML_CHECK(c.train_fraction > 0 && c.train_fraction <= 1, "fit_v1: --train-fraction ", c.train_fraction,
@@ -371,6 +435,8 @@ json run_v1_study(const V1StudyConfig& c) {
     mo.height = d.height, mo.width = d.width, mo.neurons = d.neurons;
     mo.smooth = preset.smooth, mo.sparse = preset.sparse, mo.readout = preset.readout;
     mo.centring = c.centring;
+    mo.composite_centring = c.composite_centring;
+    mo.blank_rf_centring = c.blank_rf_centring;
     Generator g(seed);
     // A mask must fit the feature map: SAME padding keeps the maps at the image size.
     return std::make_shared<models::V1Model>(mo, mresp, g);
@@ -387,7 +453,8 @@ json run_v1_study(const V1StudyConfig& c) {
                             {"interval", preset.fit.interval}, {"patience", preset.fit.patience},
                             {"max_steps", preset.fit.max_steps}, {"smooth", preset.smooth},
                             {"sparse", preset.sparse},         {"readout", preset.readout},
-                            {"centring", c.centring}};
+                            {"centring", c.centring},          {"composite_centring", c.composite_centring},
+                            {"blank_rf_centring", c.blank_rf_centring}};
   json models_json = json::object();
 
   // Fits (or, with resume, loads) one model; returns it.
@@ -515,6 +582,23 @@ json run_v1_study(const V1StudyConfig& c) {
       for (size_t n = 0; n < rc.size(); ++n)
         if (truth.type[n] == 1) t1.push_back(rc[n]);
       if (!t1.empty()) results["simulation"] = {{"t1_drive_correlation_with_t4_dog_median", median(t1)}};
+      // Upper bound for checks 3-4: readouts fitted (least squares, noise-free) on the simulation's
+      // own filters at R orientations, i.e. a perfect core; then check 3's pinned descriptor.
+      const int64_t R = preset.equivariant.rotations;
+      std::vector<double> Gi;
+      const Tensor tr(d.train_images.reshape({d.train_images.size(0), d.height, d.width}));
+      const auto wi = ideal_core_readouts(vt, tr, R, &Gi);
+      std::vector<int> tt(truth.type.begin(), truth.type.end());
+      const RolledReadouts ip = roll_readouts(wi, d.neurons, R, 4, false), is = roll_readouts(wi, d.neurons, R, 4, true);
+      const auto vi = drive_space_readouts(wi, 4 * R, d.neurons, Gi);
+      const RolledReadouts iv = roll_readouts(vi, d.neurons, R, 4, false), ivs = roll_readouts(vi, d.neurons, R, 4, true);
+      results["simulation"]["ideal_core"] = {
+          {"ari", types_ari(ip.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
+          {"ari_sign_aligned", types_ari(is.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
+          {"ari_drive_space", types_ari(iv.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
+          {"ari_drive_space_sign_aligned", types_ari(ivs.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
+          {"t4_energy_max_over_min_median", t4_flatness(ip.energy, tt, R)},
+          {"t4_energy_max_over_min_median_drive_space", t4_flatness(iv.energy, tt, R)}};
     }
     const double med_r = models_json["equivariant"]["r_true_rate_median"].get<double>();
     const double feve_eq = models_json["equivariant"]["feve_mean"].get<double>();
@@ -528,39 +612,17 @@ json run_v1_study(const V1StudyConfig& c) {
     auto readout_analysis = [&](models::V1Model& m, json& mj, bool record) {
       const auto w = m.readout->weight.to_vector();  // (C, N)
       const auto mask = m.readout->mask.to_vector();  // (HW, N)
-      std::vector<double> rolled(static_cast<size_t>(N * R * F)), plain(rolled.size());
-      std::vector<int> peak(static_cast<size_t>(N));
-      std::vector<std::vector<double>> energy(static_cast<size_t>(N), std::vector<double>(static_cast<size_t>(R), 0.0));
-      for (int64_t n = 0; n < N; ++n) {
-        double norm = 0;
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t f = 0; f < F; ++f) {
-            const double v = w[static_cast<size_t>((r * F + f) * N + n)];
-            energy[static_cast<size_t>(n)][static_cast<size_t>(r)] += v * v;
-            norm += v * v;
-          }
-        norm = std::sqrt(std::max(norm, 1e-30));
-        int64_t pk = 0;
-        for (int64_t r = 1; r < R; ++r)
-          if (energy[static_cast<size_t>(n)][static_cast<size_t>(r)] > energy[static_cast<size_t>(n)][static_cast<size_t>(pk)]) pk = r;
-        peak[static_cast<size_t>(n)] = static_cast<int>(pk);
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t f = 0; f < F; ++f) {
-            rolled[static_cast<size_t>((n * R + r) * F + f)] = w[static_cast<size_t>((((r + pk) % R) * F + f) * N + n)] / norm;
-            plain[static_cast<size_t>((n * R + r) * F + f)] = w[static_cast<size_t>((r * F + f) * N + n)] / norm;
-          }
-      }
       std::vector<int> truth_type(truth.type.begin(), truth.type.end());
-      int k = 0;
-      {
-        std::vector<int> seen;
-        for (int t : truth_type)
-          if (std::find(seen.begin(), seen.end(), t) == seen.end()) seen.push_back(t);
-        k = static_cast<int>(seen.size());
-      }
-      const auto cl = kmeans(rolled, N, R * F, k, 50, c.seed + 7);
-      const auto cl_plain = kmeans(plain, N, R * F, k, 50, c.seed + 7);
-      const double ari = adjusted_rand_index(cl, truth_type), ari_plain = adjusted_rand_index(cl_plain, truth_type);
+      // Check 3 as pinned: rolled to the peak-energy rotation, unit norm, k-means (true K, 50 restarts).
+      const RolledReadouts ro = roll_readouts(std::vector<double>(w.begin(), w.end()), N, R, F, false);
+      const auto& rolled = ro.rolled;
+      std::vector<int> cl, cl_plain;
+      const double ari = types_ari(rolled, N, R * F, truth_type, c.seed + 7, &cl);
+      const double ari_plain = types_ari(ro.plain, N, R * F, truth_type, c.seed + 7, &cl_plain);
+      const auto& peak = ro.peak;
+      std::vector<std::vector<double>> energy(static_cast<size_t>(N));
+      for (int64_t n = 0; n < N; ++n)
+        energy[static_cast<size_t>(n)].assign(ro.energy.begin() + n * R, ro.energy.begin() + (n + 1) * R);
       mj["ari"] = ari;
       mj["ari_without_roll"] = ari_plain;
       {
@@ -573,7 +635,26 @@ json run_v1_study(const V1StudyConfig& c) {
               const double v = rolled[static_cast<size_t>((n * R + r) * F + f)];
               share[static_cast<size_t>(n * F + f)] += v * v;
             }
-        mj["ari_feature_energy"] = adjusted_rand_index(kmeans(share, N, F, k, 50, c.seed + 7), truth_type);
+        mj["ari_feature_energy"] = types_ari(share, N, F, truth_type, c.seed + 7);
+      }
+      {
+        // Diagnoses of checks 3-4 (v1_readout_types.h; not pinned): the pinned descriptor with the
+        // peak rotation's dominant weight made positive; readouts in drive space (equivalent
+        // readouts coincide), with and without that sign; T4 flatness there; and how alike each
+        // last-layer feature's rotated copies are (correlation of copy r with copy r + s).
+        const auto G = core_channel_covariance(m, d.test_images);
+        const auto v = drive_space_readouts(std::vector<double>(w.begin(), w.end()), R * F, N, G);
+        const RolledReadouts rs = roll_readouts(std::vector<double>(w.begin(), w.end()), N, R, F, true);
+        const RolledReadouts dv = roll_readouts(v, N, R, F, false), dvs = roll_readouts(v, N, R, F, true);
+        mj["ari_sign_aligned"] = types_ari(rs.rolled, N, R * F, truth_type, c.seed + 7);
+        mj["ari_drive_space"] = types_ari(dv.rolled, N, R * F, truth_type, c.seed + 7);
+        mj["ari_drive_space_sign_aligned"] = types_ari(dvs.rolled, N, R * F, truth_type, c.seed + 7);
+        mj["t4_energy_max_over_min_median_drive_space"] = t4_flatness(dv.energy, truth_type, R);
+        const auto cc = rotation_copy_correlation(G, R, F);
+        json sym = json::array();
+        for (int64_t f = 0; f < F; ++f)
+          sym.push_back(std::vector<double>(cc.begin() + f * R, cc.begin() + (f + 1) * R));
+        mj["feature_copy_correlation"] = sym;  // [F][shift s = 0..R-1]
       }
       // Diagnosis of the clustering: per true type, the mean share of each last-layer feature in
       // the readout energy (summed over rotations), and the cluster sizes per type.
@@ -707,6 +788,18 @@ json run_v1_study(const V1StudyConfig& c) {
       }
       mj["last_layer_feature_rf_offset"] = feat_off;
       mj["position_error_offset_corrected_median_px"] = median(corr_err);
+      // Diagnosis of checks 3-4: whether a neuron's peak rotation encodes where its mask sits rather
+      // than its orientation. A feature displaced by o from its map position has copies displaced by
+      // o turned by alpha_r (counter-clockwise on the display, i.e. the angle atan2(drow, dcol)
+      // decreases by alpha_r), and the mask of a neuron reading copy r sits at -o turned likewise;
+      // so for such neurons atan2(mask - true centre) + alpha_peak is one constant. Per type, the
+      // length of the mean of exp(i(angle + alpha_peak)): ~1 locked, ~0 unrelated.
+      std::vector<std::complex<double>> lock(static_cast<size_t>(N));
+      for (int64_t n = 0; n < N; ++n) {
+        const double ang = std::atan2(static_cast<double>(prow[static_cast<size_t>(n)]) - truth.cy[static_cast<size_t>(n)],
+                                      static_cast<double>(pcol[static_cast<size_t>(n)]) - truth.cx[static_cast<size_t>(n)]);
+        lock[static_cast<size_t>(n)] = std::polar(1.0, ang + 2 * kPi * peak[static_cast<size_t>(n)] / static_cast<double>(R));
+      }
       json per_type = json::object();
       for (int ty : truth_type) {
         const std::string key = "T" + std::to_string(ty);
@@ -718,7 +811,12 @@ json run_v1_study(const V1StudyConfig& c) {
                          {"position_error_gradient_rf_median_px", median_of(rf_err, ids)},
                          {"position_error_offset_corrected_median_px", median_of(corr_err, ids)},
                          {"position_error_readout_rf_median_px", median_of(rc_err, ids)},
-                         {"readout_energy_on_top_rotation_median", median_of(top_copy, ids)}};
+                         {"readout_energy_on_top_rotation_median", median_of(top_copy, ids)},
+                         {"mask_direction_locked_to_peak_rotation", [&] {
+                            std::complex<double> z = 0;
+                            for (int64_t i : ids) z += lock[static_cast<size_t>(i)];
+                            return ids.empty() ? 0.0 : std::abs(z) / static_cast<double>(ids.size());
+                          }()}};
       }
       mj["recovery_by_type"] = per_type;
       // Per-neuron table.
@@ -766,6 +864,13 @@ json run_v1_study(const V1StudyConfig& c) {
                       results.contains("simulation")
                           ? detail::cat("; T1 drive vs T4 DoG correlation (simulation) ",
                                         results["simulation"]["t1_drive_correlation_with_t4_dog_median"].get<double>())
+                          : std::string(),
+                      "; diagnoses (not pinned): sign-aligned ", eqj["ari_sign_aligned"].get<double>(), ", drive space ",
+                      eqj["ari_drive_space"].get<double>(), ", drive space sign-aligned ",
+                      eqj["ari_drive_space_sign_aligned"].get<double>(),
+                      results.contains("simulation") && results["simulation"].contains("ideal_core")
+                          ? detail::cat("; perfect-core bound: pinned ", results["simulation"]["ideal_core"]["ari"].get<double>(),
+                                        ", sign-aligned ", results["simulation"]["ideal_core"]["ari_sign_aligned"].get<double>())
                           : std::string()));
     const double eg = eqj["orientation_error_grating_median_deg"].get<double>();
     const double er = eqj["orientation_error_readout_median_deg"].get<double>();
@@ -774,6 +879,16 @@ json run_v1_study(const V1StudyConfig& c) {
           "gratings < 10, readout < 15, T4 max/min < 1.5", eg < 10 && er < 15 && fl < 1.5,
           detail::cat("gratings ", eg, " (vs the cells' own grating preference; vs theta ",
                       eqj["orientation_error_grating_vs_theta_median_deg"].get<double>(), "), readout energy ", er, " (one offset per cluster fitted), T4 max/min median ", fl,
+                      " (in drive space, not pinned: ", eqj["t4_energy_max_over_min_median_drive_space"].get<double>(),
+                      "; direction of T4 masks from the true centre locked to the peak rotation: ",
+                      eqj["recovery_by_type"].contains("T4")
+                          ? eqj["recovery_by_type"]["T4"]["mask_direction_locked_to_peak_rotation"].get<double>()
+                          : std::nan(""),
+                      " (1 = the rotation index says where the mask sits, not an orientation); perfect-core bound ",
+                      results.contains("simulation") && results["simulation"].contains("ideal_core")
+                          ? results["simulation"]["ideal_core"]["t4_energy_max_over_min_median"].get<double>()
+                          : std::nan(""),
+                      ")",
                       "; last-layer feature RF offsets (px) ", off_txt));
     // Check 5 on the readout RF centre (our choice, stated in the report): argmax |m_n| alone (the
     // pinned measure, reported beside) marks where a neuron reads the feature maps, which is its

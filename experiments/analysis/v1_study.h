@@ -55,6 +55,12 @@ struct V1StudyConfig {
   // fit_v1 --centre-features W: weight of models::centring_penalty on every core layer (not in the
   // paper; 0 = the paper's model). Applies to every fitted model, controls included.
   float centring = 0.f;
+  // fit_v1 --centre-composite W: weight of models::composite_centring_penalty (the composed
+  // receptive field's energy centroid of every last-layer channel; not in the paper; 0 = off).
+  float composite_centring = 0.f;
+  // fit_v1 --centre-blank-rf W: weight of models::blank_rf_centring_penalty (the centroid of every
+  // last-layer channel's gradient receptive field at a blank image; not in the paper; 0 = off).
+  float blank_rf_centring = 0.f;
   std::vector<double> sweep_values;  // run_v1_sweep: these feature counts / fractions instead of the preset's
 };
 
