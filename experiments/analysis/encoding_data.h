@@ -20,6 +20,8 @@
 
 #include <Eigen/Dense>
 
+#include "engine/tensor.h"
+
 namespace ml::analysis {
 
 // The ROI names of vim-1's codes 0..7.
@@ -37,6 +39,20 @@ struct Vim1Data {
 // Reads subject `subject` (1 or 2) of an EstimatedResponses.mat; errors name the file, the
 // variable and what is wrong (missing, shape, ROI code out of range), before anything is kept.
 Vim1Data read_vim1(const std::string& path, int subject);
+
+// vim-1's stimuli, Stimuli.mat (a MATLAB v5/v7 file as CRCNS ships it; v7.3 read too):
+//   stimTrn  1750 x 128 x 128  the training images (images x rows x columns, gray)
+//   stimVal   120 x 128 x 128  the validation images
+// Rows follow EstimatedResponses.mat's image order. Returned as (N, 1, H, W) float32 in [0, 1]:
+// uint8 files divided by 255; float files kept when they lie in [0, 1], shifted by +0.5 when they
+// lie in [-0.5, 0.5] (a zero-mean export), divided by 255 when they lie in [0, 255]; any other
+// range is an error naming it (the rule applied is returned in `range_rule`).
+struct Vim1Stimuli {
+  Tensor train, val;            // (1750, 1, H, W), (120, 1, H, W)
+  double min = 0, max = 0;      // over both variables, as stored
+  std::string range_rule;
+};
+Vim1Stimuli read_vim1_stimuli(const std::string& path);
 
 // NPY responses with a manifest (JSON): {"responses": "r.npy" (images, voxels) float32,
 // "groups": [one fold label per image], optional "roi": [one name per voxel]}; paths relative
