@@ -176,11 +176,15 @@ def main():
 
     # Flat maps.
     fig, axes = plt.subplots(2, 2, figsize=(12, 7))
-    panels = [("area", "true area (layer)", "tab10", (0, L - 1)), ("best_layer", "best layer (Fig. 3)", "tab10", (0, L - 1)),
+    # Fig. 3's map is the argmax of the smoothed score maps (best_layer_fig3; older outputs: per voxel).
+    fig3 = "best_layer_fig3" if "best_layer_fig3" in vox[0] else "best_layer"
+    for v in vox:
+        v[fig3] = int(v[fig3])
+    panels = [("area", "true area (layer)", "tab10", (0, L - 1)), (fig3, "best layer (Fig. 3)", "tab10", (0, L - 1)),
               ("trend", "summary: fingerprint . (-1..1) (Fig. 4)", "coolwarm", (-1, 1)), ("synth_angle", "synthesised polar angle (Fig. 5)", "hsv", (-180, 180))]
     for ax, (key, title, cm, lim) in zip(axes.flat, panels):
         g = grid(vox, key, R, C)
-        if key in ("best_layer", "trend", "synth_angle"):
+        if key in ("best_layer", "best_layer_fig3", "trend", "synth_angle"):
             mask = grid(vox, "significant", R, C) < 1
             g[mask] = np.nan
         im = ax.imshow(g, cmap=cm, vmin=lim[0], vmax=lim[1], interpolation="nearest", aspect="auto")
