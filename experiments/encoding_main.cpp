@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   app.add_option("--vim1-stimuli", d.vim1_stimuli,
                  "images: vim-1 Stimuli.mat (stimTrn for the training rows, stimVal for the 120 validation rows) instead of --images");
   std::string val_images;
-  app.add_option("--val-images", val_images, "images with --vim1: the 120 validation stimuli, .npy or a manifest CSV");
+  app.add_option("--val-images", val_images, "images: the validation stimuli (vim-1's 120, or the rows of the manifest's val_responses), .npy or a manifest CSV");
   app.add_flag("--score-validation", d.score_validation,
                "images: fingerprints, best layers and ROI profiles from the validation R2 (significance stays cross-validated)");
   app.add_option("--frames", frames, "movie: frames, .npy (F, C, H, W) or a manifest CSV");

@@ -134,12 +134,20 @@ TEST_CASE("encoding images mode recovers voxels planted in known layers from NPY
   const auto F = encoding_features(net, imgs, layers, 64, 2000);
   const int planted[3] = {0, 3, 5};
   const char* roi_names[3] = {"early", "mid", "late"};
-  Eigen::MatrixXf Y(N, V);
+  // Validation set in SimVox's layout: 40 images, 2 repeats stored repeat-major, each repeat with
+  // noise sd 0.3 sqrt(2) so that their mean has the training rows' 0.3.
+  const int64_t Nv = 40;
+  const Tensor vimgs = Tensor::uniform({Nv, 1, 32, 32}, 0.f, 1.f, gen);
+  const auto Fv = encoding_features(net, vimgs, layers, 64, 2000);
+  Eigen::MatrixXf Y(N, V), Yv(2 * Nv, V);
   nlohmann::json roi = nlohmann::json::array();
   for (int64_t v = 0; v < V; ++v) {
     for (int64_t i = 0; i < N; ++i) Y(i, v) = 0.3f * gauss(gen);
+    for (int64_t i = 0; i < 2 * Nv; ++i) Yv(i, v) = 0.3f * std::sqrt(2.f) * gauss(gen);
     if (v < Vp) {
-      Y.col(v) += readout(F[static_cast<size_t>(planted[v / 5])], gen);
+      const auto y = readout_pair(F[static_cast<size_t>(planted[v / 5])], Fv[static_cast<size_t>(planted[v / 5])], gen);
+      Y.col(v) += y.first;
+      Yv.col(v).head(Nv) += y.second, Yv.col(v).tail(Nv) += y.second;
       roi.push_back(roi_names[v / 5]);
     } else {
       roi.push_back("none");
@@ -151,16 +159,24 @@ TEST_CASE("encoding images mode recovers voxels planted in known layers from NPY
   fs::create_directories(dir);
   save_matrix((dir / "responses.npy").string(), Y);
   save_npy((dir / "images.npy").string(), imgs);
+  save_matrix((dir / "val_responses.npy").string(), Yv);
+  save_npy((dir / "val_images.npy").string(), vimgs);
   std::vector<int64_t> groups;
   for (int64_t i = 0; i < N; ++i) groups.push_back(i / 60);
   {
     std::ofstream m(dir / "manifest.json");
-    m << nlohmann::json{{"responses", "responses.npy"}, {"groups", groups}, {"roi", roi}}.dump();
+    m << nlohmann::json{{"responses", "responses.npy"}, {"groups", groups}, {"roi", roi},
+                        {"val_responses", "val_responses.npy"}, {"val_repeats", 2}}.dump();
   }
+  const NpyResponses nr = read_npy_responses((dir / "manifest.json").string());
+  REQUIRE(nr.val.rows() == Nv);
+  REQUIRE(nr.val.cols() == V - 1);
+  CHECK(nr.val(3, 2) == doctest::Approx((Yv(3, 2) + Yv(Nv + 3, 2)) / 2));  // the mean of the 2 repeats
   EncodingDataOptions o;
   o.mode = "images";
   o.responses = (dir / "manifest.json").string();
   o.images = (dir / "images.npy").string();
+  o.val_images = (dir / "val_images.npy").string();
   o.out = (dir / "out").string();
   o.plot = false;  // tools/plot_encoding.py is run (and asserted) explicitly where it is tested
   o.max_features = 2000;
@@ -183,6 +199,19 @@ TEST_CASE("encoding images mode recovers voxels planted in known layers from NPY
   CHECK(s["verdicts"][0]["tested"] == true);
   CHECK(s["verdicts"][0]["pass"] == true);
   CHECK(fs::is_regular_file(o.out + "/report.md"));
+  {
+    // Validation R²: planted voxels at their planted layer (mean over them > 0.3; their CV R² is
+    // > 0.3 each), noise voxels nowhere above 0.2 (a model of noise predicts ~0 on new images).
+    const Tensor vs = load_npy(o.out + "/val_scores.npy");
+    REQUIRE(vs.shape() == Shape{V - 1, static_cast<int64_t>(layers.size())});
+    const int64_t L = vs.size(1);
+    double mean = 0;
+    for (int64_t v = 0; v < Vp; ++v) mean += vs.data()[v * L + planted[v / 5]] / Vp;
+    MESSAGE("planted voxels: mean validation R2 at the planted layer ", mean);
+    CHECK(mean > 0.3);
+    for (int64_t v = Vp; v < V - 1; ++v)
+      for (int64_t l = 0; l < L; ++l) CHECK(vs.data()[v * L + l] < 0.2);
+  }
 
   // Bad input: a stimulus count that differs from the response rows, named.
   save_npy((dir / "short.npy").string(), imgs.slice(0, N - 1));

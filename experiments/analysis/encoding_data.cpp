@@ -220,10 +220,25 @@ NpyResponses read_npy_responses(const std::string& manifest) {
       roi[static_cast<size_t>(v)] = e.is_string() ? e.get<std::string>() : e.dump();
     }
   }
+  Tensor vr;
+  int64_t R = 0, nv = 0;
+  if (m.contains("val_responses")) {
+    ML_CHECK(m["val_responses"].is_string(), "read_npy_responses: '", manifest, "' \"val_responses\" must be a file name");
+    const std::string vpath = (base / m["val_responses"].get<std::string>()).string();
+    vr = load_npy(vpath);
+    ML_CHECK(vr.dim() == 2 && vr.dtype() == DType::F32 && vr.size(1) == V, "read_npy_responses: '", vpath,
+             "' must be a float32 (repeats x images, ", V, " voxels) array, got ", vr.str());
+    R = m.contains("val_repeats") ? m["val_repeats"].get<int64_t>() : 1;
+    ML_CHECK(R >= 1 && vr.size(0) % R == 0 && vr.size(0) / R >= 2, "read_npy_responses: '", vpath, "' has ", vr.size(0),
+             " rows: not a whole number (>= 2) of images for \"val_repeats\" ", R);
+    nv = vr.size(0) / R;
+  }
   const float* p = r.data();
+  const float* q = R ? vr.data() : nullptr;
   for (int64_t v = 0; v < V; ++v) {
     bool finite = true;
     for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i * V + v]);
+    for (int64_t i = 0; i < R * nv && finite; ++i) finite = std::isfinite(q[i * V + v]);
     if (finite)
       d.kept.push_back(v);
     else
@@ -233,6 +248,14 @@ NpyResponses read_npy_responses(const std::string& manifest) {
   for (size_t k = 0; k < d.kept.size(); ++k) {
     for (int64_t i = 0; i < n; ++i) d.responses(i, static_cast<int64_t>(k)) = p[i * V + d.kept[k]];
     d.roi.push_back(roi[static_cast<size_t>(d.kept[k])]);
+  }
+  if (R) {
+    d.val_repeats = R;
+    d.val = Eigen::MatrixXf::Zero(nv, static_cast<int64_t>(d.kept.size()));
+    for (size_t k = 0; k < d.kept.size(); ++k)
+      for (int64_t rep = 0; rep < R; ++rep)
+        for (int64_t i = 0; i < nv; ++i)
+          d.val(i, static_cast<int64_t>(k)) += q[(rep * nv + i) * V + d.kept[k]] / static_cast<float>(R);
   }
   return d;
 }

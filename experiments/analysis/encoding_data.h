@@ -63,6 +63,11 @@ struct NpyResponses {
   std::vector<int64_t> kept;            // column in the file of each kept voxel
   std::vector<std::string> roi;         // per kept voxel ("" when the manifest has none)
   int64_t voxels_in_file = 0, dropped_nan = 0;
+  // Optional validation set: "val_responses" (R * m, voxels) repeat-major (SimVox's layout) with
+  // "val_repeats": R (default 1), averaged over the repeats -> (m, kept voxels). A voxel with a
+  // non-finite value in either file is dropped.
+  Eigen::MatrixXf val;
+  int64_t val_repeats = 0;
 };
 NpyResponses read_npy_responses(const std::string& manifest);
 

@@ -147,7 +147,7 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   ML_CHECK(o.vim1_stimuli.empty() || !o.vim1.empty(), "encoding: --vim1-stimuli goes with --vim1 (its responses)");
   const bool has_val_images = !o.vim1_stimuli.empty() || !o.val_images.empty() || !o.val_image_files.empty();
   ML_CHECK(!(movie && has_val_images), "encoding: a validation image set is for image responses (--data-mode images)");
-  ML_CHECK(!(has_val_images && o.vim1.empty()), "encoding: validation images need validation responses: only vim-1's dataVal is read (--vim1)");
+
   ML_CHECK(!(!o.vim1_stimuli.empty() && (!o.val_images.empty() || !o.val_image_files.empty())),
            "encoding: give the validation images once (--vim1-stimuli holds stimVal, or --val-images)");
   ML_CHECK(!o.score_validation || has_val_images, "encoding: --score-validation needs a validation set (--vim1 with --vim1-stimuli or --val-images)");
@@ -178,6 +178,11 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   } else {
     NpyResponses d = read_npy_responses(o.responses);
     Y = std::move(d.responses);
+    if (has_val_images) {
+      ML_CHECK(d.val_repeats > 0, "encoding: --val-images needs validation responses: '", o.responses,
+               "' has no \"val_responses\"");
+      Y_val = std::move(d.val);
+    }
     groups = std::move(d.groups);
     roi = std::move(d.roi);
     column = std::move(d.kept);

@@ -40,7 +40,8 @@ struct EncodingDataOptions {
   std::vector<std::string> image_files;   // images mode: or image files (the driver reads a manifest CSV)
   std::string vim1_stimuli;               // images mode with --vim1: its Stimuli.mat (stimTrn, stimVal) instead of --images
   // Validation set (§3 option score_validation): vim-1's 120 dataVal images, shown through
-  // Stimuli.mat's stimVal or these images (.npy or manifest files). Each layer's bagged predictor
+  // Stimuli.mat's stimVal or these images (.npy or manifest files); or an NPY manifest's
+  // "val_responses" (averaged over "val_repeats") with these images. Each layer's bagged predictor
   // is scored on it (R², val_scores.npy, val_r2_<layer> columns); with score_validation the
   // fingerprints, best layers and ROI profiles use the validation R² (significance stays on the
   // cross-validated scores and their permutation null).
