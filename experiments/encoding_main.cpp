@@ -5,6 +5,7 @@
 // experiments/analysis/encoding_data_study.h). Examples:
 //   encoding --preset standard --out out/encoding
 //   encoding --data-mode images --vim1 EstimatedResponses.mat --images stimTrn.npy --weights alexnet.safetensors --out out/vim1
+//   encoding --data-mode images --vim1 EstimatedResponses.mat --vim1-stimuli Stimuli.mat --weights ... --out out/vim1
 //   encoding --data-mode movie --responses bold/manifest.json --frames frames.csv --frames-per-tr 30 --weights ... --out out/movie
 #include <CLI/CLI.hpp>
 
@@ -45,6 +46,12 @@ int main(int argc, char** argv) {
   app.add_option("--subject", d.subject, "images: vim-1 subject 1 or 2")->capture_default_str();
   app.add_option("--responses", d.responses, "images/movie: NPY responses manifest (JSON; groups = sessions or runs)");
   app.add_option("--images", images, "images: stimuli, .npy (N, C, H, W) in [0, 1] or a manifest CSV with a 'file' column");
+  app.add_option("--vim1-stimuli", d.vim1_stimuli,
+                 "images: vim-1 Stimuli.mat (stimTrn for the training rows, stimVal for the 120 validation rows) instead of --images");
+  std::string val_images;
+  app.add_option("--val-images", val_images, "images: the validation stimuli (vim-1's 120, or the rows of the manifest's val_responses), .npy or a manifest CSV");
+  app.add_flag("--score-validation", d.score_validation,
+               "images: fingerprints, best layers and ROI profiles from the validation R2 (significance stays cross-validated)");
   app.add_option("--frames", frames, "movie: frames, .npy (F, C, H, W) or a manifest CSV");
   app.add_option("--frame-features", d.frame_features, "movie: extract_features folder of the frames instead");
   app.add_option("--frames-per-tr", d.frames_per_tr, "movie: frames averaged per TR")->capture_default_str();
@@ -78,8 +85,10 @@ int main(int argc, char** argv) {
     d.out = o.out;
     d.seed = net_o.spec.seed;
     d.max_features = o.max_features;
+    d.plot = !no_plot;
     if (net_o.batch > 0) d.batch = net_o.batch;
     stimulus_option(images, d.images, d.image_files, "--images");
+    stimulus_option(val_images, d.val_images, d.val_image_files, "--val-images");
     stimulus_option(frames, d.frames, d.frame_files, "--frames");
     if (data_mode == "movie" && !d.frame_features.empty()) {
       analysis::run_encoding_data(nullptr, {}, d);

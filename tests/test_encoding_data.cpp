@@ -110,6 +110,77 @@ TEST_CASE("read_vim1: a v7.3 EstimatedResponses.mat in the published layout, NaN
   }
 }
 
+namespace {
+// A MATLAB v5 file (as CRCNS ships Stimuli.mat) of one N x H x H array per name, column-major.
+template <typename T>
+void write_stimuli_v5(const std::string& path, const std::vector<std::pair<std::string, std::vector<size_t>>>& shapes,
+                      const std::vector<std::vector<T>>& data, matio_classes cls, matio_types type) {
+  mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+  REQUIRE(mat != nullptr);
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    std::vector<size_t> dims = shapes[k].second;
+    matvar_t* mv = Mat_VarCreate(shapes[k].first.c_str(), cls, type, static_cast<int>(dims.size()), dims.data(),
+                                 const_cast<T*>(data[k].data()), MAT_F_DONT_COPY_DATA);
+    REQUIRE(mv != nullptr);
+    REQUIRE(Mat_VarWrite(mat, mv, MAT_COMPRESSION_NONE) == 0);
+    Mat_VarFree(mv);
+  }
+  Mat_Close(mat);
+}
+// Pixel (image i, row r, column c) of a test stimulus set: distinct per position, in [-0.5, 0.5].
+float pixel(size_t i, size_t r, size_t c, size_t base) { return static_cast<float>((base + i * 97 + r * 13 + c * 7) % 1000) / 1000.f - 0.5f; }
+}  // namespace
+
+TEST_CASE("read_vim1_stimuli: Stimuli.mat in the published layout (images x rows x columns), value ranges, named errors") {
+  const fs::path dir = fs::temp_directory_path() / "ml_test_vim1_stimuli";
+  fs::create_directories(dir);
+  const size_t H = 6;
+  auto make = [&](size_t N, size_t base) {
+    std::vector<float> v(N * H * H);
+    for (size_t c = 0; c < H; ++c)
+      for (size_t r = 0; r < H; ++r)
+        for (size_t i = 0; i < N; ++i) v[i + N * (r + H * c)] = pixel(i, r, c, base);
+    return v;
+  };
+  const std::string path = (dir / "Stimuli.mat").string();
+  write_stimuli_v5<float>(path, {{"stimTrn", {1750, H, H}}, {"stimVal", {120, H, H}}}, {make(1750, 0), make(120, 500)},
+                          MAT_C_SINGLE, MAT_T_SINGLE);
+  const Vim1Stimuli st = read_vim1_stimuli(path);
+  REQUIRE(st.train.shape() == Shape{1750, 1, 6, 6});
+  REQUIRE(st.val.shape() == Shape{120, 1, 6, 6});
+  CHECK(st.range_rule.find("+0.5") != std::string::npos);  // values in [-0.5, 0.5] are shifted
+  bool same = true;
+  for (size_t i = 0; i < 1750; ++i)
+    for (size_t r = 0; r < H; ++r)
+      for (size_t c = 0; c < H; ++c) same = same && st.train.data()[(i * H + r) * H + c] == pixel(i, r, c, 0) + 0.5f;
+  for (size_t i = 0; i < 120; ++i)
+    for (size_t r = 0; r < H; ++r)
+      for (size_t c = 0; c < H; ++c) same = same && st.val.data()[(i * H + r) * H + c] == pixel(i, r, c, 500) + 0.5f;
+  CHECK(same);  // a row/column swap or a row-major read fails here
+  // uint8 files are divided by 255.
+  std::vector<uint8_t> t8(1750 * H * H), v8(120 * H * H);
+  for (size_t k = 0; k < t8.size(); ++k) t8[k] = static_cast<uint8_t>(k % 256);
+  for (size_t k = 0; k < v8.size(); ++k) v8[k] = 255;
+  write_stimuli_v5<uint8_t>(path, {{"stimTrn", {1750, H, H}}, {"stimVal", {120, H, H}}}, {t8, v8}, MAT_C_UINT8, MAT_T_UINT8);
+  const Vim1Stimuli s8 = read_vim1_stimuli(path);
+  // (image 0, row 0, column 1) is MATLAB element 0 + 1750 (0 + 6 * 1); (image 0, row 1, column 0) is 1750.
+  CHECK(s8.train.data()[1] == doctest::Approx(t8[1750 * 6] / 255.0));
+  CHECK(s8.train.data()[6] == doctest::Approx(t8[1750] / 255.0));
+  CHECK(s8.val.data()[5] == doctest::Approx(1.0));
+  // Out-of-range values, wrong dims and a missing variable are named.
+  std::vector<float> big = make(1750, 0);
+  big[3] = 300.f;
+  write_stimuli_v5<float>(path, {{"stimTrn", {1750, H, H}}, {"stimVal", {120, H, H}}}, {big, make(120, 0)}, MAT_C_SINGLE, MAT_T_SINGLE);
+  CHECK_THROWS_WITH_AS(read_vim1_stimuli(path), doctest::Contains("pixel values span [-0.5, 300]"), Error);
+  write_stimuli_v5<float>(path, {{"stimTrn", {1700, H, H}}, {"stimVal", {120, H, H}}}, {make(1700, 0), make(120, 0)}, MAT_C_SINGLE,
+                          MAT_T_SINGLE);
+  CHECK_THROWS_WITH_AS(read_vim1_stimuli(path), doctest::Contains("'stimTrn' must be a real 1750 x H x H array"), Error);
+  write_stimuli_v5<float>(path, {{"stimTrn", {1750, H, H}}}, {make(1750, 0)}, MAT_C_SINGLE, MAT_T_SINGLE);
+  CHECK_THROWS_WITH_AS(read_vim1_stimuli(path), doctest::Contains("no readable variable 'stimVal'"), Error);
+  CHECK_THROWS_WITH_AS(read_vim1_stimuli((dir / "none.mat").string()), doctest::Contains("missing file"), Error);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("read_vim1: bad files are named errors") {
   const fs::path dir = fs::temp_directory_path() / "ml_test_vim1_bad";
   fs::create_directories(dir);

@@ -7,9 +7,11 @@
 #include <Eigen/Dense>
 #include <matio.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +23,7 @@
 #include "experiments/analysis/encoding_data_study.h"
 #include "experiments/analysis/encoding_features.h"
 #include "experiments/analysis/encoding_timeseries.h"
+#include "experiments/analysis/plot_script.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -55,6 +58,21 @@ Eigen::VectorXf readout(const Eigen::MatrixXf& F, Generator& gen) {
   for (int k = 0; k < 10; ++k) y += static_cast<float>(gen.next_uniform() * 2 - 1) * svd.matrixU().col(k);
   y.array() -= y.mean();
   return y / std::sqrt(y.squaredNorm() / static_cast<float>(y.size()) + 1e-12f);
+}
+
+// The same readout for training and validation rows: y = (F - mean) w with w mixing the top 10
+// principal directions of the training features (as `readout`), scaled to unit variance on the
+// training rows; returns {y_train, y_val}.
+std::pair<Eigen::VectorXf, Eigen::VectorXf> readout_pair(const Eigen::MatrixXf& F, const Eigen::MatrixXf& Fv, Generator& gen) {
+  const Eigen::RowVectorXf mu = F.colwise().mean();
+  const Eigen::MatrixXf Fc = F.rowwise() - mu;
+  const Eigen::BDCSVD<Eigen::MatrixXf> svd(Fc, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  Eigen::VectorXf w = Eigen::VectorXf::Zero(F.cols());
+  for (int k = 0; k < 10; ++k)
+    w += static_cast<float>(gen.next_uniform() * 2 - 1) * svd.matrixV().col(k) / svd.singularValues()[k];
+  const Eigen::VectorXf y = Fc * w;
+  const float sd = std::sqrt(y.squaredNorm() / static_cast<float>(y.size()) + 1e-12f);
+  return {y / sd, (Fv.rowwise() - mu) * w / sd};
 }
 
 float gauss(Generator& g) {
@@ -116,12 +134,20 @@ TEST_CASE("encoding images mode recovers voxels planted in known layers from NPY
   const auto F = encoding_features(net, imgs, layers, 64, 2000);
   const int planted[3] = {0, 3, 5};
   const char* roi_names[3] = {"early", "mid", "late"};
-  Eigen::MatrixXf Y(N, V);
+  // Validation set in SimVox's layout: 40 images, 2 repeats stored repeat-major, each repeat with
+  // noise sd 0.3 sqrt(2) so that their mean has the training rows' 0.3.
+  const int64_t Nv = 40;
+  const Tensor vimgs = Tensor::uniform({Nv, 1, 32, 32}, 0.f, 1.f, gen);
+  const auto Fv = encoding_features(net, vimgs, layers, 64, 2000);
+  Eigen::MatrixXf Y(N, V), Yv(2 * Nv, V);
   nlohmann::json roi = nlohmann::json::array();
   for (int64_t v = 0; v < V; ++v) {
     for (int64_t i = 0; i < N; ++i) Y(i, v) = 0.3f * gauss(gen);
+    for (int64_t i = 0; i < 2 * Nv; ++i) Yv(i, v) = 0.3f * std::sqrt(2.f) * gauss(gen);
     if (v < Vp) {
-      Y.col(v) += readout(F[static_cast<size_t>(planted[v / 5])], gen);
+      const auto y = readout_pair(F[static_cast<size_t>(planted[v / 5])], Fv[static_cast<size_t>(planted[v / 5])], gen);
+      Y.col(v) += y.first;
+      Yv.col(v).head(Nv) += y.second, Yv.col(v).tail(Nv) += y.second;
       roi.push_back(roi_names[v / 5]);
     } else {
       roi.push_back("none");
@@ -133,17 +159,26 @@ TEST_CASE("encoding images mode recovers voxels planted in known layers from NPY
   fs::create_directories(dir);
   save_matrix((dir / "responses.npy").string(), Y);
   save_npy((dir / "images.npy").string(), imgs);
+  save_matrix((dir / "val_responses.npy").string(), Yv);
+  save_npy((dir / "val_images.npy").string(), vimgs);
   std::vector<int64_t> groups;
   for (int64_t i = 0; i < N; ++i) groups.push_back(i / 60);
   {
     std::ofstream m(dir / "manifest.json");
-    m << nlohmann::json{{"responses", "responses.npy"}, {"groups", groups}, {"roi", roi}}.dump();
+    m << nlohmann::json{{"responses", "responses.npy"}, {"groups", groups}, {"roi", roi},
+                        {"val_responses", "val_responses.npy"}, {"val_repeats", 2}}.dump();
   }
+  const NpyResponses nr = read_npy_responses((dir / "manifest.json").string());
+  REQUIRE(nr.val.rows() == Nv);
+  REQUIRE(nr.val.cols() == V - 1);
+  CHECK(nr.val(3, 2) == doctest::Approx((Yv(3, 2) + Yv(Nv + 3, 2)) / 2));  // the mean of the 2 repeats
   EncodingDataOptions o;
   o.mode = "images";
   o.responses = (dir / "manifest.json").string();
   o.images = (dir / "images.npy").string();
+  o.val_images = (dir / "val_images.npy").string();
   o.out = (dir / "out").string();
+  o.plot = false;  // tools/plot_encoding.py is run (and asserted) explicitly where it is tested
   o.max_features = 2000;
   o.n_alphas = 10, o.n_perm = 50, o.perm_voxels = 10;
   o.roi_order = {"early", "mid", "late"};
@@ -164,6 +199,19 @@ TEST_CASE("encoding images mode recovers voxels planted in known layers from NPY
   CHECK(s["verdicts"][0]["tested"] == true);
   CHECK(s["verdicts"][0]["pass"] == true);
   CHECK(fs::is_regular_file(o.out + "/report.md"));
+  {
+    // Validation R²: planted voxels at their planted layer (mean over them > 0.3; their CV R² is
+    // > 0.3 each), noise voxels nowhere above 0.2 (a model of noise predicts ~0 on new images).
+    const Tensor vs = load_npy(o.out + "/val_scores.npy");
+    REQUIRE(vs.shape() == Shape{V - 1, static_cast<int64_t>(layers.size())});
+    const int64_t L = vs.size(1);
+    double mean = 0;
+    for (int64_t v = 0; v < Vp; ++v) mean += vs.data()[v * L + planted[v / 5]] / Vp;
+    MESSAGE("planted voxels: mean validation R2 at the planted layer ", mean);
+    CHECK(mean > 0.3);
+    for (int64_t v = Vp; v < V - 1; ++v)
+      for (int64_t l = 0; l < L; ++l) CHECK(vs.data()[v * L + l] < 0.2);
+  }
 
   // Bad input: a stimulus count that differs from the response rows, named.
   save_npy((dir / "short.npy").string(), imgs.slice(0, N - 1));
@@ -220,10 +268,14 @@ TEST_CASE("encoding movie mode recovers HRF-convolved voxels from frames and fro
   o.frames_per_tr = fpt;
   o.block_trs = 10;
   o.out = (dir / "out").string();
+  o.plot = false;  // tools/plot_encoding.py is run (and asserted) explicitly where it is tested
   o.max_features = 2000;
   o.n_alphas = 10, o.n_perm = 50, o.perm_voxels = 10;
   const nlohmann::json s = run_encoding_data(&net, layers, o);
   CHECK(s["permutation_null"]["kind"] == "blocks of TRs within runs");
+  // The figures script on this movie-mode output (Pearson r scores, no ROI order).
+  CHECK(run_plot_script("plot_encoding.py", o.out));
+  for (const char* f : {"fingerprints.png", "maps.png"}) CHECK_MESSAGE(fs::file_size(fs::path(o.out) / f) > 1000, f);
   const auto rows = read_voxels(o.out + "/voxels.csv");
   REQUIRE(static_cast<int64_t>(rows.size()) == V);
   double rp = 0;
@@ -262,20 +314,28 @@ TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, t
   // coded 'other', one NaN voxel. Folds are vim-1's 5 sessions of 350 images. Planted voxels must
   // be significant with the planted layer best; noise voxels not; the summary must rise along
   // V1 -> LatOcc (verdict holds, 4 ROIs with significant voxels).
+  // The stimuli come from a Stimuli.mat (stimTrn 1750 x 32 x 32, stimVal 120 x 32 x 32, stored in
+  // [-0.5, 0.5]); the planted voxels' validation responses are the same readouts of the validation
+  // images' features plus noise, so their validation R² at the planted layer is high (>= 0.5; the
+  // ceiling is 1 / (1 + 0.3²) = 0.92) and noise voxels' is not (< 0.1).
   AnalysisNet net = load_analysis_net(small_net());
   const auto layers = resolve_layers(net.model, {});
   const int64_t N = 1750, Vp = 12, Vn = 4, V = Vp + Vn + 1;
   Generator gen(21);
-  const Tensor imgs = Tensor::uniform({N, 1, 32, 32}, 0.f, 1.f, gen);
-  const auto F = encoding_features(net, imgs, layers, 128, 200);
+  const Tensor imgs = Tensor::uniform({N, 1, 32, 32}, 0.f, 1.f, gen), vimgs = Tensor::uniform({120, 1, 32, 32}, 0.f, 1.f, gen);
+  const auto F = encoding_features(net, imgs, layers, 128, 200), Fv = encoding_features(net, vimgs, layers, 128, 200);
   const int planted[4] = {0, 2, 3, 5}, code[4] = {1, 2, 6, 7};
   Eigen::MatrixXf trn(V, N), val(V, 120), roi(V, 1), idx(V, 1);
   for (int64_t v = 0; v < V; ++v) {
     for (int64_t i = 0; i < N; ++i) trn(v, i) = 0.3f * gauss(gen);
-    for (int64_t i = 0; i < 120; ++i) val(v, i) = gauss(gen);
+    for (int64_t i = 0; i < 120; ++i) val(v, i) = 0.3f * gauss(gen);
     roi(v, 0) = v < Vp ? static_cast<float>(code[v / 3]) : 0.f;
     idx(v, 0) = static_cast<float>(1000 + v);
-    if (v < Vp) trn.row(v) += readout(F[static_cast<size_t>(planted[v / 3])], gen).transpose();
+    if (v < Vp) {
+      const auto y = readout_pair(F[static_cast<size_t>(planted[v / 3])], Fv[static_cast<size_t>(planted[v / 3])], gen);
+      trn.row(v) += y.first.transpose();
+      val.row(v) += y.second.transpose();
+    }
   }
   trn(V - 1, 3) = NAN;
   const fs::path dir = fs::temp_directory_path() / "ml_test_encoding_vim1";
@@ -283,16 +343,64 @@ TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, t
   fs::create_directories(dir);
   write_mat73((dir / "EstimatedResponses.mat").string(),
               {{"dataTrnS1", trn}, {"dataValS1", val}, {"roiS1", roi}, {"voxIdxS1", idx}});
-  save_npy((dir / "stimTrn.npy").string(), imgs.reshape({N, 32, 32}));  // (N, H, W) gray, as vim-1's stimuli
+  {
+    // Stimuli.mat, MATLAB v5 as CRCNS ships it: images x rows x columns, column-major.
+    mat_t* mat = Mat_CreateVer((dir / "Stimuli.mat").string().c_str(), nullptr, MAT_FT_MAT5);
+    REQUIRE(mat != nullptr);
+    for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"stimTrn", &imgs}, {"stimVal", &vimgs}}) {
+      const size_t n = static_cast<size_t>(t->size(0));
+      std::vector<float> m(n * 32 * 32);
+      for (size_t i = 0; i < n; ++i)
+        for (size_t r = 0; r < 32; ++r)
+          for (size_t c = 0; c < 32; ++c) m[i + n * (r + 32 * c)] = t->data()[(i * 32 + r) * 32 + c] - 0.5f;
+      size_t dims[3] = {n, 32, 32};
+      matvar_t* mv = Mat_VarCreate(name, MAT_C_SINGLE, MAT_T_SINGLE, 3, dims, m.data(), 0);  // copies m
+      REQUIRE(mv != nullptr);
+      REQUIRE(Mat_VarWrite(mat, mv, MAT_COMPRESSION_NONE) == 0);
+      Mat_VarFree(mv);
+    }
+    Mat_Close(mat);
+  }
   EncodingDataOptions o;
   o.vim1 = (dir / "EstimatedResponses.mat").string();
-  o.images = (dir / "stimTrn.npy").string();
+  o.vim1_stimuli = (dir / "Stimuli.mat").string();
   o.out = (dir / "out").string();
+  o.plot = false;  // tools/plot_encoding.py is run (and asserted) explicitly where it is tested
   o.max_features = 200;
   o.n_alphas = 10, o.n_perm = 50, o.perm_voxels = 10;
   const nlohmann::json s = run_encoding_data(&net, layers, o);
   CHECK(s["folds"] == 5);
   CHECK(s["dropped_nonfinite"] == 1);
+  REQUIRE(s.contains("validation"));
+  // The figures script on this vim-1 output: ROI profiles, best layer per ROI, the voxIdx slices.
+  CHECK(run_plot_script("plot_encoding.py", o.out));
+  for (const char* f : {"fingerprints.png", "maps.png"}) CHECK_MESSAGE(fs::file_size(fs::path(o.out) / f) > 1000, f);
+  {
+    std::ifstream md(o.out + "/report.md");
+    const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+    CHECK(text.find("![maps](maps.png)") != std::string::npos);
+    CHECK(text.find("Validation (120 images") != std::string::npos);
+  }
+  CHECK(s["validation"]["images"] == 120);
+  {
+    // Validation R² columns: each planted voxel at its planted layer, noise voxels at their best.
+    std::ifstream in(o.out + "/voxels.csv");
+    std::string line, x;
+    std::getline(in, line);
+    std::vector<std::string> head;
+    for (std::stringstream ss(line); std::getline(ss, x, ',');) head.push_back(x);
+    const auto c0 = std::find(head.begin(), head.end(), "val_r2_" + layers[0]) - head.begin();
+    REQUIRE(c0 + static_cast<int64_t>(layers.size()) == static_cast<int64_t>(head.size()));
+    for (int64_t v = 0; std::getline(in, line); ++v) {
+      std::vector<double> f;
+      for (std::stringstream ss(line); std::getline(ss, x, ',');) f.push_back(std::atof(x.c_str()));
+      if (v < Vp) {
+        CHECK(f[static_cast<size_t>(c0 + planted[v / 3])] >= 0.5);
+      } else {
+        CHECK(*std::max_element(f.begin() + c0, f.end()) < 0.1);
+      }
+    }
+  }
   const auto rows = read_voxels(o.out + "/voxels.csv");
   REQUIRE(static_cast<int64_t>(rows.size()) == V - 1);
   int exact = 0;
@@ -306,6 +414,14 @@ TEST_CASE("encoding images mode on a vim-1 file: sessions as folds, ROI codes, t
   for (int64_t v = Vp; v < V - 1; ++v) CHECK(rows[static_cast<size_t>(v)].significant == 0);
   CHECK(s["verdicts"][0]["tested"] == true);
   CHECK(s["verdicts"][0]["pass"] == true);
+  o.images = o.vim1_stimuli;
+  CHECK_THROWS_WITH_AS(run_encoding_data(&net, layers, o), doctest::Contains("exactly one of --images"), Error);
+  o.images.clear(), o.vim1_stimuli.clear();
+  save_npy((dir / "stimTrn.npy").string(), imgs.reshape({N, 32, 32}));  // (N, H, W) gray
+  o.images = (dir / "stimTrn.npy").string();
+  o.score_validation = true;
+  CHECK_THROWS_WITH_AS(run_encoding_data(&net, layers, o), doctest::Contains("--score-validation needs a validation set"), Error);
+  o.score_validation = false;
   o.responses = o.vim1;
   CHECK_THROWS_WITH_AS(run_encoding_data(&net, layers, o), doctest::Contains("exactly one of --vim1 and --responses"), Error);
   fs::remove_all(dir);

@@ -51,6 +51,43 @@ TEST_CASE("retinotopy GLM recovers a known angle map on a toy model") {
   CHECK(angle_diff(170, -170) == doctest::Approx(-20));
 }
 
+TEST_CASE("voxel-grid smoothing (sigma = 1 voxel) against a plain 2-D Gaussian, normalised, within each sheet") {
+  // Two 9 x 11 sheets; voxel (1, 2, 7) missing. Sheet 0: a unit impulse at (4, 5) and a constant
+  // 3 in column 1 of the maps; sheet 1: a ramp. Expected values from a plain double loop over the
+  // 2-D truncated (radius 3) Gaussian with weights renormalised over present voxels.
+  std::vector<int> sh, rw, cl;
+  for (int s = 0; s < 2; ++s)
+    for (int r = 0; r < 9; ++r)
+      for (int c = 0; c < 11; ++c)
+        if (!(s == 1 && r == 2 && c == 7)) sh.push_back(s), rw.push_back(r), cl.push_back(c);
+  const auto V = static_cast<int64_t>(sh.size());
+  Eigen::MatrixXf m(V, 2);
+  for (int64_t v = 0; v < V; ++v) {
+    const size_t i = static_cast<size_t>(v);
+    m(v, 0) = sh[i] == 0 ? (rw[i] == 4 && cl[i] == 5 ? 1.f : 0.f) : static_cast<float>(rw[i] + 2 * cl[i]);
+    m(v, 1) = 3.f;
+  }
+  const Eigen::MatrixXf out = smooth_voxel_maps(m, sh, rw, cl, 1.0);
+  double worst = 0;
+  for (int64_t v = 0; v < V; ++v) {
+    double num = 0, den = 0;
+    for (int64_t u = 0; u < V; ++u) {
+      const size_t i = static_cast<size_t>(v), j = static_cast<size_t>(u);
+      const int dr = rw[j] - rw[i], dc = cl[j] - cl[i];
+      if (sh[j] != sh[i] || std::abs(dr) > 3 || std::abs(dc) > 3) continue;
+      const double w = std::exp(-0.5 * (dr * dr + dc * dc));
+      num += w * m(u, 0), den += w;
+    }
+    worst = std::max(worst, std::fabs(out(v, 0) - num / den));
+    CHECK(out(v, 1) == doctest::Approx(3.0).epsilon(1e-6));  // a constant stays constant, also at borders
+  }
+  CHECK(worst < 1e-5);  // float output of double sums of <= 49 terms of size <= 16: ~1e-6
+  // (The reference never mixes sheets, so leakage of the impulse into sheet 1 fails `worst`.)
+  std::vector<int> r2 = rw, c2 = cl;
+  r2[1] = r2[0], c2[1] = c2[0];
+  CHECK_THROWS_WITH_AS(smooth_voxel_maps(m, sh, r2, c2, 1.0), doctest::Contains("two voxels"), Error);
+}
+
 TEST_CASE("two-sample t and precision-recall on hand-worked values") {
   // Group 1 {4, 6}, group 0 {1, 3}: means 5 and 2, pooled variance (2 + 2) / 2 = 2,
   // t = 3 / sqrt(2 * (1/2 + 1/2)) = 2.1213.

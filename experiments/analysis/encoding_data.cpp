@@ -119,6 +119,70 @@ Vim1Data read_vim1(const std::string& path, int subject) {
   return d;
 }
 
+Vim1Stimuli read_vim1_stimuli(const std::string& path) {
+  ML_CHECK(std::filesystem::is_regular_file(path), "read_vim1_stimuli: missing file '", path, "'");
+  MatFile mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
+  ML_CHECK(mat != nullptr, "read_vim1_stimuli: '", path, "' is not a readable MATLAB .mat file");
+  Vim1Stimuli st;
+  st.min = INFINITY, st.max = -INFINITY;
+  bool u8 = true;
+  // (N, 1, H, W) from an images x rows x columns MATLAB array (column-major: image i, row r,
+  // column c at i + N (r + H c)).
+  auto read = [&](const char* name, int64_t images) {
+    MatVar var(Mat_VarRead(mat.get(), name));
+    ML_CHECK(var != nullptr, "read_vim1_stimuli: '", path, "' has no readable variable '", name, "'");
+    ML_CHECK(var->data != nullptr && !var->isComplex && var->rank == 3 && static_cast<int64_t>(var->dims[0]) == images &&
+                 var->dims[1] >= 2 && var->dims[1] == var->dims[2],
+             "read_vim1_stimuli: '", path, "' variable '", name, "' must be a real ", images,
+             " x H x H array (images x rows x columns), got ", io::mat_dims(var.get()));
+    const int64_t N = images, H = static_cast<int64_t>(var->dims[1]), W = static_cast<int64_t>(var->dims[2]);
+    Tensor t = Tensor::empty({N, 1, H, W});
+    float* o = t.data();
+    auto copy = [&](const auto* p) {
+      for (int64_t c = 0; c < W; ++c)
+        for (int64_t r = 0; r < H; ++r)
+          for (int64_t i = 0; i < N; ++i) {
+            const double x = static_cast<double>(p[i + N * (r + H * c)]);
+            ML_CHECK(std::isfinite(x), "read_vim1_stimuli: '", path, "' variable '", name, "' image ", i,
+                     " holds a non-finite pixel");
+            st.min = std::min(st.min, x), st.max = std::max(st.max, x);
+            o[(i * H + r) * W + c] = static_cast<float>(x);
+          }
+    };
+    switch (var->class_type) {
+      case MAT_C_DOUBLE: copy(static_cast<const double*>(var->data)), u8 = false; break;
+      case MAT_C_SINGLE: copy(static_cast<const float*>(var->data)), u8 = false; break;
+      case MAT_C_UINT8: copy(static_cast<const uint8_t*>(var->data)); break;
+      default:
+        throw Error(detail::cat("read_vim1_stimuli: '", path, "' variable '", name,
+                                "' must be uint8, single or double (matio class ", static_cast<int>(var->class_type), ")"));
+    }
+    return t;
+  };
+  st.train = read("stimTrn", 1750);
+  st.val = read("stimVal", 120);
+  ML_CHECK(st.train.size(2) == st.val.size(2), "read_vim1_stimuli: '", path, "' stimTrn is ", st.train.size(2),
+           " px, stimVal ", st.val.size(2), " px");
+  double scale = 1, shift = 0;
+  if (u8) {
+    scale = 1.0 / 255, st.range_rule = "uint8 / 255";
+  } else if (st.min >= 0 && st.max <= 1) {
+    st.range_rule = "kept (values in [0, 1])";
+  } else if (st.min >= -0.5 && st.max <= 0.5) {
+    shift = 0.5, st.range_rule = "+0.5 (values in [-0.5, 0.5])";
+  } else if (st.min >= 0 && st.max <= 255) {
+    scale = 1.0 / 255, st.range_rule = "/ 255 (values in [0, 255])";
+  } else {
+    throw Error(detail::cat("read_vim1_stimuli: '", path, "' pixel values span [", st.min, ", ", st.max,
+                            "]: not [0, 1], [-0.5, 0.5] or [0, 255]; convert the images to [0, 1] and pass --images"));
+  }
+  for (Tensor* t : {&st.train, &st.val}) {
+    float* p = t->data();
+    for (int64_t k = 0; k < t->numel(); ++k) p[k] = static_cast<float>((p[k] + shift) * scale);
+  }
+  return st;
+}
+
 NpyResponses read_npy_responses(const std::string& manifest) {
   namespace fs = std::filesystem;
   ML_CHECK(fs::is_regular_file(manifest), "read_npy_responses: missing manifest '", manifest, "'");
@@ -156,10 +220,25 @@ NpyResponses read_npy_responses(const std::string& manifest) {
       roi[static_cast<size_t>(v)] = e.is_string() ? e.get<std::string>() : e.dump();
     }
   }
+  Tensor vr;
+  int64_t R = 0, nv = 0;
+  if (m.contains("val_responses")) {
+    ML_CHECK(m["val_responses"].is_string(), "read_npy_responses: '", manifest, "' \"val_responses\" must be a file name");
+    const std::string vpath = (base / m["val_responses"].get<std::string>()).string();
+    vr = load_npy(vpath);
+    ML_CHECK(vr.dim() == 2 && vr.dtype() == DType::F32 && vr.size(1) == V, "read_npy_responses: '", vpath,
+             "' must be a float32 (repeats x images, ", V, " voxels) array, got ", vr.str());
+    R = m.contains("val_repeats") ? m["val_repeats"].get<int64_t>() : 1;
+    ML_CHECK(R >= 1 && vr.size(0) % R == 0 && vr.size(0) / R >= 2, "read_npy_responses: '", vpath, "' has ", vr.size(0),
+             " rows: not a whole number (>= 2) of images for \"val_repeats\" ", R);
+    nv = vr.size(0) / R;
+  }
   const float* p = r.data();
+  const float* q = R ? vr.data() : nullptr;
   for (int64_t v = 0; v < V; ++v) {
     bool finite = true;
     for (int64_t i = 0; i < n && finite; ++i) finite = std::isfinite(p[i * V + v]);
+    for (int64_t i = 0; i < R * nv && finite; ++i) finite = std::isfinite(q[i * V + v]);
     if (finite)
       d.kept.push_back(v);
     else
@@ -169,6 +248,14 @@ NpyResponses read_npy_responses(const std::string& manifest) {
   for (size_t k = 0; k < d.kept.size(); ++k) {
     for (int64_t i = 0; i < n; ++i) d.responses(i, static_cast<int64_t>(k)) = p[i * V + d.kept[k]];
     d.roi.push_back(roi[static_cast<size_t>(d.kept[k])]);
+  }
+  if (R) {
+    d.val_repeats = R;
+    d.val = Eigen::MatrixXf::Zero(nv, static_cast<int64_t>(d.kept.size()));
+    for (size_t k = 0; k < d.kept.size(); ++k)
+      for (int64_t rep = 0; rep < R; ++rep)
+        for (int64_t i = 0; i < nv; ++i)
+          d.val(i, static_cast<int64_t>(k)) += q[(rep * nv + i) * V + d.kept[k]] / static_cast<float>(R);
   }
   return d;
 }

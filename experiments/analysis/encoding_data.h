@@ -20,6 +20,8 @@
 
 #include <Eigen/Dense>
 
+#include "engine/tensor.h"
+
 namespace ml::analysis {
 
 // The ROI names of vim-1's codes 0..7.
@@ -38,6 +40,20 @@ struct Vim1Data {
 // variable and what is wrong (missing, shape, ROI code out of range), before anything is kept.
 Vim1Data read_vim1(const std::string& path, int subject);
 
+// vim-1's stimuli, Stimuli.mat (a MATLAB v5/v7 file as CRCNS ships it; v7.3 read too):
+//   stimTrn  1750 x 128 x 128  the training images (images x rows x columns, gray)
+//   stimVal   120 x 128 x 128  the validation images
+// Rows follow EstimatedResponses.mat's image order. Returned as (N, 1, H, W) float32 in [0, 1]:
+// uint8 files divided by 255; float files kept when they lie in [0, 1], shifted by +0.5 when they
+// lie in [-0.5, 0.5] (a zero-mean export), divided by 255 when they lie in [0, 255]; any other
+// range is an error naming it (the rule applied is returned in `range_rule`).
+struct Vim1Stimuli {
+  Tensor train, val;            // (1750, 1, H, W), (120, 1, H, W)
+  double min = 0, max = 0;      // over both variables, as stored
+  std::string range_rule;
+};
+Vim1Stimuli read_vim1_stimuli(const std::string& path);
+
 // NPY responses with a manifest (JSON): {"responses": "r.npy" (images, voxels) float32,
 // "groups": [one fold label per image], optional "roi": [one name per voxel]}; paths relative
 // to the manifest. Voxels with a non-finite response are dropped and counted.
@@ -47,6 +63,11 @@ struct NpyResponses {
   std::vector<int64_t> kept;            // column in the file of each kept voxel
   std::vector<std::string> roi;         // per kept voxel ("" when the manifest has none)
   int64_t voxels_in_file = 0, dropped_nan = 0;
+  // Optional validation set: "val_responses" (R * m, voxels) repeat-major (SimVox's layout) with
+  // "val_repeats": R (default 1), averaged over the repeats -> (m, kept voxels). A voxel with a
+  // non-finite value in either file is dropped.
+  Eigen::MatrixXf val;
+  int64_t val_repeats = 0;
 };
 NpyResponses read_npy_responses(const std::string& manifest);
 

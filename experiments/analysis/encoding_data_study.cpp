@@ -22,6 +22,7 @@
 #include "experiments/analysis/encoding_features.h"
 #include "experiments/analysis/encoding_timeseries.h"
 #include "experiments/analysis/fingerprint.h"
+#include "experiments/analysis/plot_script.h"
 #include "experiments/analysis/ridge.h"
 #include "experiments/analysis/rsa.h"
 #include "experiments/analysis/run_summary.h"
@@ -140,8 +141,16 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
     ML_CHECK(sources == 1, "encoding: movie mode needs exactly one of --frames (.npy or a manifest CSV) and --frame-features");
     ML_CHECK(o.contrast_dir.empty(), "encoding: --contrast-dir is for image responses (--data-mode images)");
   } else {
-    ML_CHECK(!o.images.empty() || !o.image_files.empty(), "encoding: images mode needs --images (.npy or a manifest CSV)");
+    const int sources = !o.images.empty() + !o.image_files.empty() + !o.vim1_stimuli.empty();
+    ML_CHECK(sources == 1, "encoding: images mode needs exactly one of --images (.npy or a manifest CSV) and --vim1-stimuli");
   }
+  ML_CHECK(o.vim1_stimuli.empty() || !o.vim1.empty(), "encoding: --vim1-stimuli goes with --vim1 (its responses)");
+  const bool has_val_images = !o.vim1_stimuli.empty() || !o.val_images.empty() || !o.val_image_files.empty();
+  ML_CHECK(!(movie && has_val_images), "encoding: a validation image set is for image responses (--data-mode images)");
+
+  ML_CHECK(!(!o.vim1_stimuli.empty() && (!o.val_images.empty() || !o.val_image_files.empty())),
+           "encoding: give the validation images once (--vim1-stimuli holds stimVal, or --val-images)");
+  ML_CHECK(!o.score_validation || has_val_images, "encoding: --score-validation needs a validation set (--vim1 with --vim1-stimuli or --val-images)");
   const bool need_net = !movie || o.frame_features.empty();
   ML_CHECK(!need_net || net != nullptr, "encoding: no network to compute the features");
 
@@ -152,9 +161,11 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   int64_t in_file = 0, dropped = 0;
   std::string source;
   std::vector<std::string> roi_order = o.roi_order;
+  Eigen::MatrixXf Y_val;
   if (!o.vim1.empty()) {
     Vim1Data d = read_vim1(o.vim1, o.subject);
     Y = std::move(d.train);
+    Y_val = std::move(d.val);
     // 5 scanning sessions of 350 training images each, in file order (science file §1).
     for (int64_t i = 0; i < Y.rows(); ++i) groups.push_back(i / 350);
     for (size_t v = 0; v < d.roi.size(); ++v) {
@@ -167,6 +178,11 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   } else {
     NpyResponses d = read_npy_responses(o.responses);
     Y = std::move(d.responses);
+    if (has_val_images) {
+      ML_CHECK(d.val_repeats > 0, "encoding: --val-images needs validation responses: '", o.responses,
+               "' has no \"val_responses\"");
+      Y_val = std::move(d.val);
+    }
     groups = std::move(d.groups);
     roi = std::move(d.roi);
     column = std::move(d.kept);
@@ -189,11 +205,31 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   // ---- features per layer ----
   std::vector<std::string> layers = layers_in;
   std::vector<Eigen::MatrixXf> F;
+  std::vector<Eigen::MatrixXf> F_val;
+  std::string val_source;
   if (!movie) {
-    Tensor imgs = !o.images.empty() ? load_stimulus_npy(o.images, "--images")
-                                    : load_images(o.image_files, net->model.in_channels, net->model.image_size,
-                                                  net->model.image_size);
-    const std::string what = "encoding: --images " + (o.images.empty() ? std::string("(manifest files)") : o.images);
+    Vim1Stimuli vs;
+    if (!o.vim1_stimuli.empty()) {
+      vs = read_vim1_stimuli(o.vim1_stimuli);
+      log("vim-1 stimuli " + o.vim1_stimuli + ": " + std::to_string(vs.train.size(0)) + " + " + std::to_string(vs.val.size(0)) +
+          " images of " + std::to_string(vs.train.size(2)) + " px, values [" + fmt(vs.min, 4) + ", " + fmt(vs.max, 4) + "] -> " +
+          vs.range_rule);
+    }
+    const int64_t C = net->model.in_channels, S = net->model.image_size;
+    Tensor imgs = !o.vim1_stimuli.empty() ? vs.train
+                  : !o.images.empty()     ? load_stimulus_npy(o.images, "--images")
+                                          : load_images(o.image_files, C, S, S);
+    const std::string what = !o.vim1_stimuli.empty() ? "encoding: --vim1-stimuli " + o.vim1_stimuli + " stimTrn"
+                             : "encoding: --images " + (o.images.empty() ? std::string("(manifest files)") : o.images);
+    if (has_val_images) {
+      Tensor vimgs = !o.vim1_stimuli.empty() ? vs.val
+                     : !o.val_images.empty() ? load_stimulus_npy(o.val_images, "--val-images")
+                                             : load_images(o.val_image_files, C, S, S);
+      val_source = !o.vim1_stimuli.empty() ? o.vim1_stimuli + " stimVal" : !o.val_images.empty() ? o.val_images : "--val-images files";
+      ML_CHECK(vimgs.dim() >= 1 && vimgs.size(0) == Y_val.rows(), "encoding: ", val_source, " has ",
+               vimgs.dim() ? vimgs.size(0) : 0, " images for the ", Y_val.rows(), " validation rows of ", source);
+      F_val = encoding_features(*net, prepare_stimuli(vimgs, *net, "encoding: " + val_source), layers, o.batch, o.max_features);
+    }
     ML_CHECK(imgs.dim() >= 1 && imgs.size(0) == n, what, " has ", imgs.dim() ? imgs.size(0) : 0,
              " images for the ", n, " response rows of ", source);
     F = encoding_features(*net, prepare_stimuli(imgs, *net, what), layers, o.batch, o.max_features);
@@ -247,7 +283,8 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   ro.alpha_relative = true;
   ro.select = movie ? "r" : "r2";
   Eigen::MatrixXf scores(V, L), null_scores(Yp.cols(), L);
-  Eigen::MatrixXf pred_con;
+  Eigen::MatrixXf pred_con, val_scores;
+  if (!F_val.empty()) val_scores.resize(V, L);
   json ridge_info = json::array();
   for (int64_t l = 0; l < L; ++l) {
     ro.who = "ridge " + layers[static_cast<size_t>(l)];
@@ -255,9 +292,20 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
     const Eigen::VectorXf& s = movie ? fit.r : fit.r2;
     scores.col(l) = s.head(V);
     null_scores.col(l) = s.tail(Yp.cols());
-    if (!F_con.empty()) {
+    if (!F_con.empty() || !F_val.empty()) {  // the bagged predictor of the real voxels only
       fit.coef.conservativeResize(Eigen::NoChange, V);
       fit.intercept.conservativeResize(V);
+    }
+    if (!F_val.empty()) {
+      // R² on the validation images: 1 - ‖y - ŷ‖² / ‖y - ȳ‖² per voxel, ȳ the validation mean.
+      const Eigen::MatrixXf pv = fit.predict(F_val[static_cast<size_t>(l)]);
+      for (int64_t v = 0; v < V; ++v) {
+        const double ss_tot = (Y_val.col(v).array() - Y_val.col(v).mean()).square().sum();
+        const double ss_res = (Y_val.col(v) - pv.col(v)).squaredNorm();
+        val_scores(v, l) = ss_tot > 0 ? static_cast<float>(1 - ss_res / ss_tot) : 0.f;
+      }
+    }
+    if (!F_con.empty()) {
       const Eigen::MatrixXf p = fit.predict(F_con[static_cast<size_t>(l)]) / static_cast<float>(L);
       pred_con = l == 0 ? p : Eigen::MatrixXf(pred_con + p);
     }
@@ -273,7 +321,9 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   const auto pval = permutation_pvalues(obs, null);
   const auto sig = benjamini_hochberg(pval, o.fdr_q).rejected;
   const int64_t n_sig = std::count(sig.begin(), sig.end(), true);
-  const Fingerprints fp = fingerprints(scores, sig);
+  // What the fingerprints read: the cross-validated scores, or the validation R² (--score-validation).
+  const Eigen::MatrixXf& fp_scores = o.score_validation ? val_scores : scores;
+  const Fingerprints fp = fingerprints(fp_scores, sig);
 
   // ---- ROIs: profiles and the hierarchy verdict ----
   std::vector<int> roi_idx(static_cast<size_t>(V), -1);
@@ -282,7 +332,7 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
     if (it != roi_order.end()) roi_idx[static_cast<size_t>(v)] = static_cast<int>(it - roi_order.begin());
   }
   const auto R = static_cast<int>(roi_order.size());
-  const Eigen::MatrixXf prof = roi_profiles(scores, roi_idx, R);
+  const Eigen::MatrixXf prof = roi_profiles(fp_scores, roi_idx, R);
   json roi_json = json::array();
   std::vector<double> rank, summary_mean;
   for (int r = 0; r < R; ++r) {
@@ -338,6 +388,8 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
     vc << "voxel,source_index,roi,best_layer,trend,max_score,p,significant";
     if (t_con.size()) vc << ",t_" << o.categories[0] << "_vs_" << o.categories[1];
     for (const auto& l : layers) vc << ',' << sc << l;
+    if (val_scores.size())
+      for (const auto& l : layers) vc << ",val_r2_" << l;
     vc << '\n';
     for (int64_t v = 0; v < V; ++v) {
       vc << v << ',' << column[static_cast<size_t>(v)] << ',' << roi[static_cast<size_t>(v)] << ','
@@ -345,6 +397,7 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
          << pval[static_cast<size_t>(v)] << ',' << sig[static_cast<size_t>(v)];
       if (t_con.size()) vc << ',' << t_con[v];
       for (int64_t l = 0; l < L; ++l) vc << ',' << scores(v, l);
+      for (int64_t l = 0; l < val_scores.cols(); ++l) vc << ',' << val_scores(v, l);
       vc << '\n';
     }
     write_text_atomic((fs::path(o.out) / "voxels.csv").string(), vc.str());
@@ -363,6 +416,19 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
                   {"ridge", ridge_info}, {"rois", roi_json}, {"verdicts", verdicts},
                   {"fingerprint_pc1", std::vector<float>(fp.pc1.data(), fp.pc1.data() + L)},
                   {"fingerprint_pc1_explained", fp.pc1_explained}};
+  if (val_scores.size()) {
+    const RowMatF vsr = val_scores;
+    save_npy((fs::path(o.out) / "val_scores.npy").string(),
+             Tensor::from_vector({V, L}, std::vector<float>(vsr.data(), vsr.data() + vsr.size())));
+    std::vector<double> med;
+    for (int64_t l = 0; l < L; ++l) {
+      std::vector<float> c(val_scores.col(l).data(), val_scores.col(l).data() + V);
+      std::nth_element(c.begin(), c.begin() + V / 2, c.end());
+      med.push_back(c[static_cast<size_t>(V / 2)]);
+    }
+    summary["validation"] = {{"images", Y_val.rows()}, {"stimuli", val_source}, {"score", "r2"},
+                             {"median_r2_by_layer", med}, {"fingerprints_from_validation", o.score_validation}};
+  }
   if (movie) summary["time_series"] = {{"frames_per_tr", o.frames_per_tr}, {"delays_tr", o.delays}};
   std::ostringstream md;
   md << "# Encoding models on " << source << "\n\n"
@@ -380,10 +446,17 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
          << (r["mean_best_layer"].is_number() ? fmt(r["mean_best_layer"].get<double>(), 2) : "-") << " |\n";
     md << "\n";
   }
+  if (summary.contains("validation")) {
+    md << "Validation (" << Y_val.rows() << " images, " << val_source << "): median R² by layer";
+    for (int64_t l = 0; l < L; ++l)
+      md << (l ? ", " : " ") << layers[static_cast<size_t>(l)] << " " << fmt(summary["validation"]["median_r2_by_layer"][static_cast<size_t>(l)].get<double>());
+    md << (o.score_validation ? "; fingerprints, best layers and ROI profiles use it.\n\n" : ".\n\n");
+  }
   for (const auto& v : verdicts) md << "- " << v["verdict"].get<std::string>() << "\n";
   write_text_atomic((fs::path(o.out) / "report.md").string(), md.str());
   write_run_summary((fs::path(o.out) / "encoding.json").string(), summary, t0);
   log(std::to_string(n_sig) + " of " + std::to_string(V) + " voxels significant; report " + (fs::path(o.out) / "report.md").string());
+  if (o.plot) run_plot_script("plot_encoding.py", o.out);
   return summary;
 }
 

@@ -38,6 +38,16 @@ struct EncodingDataOptions {
   // Stimuli.
   std::string images;                     // images mode: .npy stimuli
   std::vector<std::string> image_files;   // images mode: or image files (the driver reads a manifest CSV)
+  std::string vim1_stimuli;               // images mode with --vim1: its Stimuli.mat (stimTrn, stimVal) instead of --images
+  // Validation set (§3 option score_validation): vim-1's 120 dataVal images, shown through
+  // Stimuli.mat's stimVal or these images (.npy or manifest files); or an NPY manifest's
+  // "val_responses" (averaged over "val_repeats") with these images. Each layer's bagged predictor
+  // is scored on it (R², val_scores.npy, val_r2_<layer> columns); with score_validation the
+  // fingerprints, best layers and ROI profiles use the validation R² (significance stays on the
+  // cross-validated scores and their permutation null).
+  std::string val_images;
+  std::vector<std::string> val_image_files;
+  bool score_validation = false;
   std::string frames;                     // movie: .npy frames (F, C, H, W) / (F, H, W)
   std::vector<std::string> frame_files;   // movie: or frame image files, streamed
   std::string frame_features;             // movie: or an extract_features folder (features.json + <layer>.npy)
@@ -53,6 +63,7 @@ struct EncodingDataOptions {
   int64_t batch = 64, max_features = 25000;
   int64_t n_alphas = 20, n_perm = 100, perm_voxels = 14;
   double fdr_q = 0.01;
+  bool plot = true;                       // tools/plot_encoding.py: fingerprints.png, maps.png
   std::string permutation = "auto";       // auto (images: rows, movie: blocks) | rows | blocks
 };
 

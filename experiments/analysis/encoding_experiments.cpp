@@ -25,6 +25,7 @@ RetinotopyMap retinotopy_glm(const Eigen::MatrixXf& y, const std::vector<double>
   RetinotopyMap m;
   m.angle.resize(V);
   m.F.resize(V);
+  m.beta = beta.bottomRows(2).transpose().cast<float>();
   for (int64_t v = 0; v < V; ++v) {
     m.angle[v] = static_cast<float>(std::atan2(beta(2, v), beta(1, v)) / kDeg);
     const double rss = res.col(v).squaredNorm();
@@ -32,6 +33,67 @@ RetinotopyMap retinotopy_glm(const Eigen::MatrixXf& y, const std::vector<double>
     m.F[v] = rss > 0 ? static_cast<float>(((rss0 - rss) / 2) / (rss / static_cast<double>(n - 3))) : 0.f;
   }
   return m;
+}
+
+Eigen::MatrixXf smooth_voxel_maps(const Eigen::MatrixXf& maps, const std::vector<int>& sheet, const std::vector<int>& row,
+                                  const std::vector<int>& col, double sigma) {
+  const int64_t V = maps.rows(), K = maps.cols();
+  ML_CHECK(static_cast<int64_t>(sheet.size()) == V && static_cast<int64_t>(row.size()) == V &&
+               static_cast<int64_t>(col.size()) == V,
+           "smooth_voxel_maps: coordinates for ", sheet.size(), "/", row.size(), "/", col.size(), " voxels, maps for ", V);
+  ML_CHECK(sigma > 0, "smooth_voxel_maps: sigma must be > 0, got ", sigma);
+  if (V == 0) return maps;
+  const int S = *std::max_element(sheet.begin(), sheet.end()) + 1, R = *std::max_element(row.begin(), row.end()) + 1,
+            C = *std::max_element(col.begin(), col.end()) + 1;
+  ML_CHECK(*std::min_element(sheet.begin(), sheet.end()) >= 0 && *std::min_element(row.begin(), row.end()) >= 0 &&
+               *std::min_element(col.begin(), col.end()) >= 0,
+           "smooth_voxel_maps: negative voxel coordinates");
+  const int rad = static_cast<int>(std::ceil(3 * sigma));
+  std::vector<double> g(static_cast<size_t>(2 * rad + 1));
+  for (int k = -rad; k <= rad; ++k) g[static_cast<size_t>(k + rad)] = std::exp(-0.5 * k * k / (sigma * sigma));
+  // Dense grids (sheet, row, col) of the K maps and of the presence weight, K + 1 channels.
+  const size_t cells = static_cast<size_t>(S) * R * C;
+  std::vector<double> grid(cells * static_cast<size_t>(K + 1), 0.0), tmp(grid.size(), 0.0);
+  auto at = [&](int s, int r, int c) { return ((static_cast<size_t>(s) * R + r) * C + c) * static_cast<size_t>(K + 1); };
+  for (int64_t v = 0; v < V; ++v) {
+    const size_t b = at(sheet[static_cast<size_t>(v)], row[static_cast<size_t>(v)], col[static_cast<size_t>(v)]);
+    ML_CHECK(grid[b + static_cast<size_t>(K)] == 0, "smooth_voxel_maps: two voxels at sheet ", sheet[static_cast<size_t>(v)],
+             " row ", row[static_cast<size_t>(v)], " col ", col[static_cast<size_t>(v)]);
+    for (int64_t k = 0; k < K; ++k) grid[b + static_cast<size_t>(k)] = maps(v, k);
+    grid[b + static_cast<size_t>(K)] = 1.0;
+  }
+  // Rows, then columns, never across sheets.
+  for (int s = 0; s < S; ++s)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c)
+        for (int d = -rad; d <= rad; ++d) {
+          if (r + d < 0 || r + d >= R) continue;
+          const size_t o = at(s, r, c), i = at(s, r + d, c);
+          for (int64_t k = 0; k <= K; ++k) tmp[o + static_cast<size_t>(k)] += g[static_cast<size_t>(d + rad)] * grid[i + static_cast<size_t>(k)];
+        }
+  std::fill(grid.begin(), grid.end(), 0.0);
+  for (int s = 0; s < S; ++s)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c)
+        for (int d = -rad; d <= rad; ++d) {
+          if (c + d < 0 || c + d >= C) continue;
+          const size_t o = at(s, r, c), i = at(s, r, c + d);
+          for (int64_t k = 0; k <= K; ++k) grid[o + static_cast<size_t>(k)] += g[static_cast<size_t>(d + rad)] * tmp[i + static_cast<size_t>(k)];
+        }
+  Eigen::MatrixXf out(V, K);
+  for (int64_t v = 0; v < V; ++v) {
+    const size_t b = at(sheet[static_cast<size_t>(v)], row[static_cast<size_t>(v)], col[static_cast<size_t>(v)]);
+    for (int64_t k = 0; k < K; ++k) out(v, k) = static_cast<float>(grid[b + static_cast<size_t>(k)] / grid[b + static_cast<size_t>(K)]);
+  }
+  return out;
+}
+
+Eigen::VectorXf smoothed_angle(const RetinotopyMap& m, const std::vector<int>& sheet, const std::vector<int>& row,
+                               const std::vector<int>& col, double sigma) {
+  const Eigen::MatrixXf b = smooth_voxel_maps(m.beta, sheet, row, col, sigma);
+  Eigen::VectorXf a(b.rows());
+  for (int64_t v = 0; v < b.rows(); ++v) a[v] = static_cast<float>(std::atan2(b(v, 1), b(v, 0)) / kDeg);
+  return a;
 }
 
 Eigen::VectorXf two_sample_t(const Eigen::MatrixXf& y, const std::vector<int>& is_one) {

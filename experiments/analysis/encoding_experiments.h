@@ -12,9 +12,20 @@ namespace ml::analysis {
 struct RetinotopyMap {
   Eigen::VectorXf angle;  // (V) degrees, atan2(β_sin, β_cos)
   Eigen::VectorXf F;      // (V) F statistic of (β_cos, β_sin) against the constant-only model
+  Eigen::MatrixXf beta;   // (V, 2): β_cos, β_sin
 };
 // responses (n_stimuli, V); wedge_angle (n_stimuli) degrees.
 RetinotopyMap retinotopy_glm(const Eigen::MatrixXf& responses, const std::vector<double>& wedge_angle);
+
+// Voxel-grid smoothing (§3 Fig. 3, §4 retinotopy: Gaussian σ = 1 voxel): voxel v sits at
+// (sheet[v], row[v], col[v]) of a stack of 2-D sheets (hemispheres); each column of `maps` (V, k)
+// is smoothed within its sheet by a separable Gaussian truncated at 3σ, normalised by the weights
+// that fall on voxels present (so borders and missing voxels do not pull values towards 0).
+Eigen::MatrixXf smooth_voxel_maps(const Eigen::MatrixXf& maps, const std::vector<int>& sheet, const std::vector<int>& row,
+                                  const std::vector<int>& col, double sigma = 1.0);
+// The polar angle after smoothing the β maps (§4: smooth the β maps, then atan2), degrees.
+Eigen::VectorXf smoothed_angle(const RetinotopyMap& m, const std::vector<int>& sheet, const std::vector<int>& row,
+                               const std::vector<int>& col, double sigma = 1.0);
 
 // Pooled two-sample t of group 1 minus group 0 per column; is_one (n).
 Eigen::VectorXf two_sample_t(const Eigen::MatrixXf& y, const std::vector<int>& is_one);
