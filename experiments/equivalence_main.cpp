@@ -93,9 +93,9 @@ int main(int argc, char** argv) {
   std::string out, preset = "cpu", data_dir = kFashionMnistDir;
   analysis::EquivalenceOptions o;
   int64_t fit = 0, test = 0, epochs = 0, threads = 0;
-  std::vector<std::string> taps, transforms, stitch_taps;
+  std::vector<std::string> taps, transforms, stitch_taps, sweep;
   bool no_stitch = false, no_task = false, no_siamese = false, no_plot = false, quiet = false;
-  int64_t siamese_epochs = 0, stitch_seeds = 0, stitch_epochs = 0;
+  int64_t siamese_epochs = 0, stitch_seeds = 0, stitch_epochs = 0, patience = -1;
   std::string hog_stimuli, label_free_images;
   int64_t image_size = 0;
   int64_t size = 72;
@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", epochs, "epochs of the task-trained maps and stitches");
   app.add_option("--taps", taps, "module names to study (default: every conv/pool/fc tap)")->delimiter(',');
   app.add_option("--transforms", transforms, "hflip, vflip, rot90, rot180, rot<deg>, scale<s>, ...")->delimiter(',');
+  app.add_option("--sweep", sweep,
+                 "rotation sweep (Fig. 11): extra transforms on the first network, task map + ridge only "
+                 "(the cpu preset: rot15,rot30,rot45,rot60,rot75 beside rot90); 'none' for no sweep")
+      ->delimiter(',');
   app.add_option("--stitch-taps", stitch_taps, "taps of the stitching table")->delimiter(',');
   app.add_option("--m", o.m, "neighbourhood of the conv-shared map")->capture_default_str();
   app.add_option("--lr", o.lr, "SGD learning rate of the trained maps and stitches")->capture_default_str();
@@ -119,6 +123,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-siamese", no_siamese, "skip the Siamese l2 maps (CONV L2, RELU L2)");
   app.add_option("--siamese-epochs", siamese_epochs, "epochs of the Siamese l2 maps (over precomputed features)");
   app.add_option("--stitch-epochs", stitch_epochs, "epochs of each stitch (default: --epochs)");
+  app.add_option("--patience", patience,
+                 "early stopping of the task maps and stitches: epochs without a better loss on the held-out fifth "
+                 "of the fitting images (then --epochs/--stitch-epochs are caps); 0: fixed epochs, all images");
   app.add_option("--stitch-seeds", stitch_seeds, "stitches per layer pair, seeds --seed, --seed + 1, ... (mean +- SD)");
   app.add_option("--hog-stimuli", hog_stimuli,
                  "stimulus manifest (render_stimuli --size 72: a multiple of the 8-px cell) for the HOG regression (Fig. 6)");
@@ -153,8 +160,12 @@ int main(int argc, char** argv) {
       // transforms + 120 stitches of 8 epochs ≈ 16 CPU-min: within 30 min on the 2 cores even at
       // one thread. 8 stitch epochs: at 2 a self-stitch does not recover its network (pool2 0.127
       // against 0.105), at 8 it does (0.099).
-      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 2, o.stitch_seeds = 3, o.stitch_epochs = 8;
+      o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 4, o.stitch_seeds = 3, o.stitch_epochs = 12;
       o.stitch_taps = {"conv1_2", "pool1", "conv2_2", "pool2"};
+      // Epochs are caps: each task map and stitch stops after 2 epochs without a better loss on
+      // the held-out fifth of the fitting images and keeps its best epoch.
+      o.patience = 2;
+      o.sweep = {"rot15", "rot30", "rot45", "rot60", "rot75"};
     } else {
       o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5, o.siamese_epochs = 10, o.stitch_seeds = 3;
       o.transforms = {"hflip", "vflip", "rot90", "scale0.7071", "rot15", "rot30", "rot45", "rot60", "rot75"};
@@ -167,6 +178,7 @@ int main(int argc, char** argv) {
       o.transforms = {"hflip", "vflip", "rot90"};
       o.fs_k = {1, 5, 25};
       o.task_maps = false, o.siamese = false, o.stitching = false;
+      o.sweep.clear();
     }
     if (fit > 0) o.fit_images = fit;
     if (test > 0) o.test_images = test;
@@ -177,9 +189,12 @@ int main(int argc, char** argv) {
     if (siamese_epochs > 0) o.siamese_epochs = siamese_epochs;
     if (stitch_seeds > 0) o.stitch_seeds = stitch_seeds;
     if (stitch_epochs > 0) o.stitch_epochs = stitch_epochs;
+    if (patience >= 0) o.patience = patience;
+    if (!sweep.empty()) o.sweep = sweep == std::vector<std::string>{"none"} ? std::vector<std::string>{} : sweep;
     const bool label_free = !label_free_images.empty();
     o.siamese = !no_siamese && !label_free;
     for (const auto& t : o.transforms) analysis::parse_transform(t);  // named errors before any work
+    for (const auto& t : o.sweep) analysis::parse_transform(t);
     o.stitching = !no_stitch && !label_free;
     o.task_maps = !no_task && !label_free;
     o.progress = !quiet;
@@ -264,6 +279,8 @@ int main(int argc, char** argv) {
                                     {"stitch_seeds", o.stitching ? o.stitch_seeds : 0},
                                     {"stitch_epochs", o.stitching ? (o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs) : 0},
                                     {"stitch_all_pairs", o.stitch_all_pairs},
+                                    {"patience", o.patience},
+                                    {"sweep", o.sweep},
                                     {"lr", o.lr},
                                     {"seed", o.seed},
                                     {"data", data_dir},

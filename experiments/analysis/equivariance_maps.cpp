@@ -309,12 +309,19 @@ ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& sp
   // train_frozen batches (N, C, H, W) "images": FC features travel as (N, D, 1, 1).
   const bool fc = phi_ginv.dim() == 2;
   const Tensor rows = as_maps(phi_ginv).to(Device::CPU);
-  train_frozen({map.weight, map.bias}, rows, labels, gen, {o.lr, o.epochs, o.batch, o.progress, "transformation layer"},
-               [&](const Tensor& hb, const Tensor& yb) {
-                 Tensor h = hb.to(net.device);
-                 if (fc) h = h.reshape({h.size(0), h.size(1)});
-                 return cross_entropy(split.psi(apply_map(map, h)), yb.to(net.device));
-               });
+  auto batch_loss = [&](const Tensor& hb, const Tensor& yb) {
+    Tensor h = hb.to(net.device);
+    if (fc) h = h.reshape({h.size(0), h.size(1)});
+    return cross_entropy(split.psi(apply_map(map, h)), yb.to(net.device));
+  };
+  FrozenTrainOptions fo;
+  fo.lr = o.lr, fo.epochs = o.epochs, fo.batch = o.batch, fo.progress = o.progress, fo.what = "transformation layer";
+  const HeldOut held = hold_out(rows, labels, o.patience > 0 ? o.validation : 0.0, "transformation layer");
+  if (o.patience > 0) {
+    fo.patience = o.patience;
+    fo.validate = [&] { return mean_loss(held.val_x, held.val_y, o.batch, batch_loss); };
+  }
+  train_frozen({map.weight, map.bias}, held.train_x, held.train_y, gen, fo, batch_loss);
   map.weight = map.weight.detach().to(Device::CPU);
   map.bias = map.bias.detach().to(Device::CPU);
   return map;
@@ -364,8 +371,9 @@ ConvMap train_siamese_map(const Tensor& phi_ginv_x, const Tensor& phi_x, ConvMap
   for (int64_t i = 0; i < N; ++i) index.data()[i] = static_cast<float>(i);  // exact below 2^24
   const int64_t per = in.numel() / N;
   const Shape row_shape{in.size(1), in.size(2), in.size(3)};
-  train_frozen({map.weight, map.bias}, index, Tensor::zeros({N}, DType::I32), gen,
-               {o.lr, o.epochs, o.batch, o.progress, what}, [&](const Tensor& ib, const Tensor&) {
+  FrozenTrainOptions fo;
+  fo.lr = o.lr, fo.epochs = o.epochs, fo.batch = o.batch, fo.progress = o.progress, fo.what = what;
+  train_frozen({map.weight, map.bias}, index, Tensor::zeros({N}, DType::I32), gen, fo, [&](const Tensor& ib, const Tensor&) {
                  const int64_t B = ib.size(0);
                  Tensor xb = Tensor::empty({B, row_shape[0], row_shape[1], row_shape[2]});
                  Tensor yb = Tensor::empty({B, row_shape[0], row_shape[1], row_shape[2]});

@@ -86,9 +86,13 @@ double l2_ratio(const ConvMap& map, const Tensor& phi_x, const Tensor& phi_gx);
 // the labels, the network frozen; SGD with momentum 0.9 and weight decay 5e-4, constant lr.
 struct TaskTrainOptions {
   double lr = 1e-2;
-  int64_t epochs = 1, batch = 64;
+  int64_t epochs = 1, batch = 64;  // epochs: a cap when patience > 0
   uint64_t seed = 0;
   bool progress = false;
+  // Early stopping (net_split.h), as StitchOptions: patience > 0 holds out the last
+  // `validation` share of the rows and keeps the best epoch's map.
+  int64_t patience = 0;
+  double validation = 0.2;
 };
 // images (N, C, S, S) in [0, 1], labels int32 (N). `init` is the starting map (Xavier when its
 // weight is undefined). Throws, writing nothing, when the loss diverges.
