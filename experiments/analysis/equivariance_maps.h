@@ -93,6 +93,9 @@ struct TaskTrainOptions {
   // `validation` share of the rows and keeps the best epoch's map.
   int64_t patience = 0;
   double validation = 0.2;
+  // Train in the layer's per-channel standardised coordinates and fold back (the same map; see
+  // equivariance_maps.cpp). false: F and b on raw features.
+  bool standardise = true;
 };
 // images (N, C, S, S) in [0, 1], labels int32 (N). `init` is the starting map (Xavier when its
 // weight is undefined). Throws, writing nothing, when the loss diverges.
