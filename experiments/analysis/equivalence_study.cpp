@@ -78,6 +78,26 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
     res.stage_cpu_seconds[name] += now - mark;
     mark = now;
   };
+  // Progress with an ETA: units of work (a net's tap and transform; one stitch seed) counted up
+  // front, the remaining ones projected from the mean wall and CPU seconds of those done so far
+  // within their kind (a map unit and a stitch differ ~5x in cost).
+  int64_t map_units = 0, map_done = 0, stitch_units = 0, stitch_done = 0;
+  for (const EquivalenceNet& en : nets) {
+    const auto taps = o.taps.empty() ? default_taps(*en.net) : o.taps;
+    int64_t ng = static_cast<int64_t>(o.transforms.size());
+    if (&en == &nets.front())
+      for (const auto& t : o.sweep)
+        ng += std::find(o.transforms.begin(), o.transforms.end(), t) == o.transforms.end();
+    map_units += static_cast<int64_t>(taps.size()) * ng;
+  }
+  double map_wall0 = elapsed(), map_cpu0 = cpu(), stitch_wall0 = 0, stitch_cpu0 = 0;
+  auto eta = [&](int64_t done, int64_t units, double wall0, double cpu0) {
+    if (done == 0) return std::string("ETA after the first unit");
+    const double left = static_cast<double>(units - done) / static_cast<double>(done);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "ETA %.0f s wall, %.0f cpu-s", (elapsed() - wall0) * left, (cpu() - cpu0) * left);
+    return std::string(buf);
+  };
   for (const EquivalenceNet& en : nets) {
     AnalysisNet& net = *en.net;
     const auto taps = o.taps.empty() ? default_taps(net) : o.taps;
@@ -95,8 +115,11 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         // A sweep-only angle: baselines, ridge and the task map (Fig. 11), nothing else.
         const bool sweep_only = std::find(o.transforms.begin(), o.transforms.end(), gname) == o.transforms.end();
         if (o.progress)
-          std::fprintf(stderr, "equivalence: %s %s %s (%.0f s, cpu %.0f s)\n", en.label.c_str(), tap.c_str(), gname.c_str(),
-                       elapsed(), cpu());
+          std::fprintf(stderr, "equivalence: %s %s %s%s, map unit %lld/%lld (%.0f s, cpu %.0f s; maps %s)\n",
+                       en.label.c_str(), tap.c_str(), gname.c_str(), sweep_only ? " (sweep)" : "",
+                       static_cast<long long>(map_done + 1), static_cast<long long>(map_units), elapsed(), cpu(),
+                       eta(map_done, map_units, map_wall0, map_cpu0).c_str());
+        ++map_done;
         stage("other");
         const Tensor phi_gx = features(net, split, fit_x, 0, n_fit, g, o.batch);
         const bool fc = is_fc(phi_x);
@@ -237,9 +260,13 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         so.seed = o.seed + static_cast<uint64_t>(k);
         so.progress = o.progress;
         so.patience = o.patience;
-        if (o.progress) std::fprintf(stderr, "equivalence: stitch %s %s -> %s %s seed %llu (%.0f s, cpu %.0f s)\n", nets[a].label.c_str(),
-                                     ta.c_str(), nets[b].label.c_str(), tb.c_str(),
-                                     static_cast<unsigned long long>(so.seed), elapsed(), cpu());
+        if (o.progress)
+          std::fprintf(stderr, "equivalence: stitch %s %s -> %s %s seed %llu, stitch %lld/%lld (%.0f s, cpu %.0f s; stitches %s)\n",
+                       nets[a].label.c_str(), ta.c_str(), nets[b].label.c_str(), tb.c_str(),
+                       static_cast<unsigned long long>(so.seed), static_cast<long long>(stitch_done + 1),
+                       static_cast<long long>(stitch_units), elapsed(), cpu(),
+                       eta(stitch_done, stitch_units, stitch_wall0, stitch_cpu0).c_str());
+        ++stitch_done;
         const Stitch st = train_stitch_from_phi(src.fit, ta, *nets[b].net, sb, probe, fit_y, so);
         res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, so.seed,
                                  stitch_error_from_phi(src.test, sb, st, test_y, 1), baseline[a], baseline[b],
@@ -247,6 +274,10 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         stage("stitch_training");
       }
     };
+    for (const auto& ta : stitch_taps)
+      for (const auto& tb : stitch_taps) stitch_units += (o.stitch_all_pairs || ta == tb) ? o.stitch_seeds : 0;
+    stitch_units += static_cast<int64_t>(nets.size() * (nets.size() - 1) * stitch_taps.size()) * o.stitch_seeds;
+    stitch_wall0 = elapsed(), stitch_cpu0 = cpu();
     // All layer pairs within the first network (deeper into shallower is the lower triangle).
     for (const auto& ta : stitch_taps)
       for (const auto& tb : stitch_taps)
