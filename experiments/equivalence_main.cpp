@@ -9,8 +9,9 @@
 //               (label-free: ImageNet nets on rendered images, labels = the net's own top-1)
 // Presets (explicit options win): ci = 200 fitting / 200 test images, three taps, hflip and vflip,
 // one epoch (seconds); cpu = 1000 / 1000 images, every tap, hflip, vflip, rot90, scale 2^-1/2,
-// two epochs of the task maps, stitching at conv1_2, pool1, conv2_2, pool2 with 3 seeds of 8
-// epochs (the 2-core machine, ~16 CPU-min);
+// the rotation sweep rot15 … rot75 on the first net (task map + ridge), task maps and stitches
+// early-stopped (patience 2, caps 4 and 12 epochs), stitching at conv1_2, pool1, conv2_2, pool2
+// with 3 seeds (the 2-core machine; cost in bench/RESULTS.md, session 4);
 // full = 20000 / 10000, five epochs, every conv/pool stitch tap with 3 seeds and the 0-90 degree
 // rotation sweep (a GPU's work).
 #include <CLI/CLI.hpp>
@@ -155,11 +156,7 @@ int main(int argc, char** argv) {
       o.stitch_taps = {"pool1", "pool2"};
       o.fs_k = {1, 5};
     } else if (preset == "cpu") {
-      // Sized from single-thread CPU seconds measured under load (README): one net, every tap, one
-      // transform ≈ 57 CPU-s; a stitch ≈ 0.3 CPU-s per epoch (features computed once). 3 nets x 4
-      // transforms + 120 stitches of 8 epochs ≈ 16 CPU-min: within 30 min on the 2 cores even at
-      // one thread. 8 stitch epochs: at 2 a self-stitch does not recover its network (pool2 0.127
-      // against 0.105), at 8 it does (0.099).
+      // Sized from single-thread CPU seconds measured under load (bench/RESULTS.md, session 4).
       o.fit_images = 1000, o.test_images = 1000, o.task_epochs = 4, o.stitch_seeds = 3, o.stitch_epochs = 12;
       o.stitch_taps = {"conv1_2", "pool1", "conv2_2", "pool2"};
       // Epochs are caps: each task map and stitch stops after 2 epochs without a better loss on
