@@ -366,6 +366,23 @@ ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& sp
     mp.weight = w, mp.bias = b;
   };
   if (o.standardise && given) fold(map, false);  // a given start, into the standardised coordinates
+  if (o.standardise && !given) {
+    // Centre the Xavier start: b''_j = −Σ_c (Σ_k F''[j, c, k]) μ_c/σ_c, so that at interior sites
+    // the start's output mean is the layer's μ_j. Without it the input's mean μ/σ (only the scale
+    // is taken off) gave each output channel a random offset of several σ: at a pre-ReLU tap
+    // (vgg_small conv2_1) the following ReLU then cut whole channels and the map stayed at chance
+    // (validation loss ln 10). An initialisation only: the map family and the fold are unchanged.
+    const int64_t mm = map.weight.numel() / (C * C);
+    for (int64_t j = 0; j < C; ++j) {
+      double b = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        double f = 0;
+        for (int64_t k = 0; k < mm; ++k) f += map.weight.data()[(j * C + c) * mm + k];
+        b -= f * mu[static_cast<size_t>(c)] / sd[static_cast<size_t>(c)];
+      }
+      map.bias.data()[j] = static_cast<float>(b);
+    }
+  }
   map.weight = map.weight.to(net.device).detach().clone();
   map.bias = map.bias.to(net.device).detach().clone();
   map.weight.requires_grad_(true);
