@@ -245,7 +245,7 @@ def plot_rotation_sweep(maps, out):
             ax.plot([0.0] + xs, best, "-o", ms=3, color=c, label=t)
             ax.plot([0.0] + xs, none, ":", color=c)
         ax.set_xlabel("rotation (degrees)")
-        ax.set_title(f"{n}: solid = task map (else best map), dotted = uncompensated", fontsize=9)
+        ax.set_title(f"{n}: solid task map (else best), dotted none", fontsize=8)
     axes[0, 0].set_ylabel("top-1 error")
     axes[0, 0].legend(fontsize=6)
     fig.suptitle("Rotation sweep (Fig. 11 analogue)")
