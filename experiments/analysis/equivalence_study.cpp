@@ -205,6 +205,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
           to.seed = o.seed;
           to.progress = o.progress;
           to.patience = o.patience;
+          to.init_scale = o.map_init_scale;
           const ConvMap task = train_transformation_layer_from_phi(net, split, phi_ginv_x, fit_y, init, to);
           add("task", &task, false, l2_ratio(task, val_x, val_gx), nan());
           for_invariance = task;

@@ -43,6 +43,7 @@ struct EquivalenceOptions {
   // last fifth of the fitting images, stops after this many epochs without a better held-out
   // loss and keeps the best epoch; task_epochs/stitch_epochs are then caps. 0: fixed epochs.
   int64_t patience = 0;
+  double map_init_scale = 1.0;          // Xavier multiplier of the task maps' start (TaskTrainOptions)
   // Rotation sweep (Fig. 11 analogue): extra transforms (e.g. rot15 … rot75) run on the first
   // network only, with the paper's Fig. 11 method (the task-trained map) beside the baselines
   // and ridge; no FS, Siamese maps or invariant channels (the sweep's cost is ~half a transform).

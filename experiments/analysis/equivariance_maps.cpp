@@ -326,7 +326,7 @@ ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& sp
   const bool given = map.weight.defined();
   if (!given) {
     // Xavier (Glorot) uniform over fan_in = fan_out = C·m².
-    const double bound = std::sqrt(6.0 / (2.0 * static_cast<double>(C * map.m * map.m)));
+    const double bound = o.init_scale * std::sqrt(6.0 / (2.0 * static_cast<double>(C * map.m * map.m)));
     map.weight = Tensor::uniform({C, C, map.m, map.m}, static_cast<float>(-bound), static_cast<float>(bound), gen);
     map.bias = Tensor::zeros({C});
   }
