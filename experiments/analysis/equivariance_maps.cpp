@@ -289,33 +289,6 @@ ConvMap train_transformation_layer(AnalysisNet& net, const NetSplit& split, cons
   return train_transformation_layer_from_phi(net, split, cat(phi, 0), labels, std::move(init), o);
 }
 
-namespace {
-
-// Per-channel mean and SD (float64) of x (N, C, H, W) over images and sites; a constant channel
-// (a dead ReLU) gets SD 1.
-void channel_stats(const Tensor& x, std::vector<double>& mu, std::vector<double>& sd) {
-  const int64_t N = x.size(0), C = x.size(1), sites = x.numel() / (N * C);
-  mu.assign(static_cast<size_t>(C), 0.0);
-  sd.assign(static_cast<size_t>(C), 1.0);
-  std::vector<double> s2(static_cast<size_t>(C), 0.0);
-  const float* d = x.data();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < sites; ++i) {
-        const double v = d[(n * C + c) * sites + i];
-        mu[static_cast<size_t>(c)] += v;
-        s2[static_cast<size_t>(c)] += v * v;
-      }
-  const double count = static_cast<double>(N * sites);
-  for (size_t c = 0; c < mu.size(); ++c) {
-    mu[c] /= count;
-    const double var = std::max(0.0, s2[c] / count - mu[c] * mu[c]);
-    sd[c] = var > 1e-12 ? std::sqrt(var) : 1.0;
-  }
-}
-
-}  // namespace
-
 ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& split, const Tensor& phi_ginv,
                                             const Tensor& labels, ConvMap init, const TaskTrainOptions& o) {
   ML_CHECK(phi_ginv.dim() >= 2 && phi_ginv.size(0) == labels.size(0) && labels.size(0) > 0,

@@ -176,6 +176,28 @@ double mean_loss(const Tensor& x, const Tensor& y, int64_t batch,
   return sum / static_cast<double>(x.size(0));
 }
 
+void channel_stats(const Tensor& x, std::vector<double>& mu, std::vector<double>& sd) {
+  ML_CHECK(x.dim() == 4 && x.size(0) > 0, "channel_stats: need (N >= 1, C, H, W), got ", x.str());
+  const int64_t N = x.size(0), C = x.size(1), sites = x.numel() / (N * C);
+  mu.assign(static_cast<size_t>(C), 0.0);
+  sd.assign(static_cast<size_t>(C), 1.0);
+  std::vector<double> s2(static_cast<size_t>(C), 0.0);
+  const float* d = x.data();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < sites; ++i) {
+        const double v = d[(n * C + c) * sites + i];
+        mu[static_cast<size_t>(c)] += v;
+        s2[static_cast<size_t>(c)] += v * v;
+      }
+  const double count = static_cast<double>(N * sites);
+  for (size_t c = 0; c < mu.size(); ++c) {
+    mu[c] /= count;
+    const double var = std::max(0.0, s2[c] / count - mu[c] * mu[c]);
+    sd[c] = var > 1e-12 ? std::sqrt(var) : 1.0;
+  }
+}
+
 double topk_error(const Tensor& logits, const Tensor& labels, int64_t k) {
   ML_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.size(0) == logits.size(0), "topk_error: logits ",
            logits.str(), " and labels ", labels.str(), " do not match");

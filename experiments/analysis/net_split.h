@@ -89,6 +89,10 @@ HeldOut hold_out(const Tensor& x, const Tensor& y, double fraction, const std::s
 double mean_loss(const Tensor& x, const Tensor& y, int64_t batch,
                  const std::function<Tensor(const Tensor&, const Tensor&)>& loss);
 
+// Per-channel mean and SD (float64) of x (N, C, H, W) over images and sites: the standardised
+// coordinates of the stitches and task maps. A constant channel (a dead ReLU) gets SD 1.
+void channel_stats(const Tensor& x, std::vector<double>& mu, std::vector<double>& sd);
+
 // Top-k error of logits (N, classes) against labels (int32 N).
 double topk_error(const Tensor& logits, const Tensor& labels, int64_t k);
 

@@ -70,33 +70,6 @@ Tensor stitch_features(AnalysisNet& a, const NetSplit& sa, const Tensor& images,
   return cat(out, 0);
 }
 
-namespace {
-
-// Per-channel mean and SD (float64) of x (N, C, H, W) over images and sites. A constant channel
-// (a dead ReLU) gets SD 1: it carries nothing to scale.
-void channel_stats(const Tensor& x, std::vector<double>& mu, std::vector<double>& sd) {
-  const int64_t N = x.size(0), C = x.size(1), sites = x.numel() / (N * C);
-  mu.assign(static_cast<size_t>(C), 0.0);
-  sd.assign(static_cast<size_t>(C), 1.0);
-  std::vector<double> s2(static_cast<size_t>(C), 0.0);
-  const float* d = x.data();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < sites; ++i) {
-        const double v = d[(n * C + c) * sites + i];
-        mu[static_cast<size_t>(c)] += v;
-        s2[static_cast<size_t>(c)] += v * v;
-      }
-  const double count = static_cast<double>(N * sites);
-  for (size_t c = 0; c < mu.size(); ++c) {
-    mu[c] /= count;
-    const double var = std::max(0.0, s2[c] / count - mu[c] * mu[c]);
-    sd[c] = var > 1e-12 ? std::sqrt(var) : 1.0;
-  }
-}
-
-}  // namespace
-
 Stitch train_stitch_from_phi(const Tensor& phi_a, const std::string& a_tap, AnalysisNet& b, const NetSplit& sb,
                              const Tensor& probe, const Tensor& labels, const StitchOptions& o) {
   ML_CHECK(phi_a.dim() >= 2 && phi_a.size(0) == labels.size(0) && labels.size(0) > 0, "train_stitch: features ",
