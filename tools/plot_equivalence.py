@@ -237,12 +237,15 @@ def plot_rotation_sweep(maps, out):
                 continue
             orig = method_error(maps, n, t, gs[xs[0]], "original")
             none = [orig] + [method_error(maps, n, t, gs[a], "none") for a in xs]
-            best = [orig] + [min(method_error(maps, n, t, gs[a], m) for m in LEARNED) for a in xs]
+            # Fig. 11 plots the task-trained map; without one, the best learned map.
+            has_task = not math.isnan(method_error(maps, n, t, gs[xs[-1]], "task"))
+            best = [orig] + [method_error(maps, n, t, gs[a], "task") if has_task else
+                             min(method_error(maps, n, t, gs[a], m) for m in LEARNED) for a in xs]
             c = cmap(k / max(1, len(taps) - 1))
             ax.plot([0.0] + xs, best, "-o", ms=3, color=c, label=t)
             ax.plot([0.0] + xs, none, ":", color=c)
         ax.set_xlabel("rotation (degrees)")
-        ax.set_title(f"{n}: solid = best map, dotted = uncompensated", fontsize=9)
+        ax.set_title(f"{n}: solid task map (else best), dotted none", fontsize=8)
     axes[0, 0].set_ylabel("top-1 error")
     axes[0, 0].legend(fontsize=6)
     fig.suptitle("Rotation sweep (Fig. 11 analogue)")
@@ -322,7 +325,57 @@ def verdicts(maps, inv, st):
                         f"Rule: agrees when stitching a deeper layer into a shallower one (mean top-1 error "
                         f"{fmt(md)}) is better than the reverse ({fmt(mu)}) and within 5 points of the network's own "
                         f"error ({fmt(base)}); means over the stitch seeds."))
+    sweep = sweep_verdict(maps)
+    if sweep:
+        out.append(sweep)
     return out
+
+
+def sweep_verdict(maps):
+    """Fig. 11: the task-trained map recovers most of the error at every rotation 0-90°, and the
+    intermediate angles are slightly harder than 90° (interpolation and boundary effects). Read on
+    the first network (the sweep's), with the task map where there is one, else the best map."""
+    if not maps:
+        return None
+    net = maps[0]["net"]
+    rows = [r for r in maps if r["net"] == net and rotation_angle(r["transform"]) is not None
+            and 0 < rotation_angle(r["transform"]) <= 90]
+    angles = sorted({rotation_angle(r["transform"]) for r in rows})
+    claim = "rotations 0-90°: a learned map recovers most of the error, intermediate angles slightly harder than 90° (Fig. 11)"
+    if 90.0 not in angles or len(angles) < 2:
+        return (claim, "inconclusive", "Needs rot90 and at least one intermediate angle (the cpu preset's --sweep).")
+    taps = ordered(r["tap"] for r in rows)
+    has_task = any(r["method"] == "task" for r in rows)
+    method = "task" if has_task else "best map"
+    names = {rotation_angle(r["transform"]): r["transform"] for r in rows}
+
+    def err(tap, a):
+        g = names[a]
+        if has_task:
+            return method_error(maps, net, tap, g, "task")
+        return min(method_error(maps, net, tap, g, m) for m in LEARNED)
+    cases = []
+    for t in taps:
+        for a in angles:
+            orig, none, e = (method_error(maps, net, t, names[a], "original"), method_error(maps, net, t, names[a], "none"),
+                             err(t, a))
+            if not any(math.isnan(v) for v in (orig, none, e)):
+                cases.append((t, a, orig, none, e))
+    hurt = [c for c in cases if c[3] - c[2] > 0.05]
+    recovered = [c for c in hurt if c[3] - c[4] >= 0.5 * (c[3] - c[2])]
+    mid = [c[4] for c in cases if c[1] % 90 != 0]
+    right = [c[4] for c in cases if c[1] == 90]
+    if not hurt or not mid or not right:
+        return (claim, "inconclusive", f"Too few cases with the {method} map: {len(cases)} (hurt {len(hurt)}).")
+    ok_recover = len(recovered) >= 0.75 * len(hurt)
+    m_mid, m_right = float(np.mean(mid)), float(np.mean(right))
+    ok_harder = m_mid >= m_right
+    word = "agrees" if ok_recover and ok_harder else ("inconclusive" if ok_recover or ok_harder else "does not agree")
+    return (claim, word,
+            f"Rule ({net}, the {method} map, taps {', '.join(taps)}, angles {', '.join(fmt(a, 0) for a in angles)}): "
+            f"agrees when in ≥ 75 % of the (tap, angle) cases whose uncompensated error exceeds the original by > 5 "
+            f"points the map recovers ≥ half of the gap (here {len(recovered)} of {len(hurt)}) and the mean error "
+            f"with the map at the intermediate angles ({fmt(m_mid, 3)}) is ≥ that at 90° ({fmt(m_right, 3)}).")
 
 
 def report(d, maps, inv, st, hog, meta, figs):

@@ -78,19 +78,48 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
     res.stage_cpu_seconds[name] += now - mark;
     mark = now;
   };
+  // Progress with an ETA: units of work (a net's tap and transform; one stitch seed) counted up
+  // front, the remaining ones projected from the mean wall and CPU seconds of those done so far
+  // within their kind (a map unit and a stitch differ ~5x in cost).
+  int64_t map_units = 0, map_done = 0, stitch_units = 0, stitch_done = 0;
+  for (const EquivalenceNet& en : nets) {
+    const auto taps = o.taps.empty() ? default_taps(*en.net) : o.taps;
+    int64_t ng = static_cast<int64_t>(o.transforms.size());
+    if (&en == &nets.front())
+      for (const auto& t : o.sweep)
+        ng += std::find(o.transforms.begin(), o.transforms.end(), t) == o.transforms.end();
+    map_units += static_cast<int64_t>(taps.size()) * ng;
+  }
+  double map_wall0 = elapsed(), map_cpu0 = cpu(), stitch_wall0 = 0, stitch_cpu0 = 0;
+  auto eta = [&](int64_t done, int64_t units, double wall0, double cpu0) {
+    if (done == 0) return std::string("ETA after the first unit");
+    const double left = static_cast<double>(units - done) / static_cast<double>(done);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "ETA %.0f s wall, %.0f cpu-s", (elapsed() - wall0) * left, (cpu() - cpu0) * left);
+    return std::string(buf);
+  };
   for (const EquivalenceNet& en : nets) {
     AnalysisNet& net = *en.net;
     const auto taps = o.taps.empty() ? default_taps(net) : o.taps;
+    std::vector<std::string> transforms = o.transforms;
+    if (&en == &nets.front())
+      for (const auto& t : o.sweep)
+        if (std::find(transforms.begin(), transforms.end(), t) == transforms.end()) transforms.push_back(t);
     for (const std::string& tap : taps) {
       NetSplit split(net, tap);
       const Tensor phi_x = features(net, split, fit_x, 0, n_fit, identity, o.batch);
       // Kept on the network's device: ψ runs there.
       const Tensor phi_test_id = features(net, split, test_x, 0, n_test, identity, o.batch).to(net.device);
-      for (const std::string& gname : o.transforms) {
+      for (const std::string& gname : transforms) {
         const Transform g = parse_transform(gname);
+        // A sweep-only angle: baselines, ridge and the task map (Fig. 11), nothing else.
+        const bool sweep_only = std::find(o.transforms.begin(), o.transforms.end(), gname) == o.transforms.end();
         if (o.progress)
-          std::fprintf(stderr, "equivalence: %s %s %s (%.0f s, cpu %.0f s)\n", en.label.c_str(), tap.c_str(), gname.c_str(),
-                       elapsed(), cpu());
+          std::fprintf(stderr, "equivalence: %s %s %s%s, map unit %lld/%lld (%.0f s, cpu %.0f s; maps %s)\n",
+                       en.label.c_str(), tap.c_str(), gname.c_str(), sweep_only ? " (sweep)" : "",
+                       static_cast<long long>(map_done + 1), static_cast<long long>(map_units), elapsed(), cpu(),
+                       eta(map_done, map_units, map_wall0, map_cpu0).c_str());
+        ++map_done;
         stage("other");
         const Tensor phi_gx = features(net, split, fit_x, 0, n_fit, g, o.batch);
         const bool fc = is_fc(phi_x);
@@ -133,7 +162,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         stage("ridge");
         add("ridge", &ridge, false, best_l2, best_lambda);
         for (int64_t k : o.fs_k) {
-          if (k > sys.inputs()) continue;
+          if (k > sys.inputs() || sweep_only) continue;
           const ConvMap fs = conv_map_from_solution(forward_selection(sys, k), C, m, pg);
           add("fs_k" + std::to_string(k), &fs, false, l2_ratio(fs, val_x, val_gx), static_cast<double>(k));
         }
@@ -143,10 +172,10 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         const bool involution = g.kind == Transform::Kind::HFlip || g.kind == Transform::Kind::VFlip ||
                                 g.kind == Transform::Kind::Rot180;
         Tensor phi_ginv_x;  // φ(g⁻¹x) of the fitting images: the Siamese maps' and the task map's input
-        if (o.siamese || o.task_maps)
+        if ((o.siamese && !sweep_only) || o.task_maps)
           phi_ginv_x = involution ? phi_gx : features(net, split, fit_x, 0, n_fit, g.inverse_transform(), o.batch);
         stage("features");
-        if (o.siamese) {
+        if (o.siamese && !sweep_only) {
           for (bool relu : {false, true}) {
             ConvMap init;
             init.m = m;
@@ -175,12 +204,14 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
           to.lr = o.lr;
           to.seed = o.seed;
           to.progress = o.progress;
+          to.patience = o.patience;
+          to.init_scale = o.map_init_scale;
           const ConvMap task = train_transformation_layer_from_phi(net, split, phi_ginv_x, fit_y, init, to);
           add("task", &task, false, l2_ratio(task, val_x, val_gx), nan());
           for_invariance = task;
         }
         stage("task_map");
-        if (o.invariant)
+        if (o.invariant && !sweep_only)
           res.invariant.push_back({en.label, tap, gname, C,
                                    invariant_channels_from_phi(split, phi_test, test_y, for_invariance)});
         stage("invariant_channels");
@@ -220,6 +251,8 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
       const Cached& src = source(a, ta);
       stage("stitch_features");
       NetSplit sb(*nets[b].net, tb);
+      // B's layer shape and per-channel statistics (the stitch's standardised coordinates).
+      const Tensor probe = fit_x.slice(0, std::min<int64_t>(n_fit, 256));
       for (int64_t k = 0; k < o.stitch_seeds; ++k) {
         StitchOptions so;
         so.epochs = o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs;
@@ -227,15 +260,25 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         so.lr = o.lr;
         so.seed = o.seed + static_cast<uint64_t>(k);
         so.progress = o.progress;
-        if (o.progress) std::fprintf(stderr, "equivalence: stitch %s %s -> %s %s seed %llu (%.0f s, cpu %.0f s)\n", nets[a].label.c_str(),
-                                     ta.c_str(), nets[b].label.c_str(), tb.c_str(),
-                                     static_cast<unsigned long long>(so.seed), elapsed(), cpu());
-        const Stitch st = train_stitch_from_phi(src.fit, ta, *nets[b].net, sb, fit_x.slice(0, 1), fit_y, so);
+        so.patience = o.patience;
+        if (o.progress)
+          std::fprintf(stderr, "equivalence: stitch %s %s -> %s %s seed %llu, stitch %lld/%lld (%.0f s, cpu %.0f s; stitches %s)\n",
+                       nets[a].label.c_str(), ta.c_str(), nets[b].label.c_str(), tb.c_str(),
+                       static_cast<unsigned long long>(so.seed), static_cast<long long>(stitch_done + 1),
+                       static_cast<long long>(stitch_units), elapsed(), cpu(),
+                       eta(stitch_done, stitch_units, stitch_wall0, stitch_cpu0).c_str());
+        ++stitch_done;
+        const Stitch st = train_stitch_from_phi(src.fit, ta, *nets[b].net, sb, probe, fit_y, so);
         res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, so.seed,
-                                 stitch_error_from_phi(src.test, sb, st, test_y, 1), baseline[a], baseline[b]});
+                                 stitch_error_from_phi(src.test, sb, st, test_y, 1), baseline[a], baseline[b],
+                                 st.epochs_run, st.best_epoch});
         stage("stitch_training");
       }
     };
+    for (const auto& ta : stitch_taps)
+      for (const auto& tb : stitch_taps) stitch_units += (o.stitch_all_pairs || ta == tb) ? o.stitch_seeds : 0;
+    stitch_units += static_cast<int64_t>(nets.size() * (nets.size() - 1) * stitch_taps.size()) * o.stitch_seeds;
+    stitch_wall0 = elapsed(), stitch_cpu0 = cpu();
     // All layer pairs within the first network (deeper into shallower is the lower triangle).
     for (const auto& ta : stitch_taps)
       for (const auto& tb : stitch_taps)
@@ -271,10 +314,10 @@ void write_equivalence(const EquivalenceResult& r, const std::string& dir) {
   for (const auto& i : r.invariant)
     inv << i.net << "," << i.tap << "," << i.transform << "," << i.channels << "," << i.invariant << ","
         << f(static_cast<double>(i.invariant) / static_cast<double>(i.channels)) << "\n";
-  st << "from_net,from_tap,to_net,to_tap,seed,top1,baseline_from,baseline_to\n";
+  st << "from_net,from_tap,to_net,to_tap,seed,top1,baseline_from,baseline_to,epochs_run,best_epoch\n";
   for (const auto& s : r.stitching)
     st << s.from_net << "," << s.from_tap << "," << s.to_net << "," << s.to_tap << "," << s.seed << "," << f(s.top1) << ","
-       << f(s.baseline_from) << "," << f(s.baseline_to) << "\n";
+       << f(s.baseline_from) << "," << f(s.baseline_to) << "," << s.epochs_run << "," << s.best_epoch << "\n";
   write_text_atomic(dir + "/maps.csv", maps.str());
   write_text_atomic(dir + "/invariant_channels.csv", inv.str());
   write_text_atomic(dir + "/stitching.csv", st.str());

@@ -39,6 +39,15 @@ struct EquivalenceOptions {
   int64_t stitch_seeds = 1;             // stitches seed, seed + 1, ... (§6.1: mean ± SD over 3)
   int64_t stitch_epochs = 0;            // epochs of each stitch; 0: task_epochs
   bool stitch_all_pairs = true;         // every layer pair within the first network (else the diagonal)
+  // Early stopping of the task-trained maps and the stitches (net_split.h): > 0 holds out the
+  // last fifth of the fitting images, stops after this many epochs without a better held-out
+  // loss and keeps the best epoch; task_epochs/stitch_epochs are then caps. 0: fixed epochs.
+  int64_t patience = 0;
+  double map_init_scale = 1.0;          // Xavier multiplier of the task maps' start (TaskTrainOptions)
+  // Rotation sweep (Fig. 11 analogue): extra transforms (e.g. rot15 … rot75) run on the first
+  // network only, with the paper's Fig. 11 method (the task-trained map) beside the baselines
+  // and ridge; no FS, Siamese maps or invariant channels (the sweep's cost is ~half a transform).
+  std::vector<std::string> sweep;
   uint64_t seed = 0;
   bool progress = true;
 };
@@ -57,6 +66,7 @@ struct StitchRow {
   std::string from_net, from_tap, to_net, to_tap;
   uint64_t seed = 0;
   double top1 = 0, baseline_from = 0, baseline_to = 0;
+  int64_t epochs_run = 0, best_epoch = 0;
 };
 struct EquivalenceResult {
   std::vector<MapRow> maps;

@@ -296,27 +296,94 @@ ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& sp
   Generator gen(o.seed);
   ConvMap map = std::move(init);
   const int64_t C = phi_ginv.size(1);
-  if (!map.weight.defined()) {
+  const bool given = map.weight.defined();
+  if (!given) {
     // Xavier (Glorot) uniform over fan_in = fan_out = C·m².
-    const double bound = std::sqrt(6.0 / (2.0 * static_cast<double>(C * map.m * map.m)));
+    const double bound = o.init_scale * std::sqrt(6.0 / (2.0 * static_cast<double>(C * map.m * map.m)));
     map.weight = Tensor::uniform({C, C, map.m, map.m}, static_cast<float>(-bound), static_cast<float>(bound), gen);
     map.bias = Tensor::zeros({C});
+  }
+  // train_frozen batches (N, C, H, W) "images": FC features travel as (N, D, 1, 1).
+  const bool fc = phi_ginv.dim() == 2;
+  Tensor rows = as_maps(phi_ginv).to(Device::CPU);
+  // Standardised coordinates (our choice; the same map family, folded back exactly at the end):
+  // F'' and b'' act on φ/σ and produce (M φ − μ)/σ, with μ, σ the layer's per-channel mean and
+  // SD (float64, over the training rows and sites): M φ = σ ⊙ (F'' ∗ P_g(φ/σ) + b'') + μ. The
+  // Xavier start then sits at the layer's own mean and scale. On raw features a post-ReLU tap
+  // with a large mean and a sharp ψ (vgg_small pool1: ψ starts conv2_1, ReLU, BN) started far
+  // off, and SGD stalled at chance (validation loss ln 10, ℓ2 ratio 4·10⁴). Only the scale is
+  // taken off the input, not the mean: P_g fills with zeros, and a zero of φ/σ is a zero of φ,
+  // so the fold is exact for bilinear P_g too.
+  std::vector<double> mu(static_cast<size_t>(C), 0.0), sd(static_cast<size_t>(C), 1.0);
+  if (o.standardise) {
+    channel_stats(rows, mu, sd);
+    rows = rows.clone();
+    const int64_t N = rows.size(0), sites = rows.size(2) * rows.size(3);
+    float* d = rows.data();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < sites; ++i) d[(n * C + c) * sites + i] /= static_cast<float>(sd[static_cast<size_t>(c)]);
+  }
+  // F[j, c] = σ_j F''[j, c] / σ_c and b = σ_j b'' + μ_j; `forward` = true maps F'' to F.
+  auto fold = [&](ConvMap& mp, bool forward) {
+    Tensor w = mp.weight.detach().to(Device::CPU).clone(), b = mp.bias.detach().to(Device::CPU).clone();
+    const int64_t mm = w.numel() / (C * C);
+    for (int64_t j = 0; j < C; ++j) {
+      const double sj = sd[static_cast<size_t>(j)], mj = mu[static_cast<size_t>(j)];
+      for (int64_t c = 0; c < C; ++c) {
+        const double f = forward ? sj / sd[static_cast<size_t>(c)] : sd[static_cast<size_t>(c)] / sj;
+        for (int64_t k = 0; k < mm; ++k) w.data()[(j * C + c) * mm + k] = static_cast<float>(w.data()[(j * C + c) * mm + k] * f);
+      }
+      b.data()[j] = static_cast<float>(forward ? sj * b.data()[j] + mj : (b.data()[j] - mj) / sj);
+    }
+    mp.weight = w, mp.bias = b;
+  };
+  if (o.standardise && given) fold(map, false);  // a given start, into the standardised coordinates
+  if (o.standardise && !given) {
+    // Centre the Xavier start: b''_j = −Σ_c (Σ_k F''[j, c, k]) μ_c/σ_c, so that at interior sites
+    // the start's output mean is the layer's μ_j. Without it the input's mean μ/σ (only the scale
+    // is taken off) gave each output channel a random offset of several σ: at a pre-ReLU tap
+    // (vgg_small conv2_1) the following ReLU then cut whole channels and the map stayed at chance
+    // (validation loss ln 10). An initialisation only: the map family and the fold are unchanged.
+    const int64_t mm = map.weight.numel() / (C * C);
+    for (int64_t j = 0; j < C; ++j) {
+      double b = 0;
+      for (int64_t c = 0; c < C; ++c) {
+        double f = 0;
+        for (int64_t k = 0; k < mm; ++k) f += map.weight.data()[(j * C + c) * mm + k];
+        b -= f * mu[static_cast<size_t>(c)] / sd[static_cast<size_t>(c)];
+      }
+      map.bias.data()[j] = static_cast<float>(b);
+    }
   }
   map.weight = map.weight.to(net.device).detach().clone();
   map.bias = map.bias.to(net.device).detach().clone();
   map.weight.requires_grad_(true);
   map.bias.requires_grad_(true);
-  // train_frozen batches (N, C, H, W) "images": FC features travel as (N, D, 1, 1).
-  const bool fc = phi_ginv.dim() == 2;
-  const Tensor rows = as_maps(phi_ginv).to(Device::CPU);
-  train_frozen({map.weight, map.bias}, rows, labels, gen, {o.lr, o.epochs, o.batch, o.progress, "transformation layer"},
-               [&](const Tensor& hb, const Tensor& yb) {
-                 Tensor h = hb.to(net.device);
-                 if (fc) h = h.reshape({h.size(0), h.size(1)});
-                 return cross_entropy(split.psi(apply_map(map, h)), yb.to(net.device));
-               });
+  Tensor scale, shift;  // (1, C, 1, 1) or (1, D)
+  if (o.standardise) {
+    const Shape bs = fc ? Shape{1, C} : Shape{1, C, 1, 1};
+    scale = Tensor::from_vector(bs, std::vector<float>(sd.begin(), sd.end()), net.device);
+    shift = Tensor::from_vector(bs, std::vector<float>(mu.begin(), mu.end()), net.device);
+  }
+  auto batch_loss = [&](const Tensor& hb, const Tensor& yb) {
+    Tensor h = hb.to(net.device);
+    if (fc) h = h.reshape({h.size(0), h.size(1)});
+    Tensor z = apply_map(map, h);
+    if (o.standardise) z = add(mul(z, scale), shift);
+    return cross_entropy(split.psi(z), yb.to(net.device));
+  };
+  FrozenTrainOptions fo;
+  fo.lr = o.lr, fo.epochs = o.epochs, fo.batch = o.batch, fo.progress = o.progress, fo.what = "transformation layer";
+  const HeldOut held = hold_out(rows, labels, o.patience > 0 ? o.validation : 0.0, "transformation layer");
+  if (o.patience > 0) {
+    fo.patience = o.patience;
+    fo.validate = [&] { return mean_loss(held.val_x, held.val_y, o.batch, batch_loss); };
+  }
+  train_frozen({map.weight, map.bias}, held.train_x, held.train_y, gen, fo, batch_loss);
   map.weight = map.weight.detach().to(Device::CPU);
   map.bias = map.bias.detach().to(Device::CPU);
+  if (o.standardise) fold(map, true);
   return map;
 }
 
@@ -364,8 +431,9 @@ ConvMap train_siamese_map(const Tensor& phi_ginv_x, const Tensor& phi_x, ConvMap
   for (int64_t i = 0; i < N; ++i) index.data()[i] = static_cast<float>(i);  // exact below 2^24
   const int64_t per = in.numel() / N;
   const Shape row_shape{in.size(1), in.size(2), in.size(3)};
-  train_frozen({map.weight, map.bias}, index, Tensor::zeros({N}, DType::I32), gen,
-               {o.lr, o.epochs, o.batch, o.progress, what}, [&](const Tensor& ib, const Tensor&) {
+  FrozenTrainOptions fo;
+  fo.lr = o.lr, fo.epochs = o.epochs, fo.batch = o.batch, fo.progress = o.progress, fo.what = what;
+  train_frozen({map.weight, map.bias}, index, Tensor::zeros({N}, DType::I32), gen, fo, [&](const Tensor& ib, const Tensor&) {
                  const int64_t B = ib.size(0);
                  Tensor xb = Tensor::empty({B, row_shape[0], row_shape[1], row_shape[2]});
                  Tensor yb = Tensor::empty({B, row_shape[0], row_shape[1], row_shape[2]});

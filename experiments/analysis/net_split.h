@@ -40,14 +40,58 @@ Tensor normalise(const AnalysisNet& net, const Tensor& images);
 // defaults (Lenc & Vedaldi §5.1.3) — over shuffled batches of images (N, C, S, S) in [0, 1] and
 // int32 labels. loss(xb, yb) returns one batch's scalar loss. A loss that is not finite throws,
 // naming `what`, so a diverged run writes nothing that looks complete.
+//
+// Early stopping (our choice; the paper trains a fixed 5 or 7 epochs of 2·10⁵ samples): with
+// `validate` set, after every epoch validate() returns the loss on held-out data; training stops
+// once `patience` epochs in a row have not improved on the best, and the parameters of the best
+// epoch are restored. `epochs` is then a cap, not a guess at what is enough.
 struct FrozenTrainOptions {
   double lr = 1e-2;
   int64_t epochs = 1, batch = 64;
   bool progress = false;
   std::string what;  // for the progress line and errors
+  int64_t patience = 2;
+  std::function<double()> validate;  // held-out loss of the current parameters; unset: fixed epochs
 };
-void train_frozen(const std::vector<Tensor>& params, const Tensor& images, const Tensor& labels, Generator& gen,
-                  const FrozenTrainOptions& o, const std::function<Tensor(const Tensor&, const Tensor&)>& loss);
+struct FrozenTrainResult {
+  int64_t epochs_run = 0, best_epoch = 0;  // 1-based; best_epoch = epochs_run without validation
+  double best_validation = 0;              // NaN without validation
+};
+FrozenTrainResult train_frozen(const std::vector<Tensor>& params, const Tensor& images, const Tensor& labels,
+                               Generator& gen, const FrozenTrainOptions& o,
+                               const std::function<Tensor(const Tensor&, const Tensor&)>& loss);
+
+// The early-stop rule on its own (tested on scripted loss sequences). An epoch improves when its
+// validation loss is below the best so far by more than min_delta·|best| (relative, so the rule
+// does not depend on the loss's scale); stop() is true once `patience` epochs in a row have not.
+class EarlyStop {
+ public:
+  explicit EarlyStop(int64_t patience, double min_delta = 1e-4);
+  // Records the next epoch's validation loss; returns true when it is the new best (snapshot now).
+  bool update(double validation_loss);
+  bool stop() const { return since_best_ >= patience_; }
+  int64_t best_epoch() const { return best_epoch_; }  // 1-based; 0 before any update
+  int64_t epochs() const { return epochs_; }
+  double best() const { return best_; }
+
+ private:
+  int64_t patience_, epochs_ = 0, best_epoch_ = 0, since_best_ = 0;
+  double min_delta_, best_;
+};
+
+// The last `fraction` of rows (N, ...) held out for validation (at least one row each side when
+// fraction > 0; all rows train when it is 0). `what` names the caller in errors.
+struct HeldOut {
+  Tensor train_x, train_y, val_x, val_y;
+};
+HeldOut hold_out(const Tensor& x, const Tensor& y, double fraction, const std::string& what);
+// Mean of loss(xb, yb) over x in batches, weighted by batch size (no graph kept).
+double mean_loss(const Tensor& x, const Tensor& y, int64_t batch,
+                 const std::function<Tensor(const Tensor&, const Tensor&)>& loss);
+
+// Per-channel mean and SD (float64) of x (N, C, H, W) over images and sites: the standardised
+// coordinates of the stitches and task maps. A constant channel (a dead ReLU) gets SD 1.
+void channel_stats(const Tensor& x, std::vector<double>& mu, std::vector<double>& sd);
 
 // Top-k error of logits (N, classes) against labels (int32 N).
 double topk_error(const Tensor& logits, const Tensor& labels, int64_t k);

@@ -44,8 +44,11 @@ def make(d, good=True):
                 share = (0.3 + 0.15 * k) if (net == "sym") == good else 0.2
                 inv.append([net, tap, g, 64, int(64 * share), share])
             # The rotation sweep (Fig. 11): error grows with the angle uncompensated.
+            # With the task map (Fig. 11's method): good recovers the gap and the intermediate
+            # angles (0.15) are harder than 90° (0.14); bad does neither.
             for ang in (30, 60):
-                for m, e in (("original", 0.1), ("none", 0.1 + ang / 150), ("ridge", 0.15)):
+                task = 0.15 if good else 0.55
+                for m, e in (("original", 0.1), ("none", 0.1 + ang / 150), ("ridge", 0.15), ("task", task)):
                     maps.append([net, tap, f"rot{ang}", m, e, e / 2, "nan", "nan"])
     spatial = TAPS[:-1]
     for i, a in enumerate(spatial):
@@ -85,7 +88,7 @@ class PlotEquivalenceTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         for f in ("equivalence.png", "invariant_channels.png", "stitching.png", "rotation_sweep.png", "report.md"):
             self.assertTrue(os.path.getsize(os.path.join(good, f)) > 1000, f)
-        self.assertEqual([w for _, w in verdicts(good)], ["agrees"] * 3)
+        self.assertEqual([w for _, w in verdicts(good)], ["agrees"] * 4)
         with open(os.path.join(good, "report.md")) as f:
             text = f.read()
         # Three seeds of 0.11, 0.12, 0.13: mean 0.120, sample SD 0.010.
@@ -93,6 +96,7 @@ class PlotEquivalenceTest(unittest.TestCase):
         bad = make(os.path.join(self.tmp, "bad"), good=False)
         self.assertEqual(run(bad).returncode, 0)
         self.assertNotIn("agrees", [w for _, w in verdicts(bad)])
+        self.assertEqual(len(verdicts(bad)), 4)
 
     def test_bad_input_names_the_file(self):
         d = make(os.path.join(self.tmp, "broken"))
