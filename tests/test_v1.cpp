@@ -612,7 +612,7 @@ TEST_CASE("v1 composite centring penalty: hand values, gains, gradients, model w
   CHECK(centred.regularizer().item() == doctest::Approx(expect).epsilon(1e-5));
 }
 
-TEST_CASE("v1 blank-image RF centring: equals the autograd gradient RF at a blank image; gradients; wiring") {
+TEST_CASE("v1 blank-image RF centring: equals the autograd gradient RF at a blank image, gradients, wiring") {
   // An equivariant and a CNN core with non-trivial BN (random running statistics, gamma, beta):
   // the closed form (kernels composed with per-channel slopes) must equal the sum over last-layer
   // channels of |centroid|^2 of the squared input gradient at a blank image (channel_rf_offset),
