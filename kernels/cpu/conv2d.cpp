@@ -172,13 +172,6 @@ void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv
   });
 }
 
-// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
-// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
-void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
-  for (int64_t i = 0; i < CRS; ++i)
-    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
-}
-
 // The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner
 // (Eigen's per-call packing of a 27 x P*Q operand dominated it on AVX-512), else by Eigen.
 void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
@@ -204,7 +197,8 @@ void backward_weight_im2col(float* gw, const float* gy, const float* x, const Co
       const float* gy_g = gy + (n * p.K + g * Kg) * PQ;
       float* acc_g = acc.data() + g * Kg * CRS;
       if (short_inner) {
-        transpose(row.data(), colp, CRS, PQ);
+        // rows (PQ, CRS) = col transposed: the layout tile_gemm wants for B in gW += gy * col^T.
+        tile_gemm::transpose(row.data(), CRS, colp, PQ, CRS, PQ);
         tile_gemm::multiply(acc_g, CRS, gy_g, PQ, 1, row.data(), CRS, Kg, PQ, CRS, /*accumulate=*/true);
       } else {
         Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();

@@ -378,40 +378,6 @@ void chunk_data_grad(Scratch& S, float* gx, const std::vector<float>& U, int64_t
     transform_input_grad(gx_n, S.a.data(), L.T, (n - n0) * L.tiles, C, p, L, S.rows.data());
   }
 }
-// vt (cols x C) = v (C x cols, leading dimension ldv) transposed: 8 x 8 blocks through registers
-// (the usual unpack / shuffle / 128-bit permute sequence, AVX on both supported ISAs), the ragged
-// edges element by element. A plain element loop cost as much as the product it feeds.
-#if defined(__AVX2__)
-inline void transpose8x8(float* dst, int64_t ldd, const float* src, int64_t lds) {
-  __m256 r[8], t[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-  }
-}
-#endif
-void transpose_tiles(float* vt, const float* v, int64_t C, int64_t cols, int64_t ldv) {
-  int64_t c8 = 0, t8 = 0;
-#if defined(__AVX2__)
-  c8 = C / 8 * 8, t8 = cols / 8 * 8;
-  for (int64_t c = 0; c < c8; c += 8)
-    for (int64_t t = 0; t < t8; t += 8) transpose8x8(vt + t * C + c, C, v + c * ldv + t, ldv);
-#endif
-  for (int64_t c = 0; c < C; ++c) {  // the columns t8.. of every row, and the rows c8..
-    for (int64_t t = c < c8 ? t8 : 0; t < cols; ++t) vt[t * C + c] = v[c * ldv + t];
-  }
-}
 void chunk_weight_grad(Scratch& S, std::vector<float>& dU, const float* x, int64_t n0, int64_t n1, int64_t cols,
                        const Conv2dParams& p, const Plan& L) {
   const int64_t C = p.C, K = p.K;
@@ -420,7 +386,7 @@ void chunk_weight_grad(Scratch& S, std::vector<float>& dU, const float* x, int64
     transform_input(S.a.data(), L.T, (n - n0) * L.tiles, x + n * C * p.H * p.W, C, p, L, S.rows.data());
   if (S.vt.size() < static_cast<size_t>(L.T * C)) S.vt.resize(static_cast<size_t>(L.T * C));
   for (int64_t xi = 0; xi < kXi; ++xi) {  // dU[xi] (K x C) += dM[xi] (K x cols) V[xi]^T (cols x C)
-    transpose_tiles(S.vt.data(), S.a.data() + xi * C * L.T, C, cols, L.T);
+    tile_gemm::transpose(S.vt.data(), C, S.a.data() + xi * C * L.T, L.T, C, cols);
     tile_gemm::multiply(dU.data() + xi * K * C, C, S.b.data() + xi * K * L.T, L.T, 1, S.vt.data(), C, K, cols, C,
                         /*accumulate=*/true);
   }
