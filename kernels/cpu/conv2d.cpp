@@ -352,9 +352,9 @@ void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* 
 template <>
 void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
                                          Stream) {
-  if (gb) bias_gradient(gb, gy, p);
   const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
-  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
+  if (path == Path::Winograd) return winograd::backward_weight(gw, gb, gy, x, p);  // gb summed there
+  if (gb) bias_gradient(gb, gy, p);
   backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
 }
 
@@ -363,8 +363,7 @@ void conv2d_backward<Device::CPU>(float* gx, float* gw, float* gb, const float* 
                                   const Conv2dParams& p, Stream s) {
   if (gx && gw && cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd &&
       cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) {
-    if (gb) bias_gradient(gb, gy, p);
-    winograd::backward(gx, gw, gy, x, w, p);
+    winograd::backward(gx, gw, gb, gy, x, w, p);
     return;
   }
   if (gx) conv2d_backward_data<Device::CPU>(gx, gy, w, p, s);

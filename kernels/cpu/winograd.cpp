@@ -328,11 +328,22 @@ void transform_output(float* y_n, const float* M, int64_t ldm, int64_t t0, int64
 
 // dM[xi][k][t] = (A dY A^T)[xi] for the 2x2 gradient tile dY of gy_n (K, P, Q) (zero outside
 // P x Q): the adjoint of transform_output.
+// With gb_acc, also gb_acc[k] += the sum of plane k of gy_n (in float, vectorised, then added in
+// double): the bias gradient, read while the plane is in cache for the staging instead of in a
+// separate pass over gy.
 void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n, int64_t K, const Conv2dParams& p,
-                           const Plan& L, float* G) {
+                           const Plan& L, float* G, double* gb_acc) {
   const int64_t KT = K * ldm;
+  const int64_t PQ = p.P * p.Q;
   for (int64_t k = 0; k < K; ++k) {
-    stage(G, gy_n + k * p.P * p.Q, p.P, p.Q, 0, 0, L);
+    const float* plane = gy_n + k * PQ;
+    stage(G, plane, p.P, p.Q, 0, 0, L);
+    if (gb_acc) {
+      float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < PQ; ++i) sum += plane[i];
+      gb_acc[k] += sum;
+    }
     float* out = dM + k * ldm + t0;
     for (size_t blk = 0; blk < L.mask.size(); ++blk) {
       const int64_t at = 2 * lanes::kLanes * static_cast<int64_t>(blk);
@@ -363,9 +374,12 @@ void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n
 // dM = A gy A^T into S.b, then gx from it (dV = U^T dM in S.a), then dU += dM V^T with V = B^T x B
 // in S.a. backward_data, backward_weight and backward run the parts they need, in this order,
 // so the combined call gives the separate calls' results bit for bit.
-void chunk_output_grad(Scratch& S, const float* gy, int64_t n0, int64_t n1, const Conv2dParams& p, const Plan& L) {
+// gb_acc: this thread's bias-gradient sums (K doubles), or null when no bias gradient is wanted.
+void chunk_output_grad(Scratch& S, const float* gy, int64_t n0, int64_t n1, const Conv2dParams& p, const Plan& L,
+                       double* gb_acc) {
   for (int64_t n = n0; n < n1; ++n)
-    transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * p.K * p.P * p.Q, p.K, p, L, S.rows.data());
+    transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * p.K * p.P * p.Q, p.K, p, L, S.rows.data(),
+                          gb_acc);
 }
 void chunk_data_grad(Scratch& S, float* gx, const std::vector<float>& U, int64_t n0, int64_t n1, int64_t cols,
                      const Conv2dParams& p, const Plan& L) {
@@ -400,6 +414,22 @@ void finish_weight_grad(float* gw, const std::vector<std::vector<float>>& partia
       for (int64_t i = 0; i < usize; ++i) dU[static_cast<size_t>(i)] += part[static_cast<size_t>(i)];
   weight_gradient(gw, dU.data(), p.K, p.C);
 }
+// The per-thread bias sums: one vector of K doubles per thread when gb is wanted (else empty), and
+// gb from them, added up in thread order.
+std::vector<std::vector<double>> bias_partials(const float* gb, const Conv2dParams& p) {
+  std::vector<std::vector<double>> part(static_cast<size_t>(omp_get_max_threads()));
+  if (gb)
+    for (auto& v : part) v.assign(static_cast<size_t>(p.K), 0.0);
+  return part;
+}
+void finish_bias_grad(float* gb, const std::vector<std::vector<double>>& part, const Conv2dParams& p) {
+  if (!gb) return;
+  for (int64_t k = 0; k < p.K; ++k) {
+    double s = 0.0;
+    for (const auto& v : part) s += v[static_cast<size_t>(k)];
+    gb[k] = static_cast<float>(s);
+  }
+}
 
 }  // namespace
 
@@ -429,31 +459,36 @@ void backward_data(float* gx, const float* gy, const float* w, const Conv2dParam
   const Plan L = make_plan(p);
   const std::vector<float> U = transformed_weights(w, p.K, p.C);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int) {
-    chunk_output_grad(S, gy, n0, n1, p, L);
+    chunk_output_grad(S, gy, n0, n1, p, L, nullptr);
     chunk_data_grad(S, gx, U, n0, n1, cols, p, L);
   });
 }
 
-void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
+void backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p) {
   const Plan L = make_plan(p);
   std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));  // dU per thread
+  std::vector<std::vector<double>> bias = bias_partials(gb, p);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
-    chunk_output_grad(S, gy, n0, n1, p, L);
+    chunk_output_grad(S, gy, n0, n1, p, L, gb ? bias[static_cast<size_t>(t)].data() : nullptr);
     chunk_weight_grad(S, partial[static_cast<size_t>(t)], x, n0, n1, cols, p, L);
   });
   finish_weight_grad(gw, partial, p);
+  finish_bias_grad(gb, bias, p);
 }
 
-void backward(float* gx, float* gw, const float* gy, const float* x, const float* w, const Conv2dParams& p) {
+void backward(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
+              const Conv2dParams& p) {
   const Plan L = make_plan(p);
   const std::vector<float> U = transformed_weights(w, p.K, p.C);
   std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));
+  std::vector<std::vector<double>> bias = bias_partials(gb, p);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
-    chunk_output_grad(S, gy, n0, n1, p, L);
+    chunk_output_grad(S, gy, n0, n1, p, L, gb ? bias[static_cast<size_t>(t)].data() : nullptr);
     chunk_data_grad(S, gx, U, n0, n1, cols, p, L);
     chunk_weight_grad(S, partial[static_cast<size_t>(t)], x, n0, n1, cols, p, L);
   });
   finish_weight_grad(gw, partial, p);
+  finish_bias_grad(gb, bias, p);
 }
 
 }  // namespace ml::kernels::winograd
