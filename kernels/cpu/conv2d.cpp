@@ -244,6 +244,11 @@ namespace cpu_conv {
 // vgg_small conv1_1's weight gradient; where the two disagree (by at most 0.8x here), the quiet
 // measurement decides: AVX-512 keeps both, to be re-measured on a quiet machine. The VGG16 conv5
 // limit is also applied to backward-data, whose product has the same U and width (not measured).
+// Re-measured 2026-12-02 (session 4) on a 2-core AMD EPYC with AVX-512, A/B twice under the
+// measurement lock (bench/cpu/compare_paths.sh, 1 thread, load 16-19 from builds), im2col+Eigen CPU
+// time / chosen: AlexNet conv3 / conv4 / conv5 backward-data by Winograd 1.39-1.48 / 1.48-1.58 /
+// 1.54-1.56; vgg_small conv1_1 weight gradient by tile_gemm 1.22-1.26, vgg_small28 1.13-1.15 (after
+// its transpose became tile_gemm::transpose). Both AVX-512 choices stand.
 constexpr int64_t kSmallMap = 14 * 14;           // output pixels (P*Q) up to which the limit applies
 constexpr int64_t kMaxCK = int64_t{1} << 18;     // C*K from which such a layer goes to im2col
 constexpr int64_t kShortPatch = 64;              // Cg*R*S up to which tile_gemm takes the weight gradient
