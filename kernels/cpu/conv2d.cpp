@@ -172,13 +172,6 @@ void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv
   });
 }
 
-// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
-// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
-void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
-  for (int64_t i = 0; i < CRS; ++i)
-    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
-}
-
 // The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner
 // (Eigen's per-call packing of a 27 x P*Q operand dominated it on AVX-512), else by Eigen.
 void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
@@ -204,7 +197,8 @@ void backward_weight_im2col(float* gw, const float* gy, const float* x, const Co
       const float* gy_g = gy + (n * p.K + g * Kg) * PQ;
       float* acc_g = acc.data() + g * Kg * CRS;
       if (short_inner) {
-        transpose(row.data(), colp, CRS, PQ);
+        // rows (PQ, CRS) = col transposed: the layout tile_gemm wants for B in gW += gy * col^T.
+        tile_gemm::transpose(row.data(), CRS, colp, PQ, CRS, PQ);
         tile_gemm::multiply(acc_g, CRS, gy_g, PQ, 1, row.data(), CRS, Kg, PQ, CRS, /*accumulate=*/true);
       } else {
         Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();
@@ -250,6 +244,11 @@ namespace cpu_conv {
 // vgg_small conv1_1's weight gradient; where the two disagree (by at most 0.8x here), the quiet
 // measurement decides: AVX-512 keeps both, to be re-measured on a quiet machine. The VGG16 conv5
 // limit is also applied to backward-data, whose product has the same U and width (not measured).
+// Re-measured 2026-12-02 (session 4) on a 2-core AMD EPYC with AVX-512, A/B twice under the
+// measurement lock (bench/cpu/compare_paths.sh, 1 thread, load 16-19 from builds), im2col+Eigen CPU
+// time / chosen: AlexNet conv3 / conv4 / conv5 backward-data by Winograd 1.39-1.48 / 1.48-1.58 /
+// 1.54-1.56; vgg_small conv1_1 weight gradient by tile_gemm 1.22-1.26, vgg_small28 1.13-1.15 (after
+// its transpose became tile_gemm::transpose). Both AVX-512 choices stand.
 constexpr int64_t kSmallMap = 14 * 14;           // output pixels (P*Q) up to which the limit applies
 constexpr int64_t kMaxCK = int64_t{1} << 18;     // C*K from which such a layer goes to im2col
 constexpr int64_t kShortPatch = 64;              // Cg*R*S up to which tile_gemm takes the weight gradient
@@ -358,9 +357,9 @@ void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* 
 template <>
 void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
                                          Stream) {
-  if (gb) bias_gradient(gb, gy, p);
   const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
-  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
+  if (path == Path::Winograd) return winograd::backward_weight(gw, gb, gy, x, p);  // gb summed there
+  if (gb) bias_gradient(gb, gy, p);
   backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
 }
 
@@ -369,8 +368,7 @@ void conv2d_backward<Device::CPU>(float* gx, float* gw, float* gb, const float* 
                                   const Conv2dParams& p, Stream s) {
   if (gx && gw && cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd &&
       cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) {
-    if (gb) bias_gradient(gb, gy, p);
-    winograd::backward(gx, gw, gy, x, w, p);
+    winograd::backward(gx, gw, gb, gy, x, w, p);
     return;
   }
   if (gx) conv2d_backward_data<Device::CPU>(gx, gy, w, p, s);
