@@ -19,6 +19,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -301,8 +302,16 @@ constexpr int64_t kDirectMinMap = 224 * 224;
 //   per layer (compare_paths.sh, batch 16, weights hot in cache): AlexNet conv3 / conv4 / conv5
 //     Winograd 17.6 / 25.4 / 15.6 ms, direct 17.2 / 25.1 / 15.7 ms;
 //   VGG16 conv5_1 (batch 4): im2col + Eigen 30.1 ms, direct 22.6 ms.
-// The C K limit keeps vgg_small's 10x10-14x14 layers (C K <= 8192: training shapes) where they were.
+// On AVX2 (x86-64-v3 build, same machine and day) the direct kernel's 6 x 16 block is slower there:
+//   AlexNet conv3 / conv4 / conv5 Winograd 28.9 / 33.7 / 23.0 ms, direct 35.3 / 46.4 / 30.4 ms;
+//   VGG16 conv5_1 im2col + Eigen 37.7 ms, direct 36.1 ms (a tie: left to im2col)
+// so the rule is AVX-512 only. The C K limit keeps vgg_small's 10x10-14x14 layers (C K <= 8192:
+// training shapes) where they were.
+#if defined(__AVX512F__)
 constexpr int64_t kDirectSmallMapMinCK = int64_t{1} << 15;
+#else
+constexpr int64_t kDirectSmallMapMinCK = INT64_MAX;  // never
+#endif
 
 Path chosen(const Conv2dParams& p, Pass pass) {
   if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32 &&
