@@ -20,6 +20,7 @@ bool pool2d_output_size(Pool2dParams& p);
 
 // argmax[n,c,p,q] = index h*W + w (within the (n, c) plane) of the window's maximum;
 // the first maximum in row-major window order wins, so CPU and CUDA agree bit for bit.
+// argmax may be null (inference: only the backward reads it): then y alone is written.
 template <Device D>
 void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dParams& p, Stream s);
 template <Device D>

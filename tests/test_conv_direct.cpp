@@ -167,6 +167,36 @@ TEST_CASE("direct forward convolution on AlexNet-like shapes: channel chunks, pi
   check_direct(conv2, false, gen, /*dispatch=*/true);
 }
 
+TEST_CASE("direct forward convolution for 3x3 layers with large weights on small maps (AlexNet conv3-5, VGG16 conv5)") {
+  namespace cc = kernels::cpu_conv;
+  const Conv2dParams alexnet_conv3 = params(16, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  const Conv2dParams alexnet_conv4 = params(16, 384, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  const Conv2dParams vgg16_conv5_1 = params(4, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  // AVX-512 only: on AVX2 the direct kernel measured slower than Winograd there (conv2d.cpp).
+  const bool avx512 = std::string(cc::isa()) == "avx512";
+  for (const Conv2dParams& p : {alexnet_conv3, alexnet_conv4, vgg16_conv5_1}) {
+    INFO(describe(p));
+    CHECK((cc::chosen(p, cc::Pass::Forward) == cc::Path::Direct) == avx512);
+    // Only the forward moved: the backward passes keep their paths.
+    CHECK(cc::chosen(p, cc::Pass::BackwardData) != cc::Path::Direct);
+    CHECK(cc::chosen(p, cc::Pass::BackwardWeight) != cc::Path::Direct);
+  }
+  // vgg_small's small maps (C K <= 8192), at 32 and 28 px, keep Winograd: training shapes.
+  for (const Conv2dParams& p : {params(256, 32, 14, 14, 64, 3, 3, 1, 1, 0, 0, 1, 1, 1),
+                                params(256, 64, 12, 12, 128, 3, 3, 1, 1, 0, 0, 1, 1, 1),
+                                params(256, 64, 10, 10, 128, 3, 3, 1, 1, 0, 0, 1, 1, 1)}) {
+    INFO(describe(p));
+    CHECK(cc::chosen(p, cc::Pass::Forward) == cc::Path::Winograd);
+  }
+  // A reduced shape that takes the new rule on AVX-512 (C K = 2^15, 13 x 11 outputs), through the
+  // dispatch, against the definition; and the same with fewer filters than a register block holds.
+  Generator gen(17);
+  const Conv2dParams small = params(2, 128, 13, 11, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  CHECK((cc::chosen(small, cc::Pass::Forward) == cc::Path::Direct) == avx512);
+  check_direct(small, true, gen, /*dispatch=*/true);
+  check_direct(params(1, 1024, 7, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1), false, gen, /*dispatch=*/true);
+}
+
 TEST_CASE("direct forward convolution gives the same bits for 1 and 2 threads") {
   // Each output's sum runs over the taps in one fixed order whatever the tiling of tasks over
   // threads, so the thread count must not change a bit (training runs are reproducible).

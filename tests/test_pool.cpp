@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <string>
@@ -398,4 +399,61 @@ TEST_CASE("max_pool2d propagates NaN, as PyTorch") {
   v[1] = std::nanf("");
   const auto y = ml::max_pool2d(Tensor::from_vector({1, 1, 2, 2}, v), 2).to_vector();
   CHECK(std::isnan(y[0]));
+}
+
+TEST_CASE("max_pool2d without indices (no gradient recorded) writes the same values, NaNs included") {
+  // The stride-2 vector path (kernels/cpu/pool.cpp: AlexNet's 3x3/2, VGG's 2x2/2) and the general
+  // loop, each with and without argmax, against a plain loop that follows the documented rule:
+  // the first NaN in row-major window order wins, else the first maximum. Inputs: random values
+  // with ~3 % NaNs and repeated values (ties); widths giving full and partial vectors; 2 threads
+  // so the planes are split. Selection only, so the comparison is bit for bit (memcmp).
+  const ml::testing::OmpThreads threads(2);
+  Generator g(110);
+  struct Case {
+    int64_t N, C, H, W, k, s, pad;
+  };
+  for (const Case c : {Case{2, 5, 55, 55, 3, 2, 0}, Case{1, 3, 27, 40, 3, 2, 0}, Case{2, 4, 14, 37, 2, 2, 0},
+                       Case{1, 2, 9, 19, 5, 2, 0}, Case{1, 2, 12, 33, 3, 3, 0}, Case{2, 3, 13, 13, 3, 2, 1}}) {
+    INFO("N ", c.N, " C ", c.C, " H ", c.H, " W ", c.W, " k ", c.k, " s ", c.s, " pad ", c.pad);
+    const int64_t n = c.N * c.C * c.H * c.W;
+    std::vector<float> v = ml::testing::rand({n}, g).to_vector();
+    const auto u = ml::testing::rand({n}, g).to_vector();
+    for (int64_t i = 0; i < n; ++i) {
+      if (u[static_cast<size_t>(i)] < -0.94f) v[static_cast<size_t>(i)] = std::nanf("");
+      else if (u[static_cast<size_t>(i)] > 0.8f) v[static_cast<size_t>(i)] = 0.5f;  // ties
+    }
+    ml::kernels::Pool2dParams p{};
+    p.N = c.N, p.C = c.C, p.H = c.H, p.W = c.W, p.kh = p.kw = c.k, p.sh = p.sw = c.s, p.ph = p.pw = c.pad;
+    REQUIRE(ml::kernels::pool2d_output_size(p));
+    const int64_t PQ = p.P * p.Q, outs = c.N * c.C * PQ;
+    std::vector<float> want(static_cast<size_t>(outs));
+    std::vector<int32_t> want_at(static_cast<size_t>(outs));
+    for (int64_t nc = 0; nc < c.N * c.C; ++nc)
+      for (int64_t op = 0; op < p.P; ++op)
+        for (int64_t oq = 0; oq < p.Q; ++oq) {
+          int32_t at = -1;
+          float best = 0.f;
+          for (int64_t i = 0; i < c.k; ++i)
+            for (int64_t j = 0; j < c.k; ++j) {
+              const int64_t h = op * c.s - c.pad + i, w = oq * c.s - c.pad + j;
+              if (h < 0 || h >= c.H || w < 0 || w >= c.W) continue;
+              const float x = v[static_cast<size_t>((nc * c.H + h) * c.W + w)];
+              if (at >= 0 && std::isnan(best)) continue;
+              if (at < 0 || x > best || std::isnan(x)) at = static_cast<int32_t>(h * c.W + w), best = x;
+            }
+          want[static_cast<size_t>(nc * PQ + op * p.Q + oq)] = best;
+          want_at[static_cast<size_t>(nc * PQ + op * p.Q + oq)] = at;
+        }
+    std::vector<float> y(static_cast<size_t>(outs), -7.f), y_no(static_cast<size_t>(outs), -7.f);
+    std::vector<int32_t> at(static_cast<size_t>(outs), -2);
+    ml::kernels::max_pool2d_forward<ml::Device::CPU>(y.data(), at.data(), v.data(), p, ml::Stream{});
+    ml::kernels::max_pool2d_forward<ml::Device::CPU>(y_no.data(), nullptr, v.data(), p, ml::Stream{});
+    CHECK(at == want_at);
+    CHECK(std::memcmp(y.data(), want.data(), want.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(y_no.data(), want.data(), want.size() * sizeof(float)) == 0);
+    // Through the op: no gradient recorded (no argmax), then recorded (argmax kept).
+    const Tensor x = Tensor::from_vector({c.N, c.C, c.H, c.W}, v);
+    const auto yo = ml::max_pool2d(x, c.k, c.s, c.pad).to_vector();
+    CHECK(std::memcmp(yo.data(), want.data(), want.size() * sizeof(float)) == 0);
+  }
 }

@@ -277,6 +277,23 @@ TEST_CASE("linear forward at fully-connected sizes: the streaming path and Eigen
   }
 }
 
+TEST_CASE("linear forward above the streaming path's batch, split by output columns over 2 threads") {
+  // kernels/cpu/gemm.cpp splits x w^T with 17 to 511 rows and a weight of >= 2^18 floats (>= 128
+  // outputs) by output columns, one single-threaded Eigen product per thread (RISE's batches of
+  // 50 through fc6). Batches 50 and 37, out 411 and 409 (column blocks of 208 and the rest), with
+  // and without bias; the file's tolerance, 1e-5 * sum|terms|. A block written at the wrong
+  // columns, or reading the wrong rows of w, is off by O(sum|terms|).
+  const OmpThreads threads(2);
+  Generator gen(48);
+  for (auto dims : {std::vector<int64_t>{50, 643, 411}, std::vector<int64_t>{37, 643, 409}}) {
+    const int64_t N = dims[0], I = dims[1], O = dims[2];
+    INFO("N ", N, " in ", I, " out ", O);
+    const Tensor x = testing::rand({N, I}, gen), w = testing::rand({O, I}, gen), b = testing::rand({O}, gen);
+    check_dense(linear(x, w, b), linear_ref(x, w, b));
+    check_dense(linear(x, w, Tensor()), linear_ref(x, w, Tensor()));
+  }
+}
+
 TEST_CASE("linear and matmul gradients, with and without bias") {
   Generator gen(47);
   const Tensor x = testing::rand({3, 4}, gen), w = testing::rand({2, 4}, gen), b = testing::rand({2}, gen);

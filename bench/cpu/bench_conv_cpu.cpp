@@ -37,6 +37,8 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/cpu/conv2d_path.h"
+#include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/winograd.h"
 #include "kernels/random.h"
 
 namespace {
@@ -119,8 +121,13 @@ std::vector<float> random_buffer(int64_t n, uint64_t seed) {
   return v;
 }
 
-// reference: the im2col + Eigen path called directly instead of the dispatch.
-void bm_conv(benchmark::State& state, ConvLayer L, Pass pass, bool reference) {
+// Which code a benchmark calls: the dispatch (conv2d_*<Device::CPU>), the im2col + Eigen reference,
+// or (forward only) the direct kernel or Winograd, so that a forward the dispatch sends to one of
+// them shows the other's time beside it too (the evidence for the dispatch's forward rule).
+enum class Variant { Chosen, Im2col, Direct, Winograd };
+
+void bm_conv(benchmark::State& state, ConvLayer L, Pass pass, Variant variant) {
+  const bool reference = variant == Variant::Im2col;
   const kn::Conv2dParams p = make_params(L);
   if (p.P <= 0 || p.Q <= 0) {
     state.SkipWithError("empty output: the layer table is wrong");
@@ -138,6 +145,10 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass, bool reference) {
     for (auto _ : state) {
       if (reference)
         kn::cpu_conv::im2col_forward(y.data(), x.data(), w.data(), b.data(), p);
+      else if (variant == Variant::Direct)
+        kn::direct_conv::forward(y.data(), x.data(), w.data(), b.data(), p);
+      else if (variant == Variant::Winograd)
+        kn::winograd::forward(y.data(), x.data(), w.data(), b.data(), p);
       else
         kn::conv2d_forward<Device::CPU>(y.data(), x.data(), w.data(), b.data(), p, s);
       benchmark::DoNotOptimize(y.data());
@@ -173,7 +184,10 @@ void bm_conv(benchmark::State& state, ConvLayer L, Pass pass, bool reference) {
   // iteration count and divides by the (real) time. In units of 1e9 so the number reads as GFLOP/s.
   state.counters["GFLOP/s"] = benchmark::Counter(gemm_flops(p) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   // snprintf rather than string concatenation: GCC 12 warns falsely (-Wrestrict) on "N" + to_string.
-  const kn::cpu_conv::Path path = reference ? kn::cpu_conv::Path::Im2col : kn::cpu_conv::chosen(p, pass);
+  const kn::cpu_conv::Path path = variant == Variant::Im2col     ? kn::cpu_conv::Path::Im2col
+                                  : variant == Variant::Direct   ? kn::cpu_conv::Path::Direct
+                                  : variant == Variant::Winograd ? kn::cpu_conv::Path::Winograd
+                                                                 : kn::cpu_conv::chosen(p, pass);
   char label[160];
   std::snprintf(label, sizeof label, "N%lld C%lld %lldx%lld K%lld %lldx%lld s%lld p%lld -> %lldx%lld path=%s",
                 static_cast<long long>(p.N), static_cast<long long>(p.C), static_cast<long long>(p.H),
@@ -192,11 +206,24 @@ const bool kRegistered = [] {
   // Each reference right after the chosen path it is compared with, so the two run close in time.
   for (Pass pass : {Pass::Forward, Pass::BackwardData, Pass::BackwardWeight})
     for (const ConvLayer& L : kLayers)
-      for (bool reference : {false, true}) {
-        if (reference && kn::cpu_conv::chosen(make_params(L), pass) == kn::cpu_conv::Path::Im2col) continue;
-        const std::string name =
-            std::string(reference ? "im2col_" : "conv2d_") + pass_name(pass) + "/" + L.net + "/" + L.layer;
-        benchmark::RegisterBenchmark(name.c_str(), bm_conv, L, pass, reference)
+      for (Variant variant : {Variant::Chosen, Variant::Im2col, Variant::Direct, Variant::Winograd}) {
+        const kn::cpu_conv::Path chosen = kn::cpu_conv::chosen(make_params(L), pass);
+        if (variant == Variant::Im2col && chosen == kn::cpu_conv::Path::Im2col) continue;
+        // The direct forward beside the forwards of AlexNet and VGG16 that go elsewhere
+        // (vgg_small's small maps are the training helper's; not timed here).
+        const bool imagenet = std::string(L.net) == "alexnet" || std::string(L.net) == "vgg16";
+        if (variant == Variant::Direct && (pass != Pass::Forward || chosen == kn::cpu_conv::Path::Direct || !imagenet))
+          continue;
+        // Winograd beside the Winograd-able forwards sent to the direct kernel.
+        if (variant == Variant::Winograd && (pass != Pass::Forward || chosen != kn::cpu_conv::Path::Direct ||
+                                             !kn::winograd::preferred(make_params(L))))
+          continue;
+        const char* prefix = variant == Variant::Chosen   ? "conv2d_"
+                             : variant == Variant::Im2col ? "im2col_"
+                             : variant == Variant::Direct ? "direct_"
+                                                          : "winograd_";
+        const std::string name = std::string(prefix) + pass_name(pass) + "/" + L.net + "/" + L.layer;
+        benchmark::RegisterBenchmark(name.c_str(), bm_conv, L, pass, variant)
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond)
             // One call takes 5-60 ms here; 1 s gives 17-200 calls per repetition and keeps the

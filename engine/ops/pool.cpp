@@ -48,10 +48,14 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   const auto p = window_params("max_pool2d", x, kernel, stride, padding, ceil_mode, true);
   const Device dev = x.device();
   Tensor y = Tensor::empty({p.N, p.C, p.P, p.Q}, DType::F32, dev);
-  // Where each maximum came from: the backward routes the gradient there and nowhere else.
-  Tensor argmax = Tensor::empty({p.N, p.C, p.P, p.Q}, DType::I32, dev);
+  // Where each maximum came from: the backward routes the gradient there and nowhere else. Only
+  // a recorded op has a backward: without one (inference, RISE's masked forwards) the kernel
+  // skips the indices.
+  Tensor argmax;
+  if (any_requires_grad({x})) argmax = Tensor::empty({p.N, p.C, p.P, p.Q}, DType::I32, dev);
   dispatch(dev, [&](auto D) {
-    kernels::max_pool2d_forward<D>(y.data(), argmax.data_i32(), x.data(), p, device_stream(D));
+    kernels::max_pool2d_forward<D>(y.data(), argmax.defined() ? argmax.data_i32() : nullptr, x.data(), p,
+                                   device_stream(D));
   });
   const Shape xs = x.shape();
   return record(y, "max_pool2d", {x}, [argmax, p, xs](const Tensor& gy) {

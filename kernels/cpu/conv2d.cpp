@@ -19,6 +19,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -289,8 +290,31 @@ constexpr int64_t kDirectMinMap = 112 * 112;
 constexpr int64_t kDirectMinMap = 224 * 224;
 #endif
 
+// And the forward of a Winograd-able layer with large weights on a small map (<= 14x14 outputs,
+// C K >= 2^15): AlexNet's conv3-5 (13x13, C K 65536-98304) and VGG16's conv5 (14x14, 2^18). There
+// Winograd transforms all K C filters into 16 K C floats on every call, whatever the batch, and
+// pads 13x13 to 14x14 tiles, and im2col + Eigen packs a 9 C x P Q matrix per image; the direct
+// kernel only repacks the weights (K C 9 floats). Measured 2026-12-02 on a 2-core AMD EPYC
+// (AVX-512; bench_cpu, 1 thread, CPU time, load 16-18):
+//   AlexNet forward, whole net (BM_forward), Winograd / direct for conv3-5, two alternations:
+//     batch 16: 149 / 134, 138 / 130 ms;  batch 4: 47.5 / 39.4, 51.2 / 38.8 ms
+//   per layer (compare_paths.sh, batch 16, weights hot in cache): AlexNet conv3 / conv4 / conv5
+//     Winograd 17.6 / 25.4 / 15.6 ms, direct 17.2 / 25.1 / 15.7 ms;
+//   VGG16 conv5_1 (batch 4): im2col + Eigen 30.1 ms, direct 22.6 ms.
+// On AVX2 (x86-64-v3 build, same machine and day) the direct kernel's 6 x 16 block is slower there:
+//   AlexNet conv3 / conv4 / conv5 Winograd 28.9 / 33.7 / 23.0 ms, direct 35.3 / 46.4 / 30.4 ms;
+//   VGG16 conv5_1 im2col + Eigen 37.7 ms, direct 36.1 ms (a tie: left to im2col)
+// so the rule is AVX-512 only. The C K limit keeps vgg_small's 10x10-14x14 layers (C K <= 8192:
+// training shapes) where they were.
+#if defined(__AVX512F__)
+constexpr int64_t kDirectSmallMapMinCK = int64_t{1} << 15;
+#else
+constexpr int64_t kDirectSmallMapMinCK = INT64_MAX;  // never
+#endif
+
 Path chosen(const Conv2dParams& p, Pass pass) {
-  if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32 && p.P * p.Q >= kDirectMinMap)
+  if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32 &&
+      (p.P * p.Q >= kDirectMinMap || (p.P * p.Q <= kSmallMap && p.C * p.K >= kDirectSmallMapMinCK)))
     return Path::Direct;
   if (winograd::preferred(p)) {
     const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;

@@ -83,6 +83,13 @@ void thin_abt(float* C, const float* A, const float* B, int64_t M, int64_t N, in
 
 }  // namespace
 
+// C = A B^T with more rows than thin_abt takes but fewer than the row split wants, and a large B
+// (a fully connected layer at batch 17 to a few hundred): split by columns over the threads.
+bool fc_column_split(const GemmParams& p, int threads) {
+  return p.batch == 1 && threads > 1 && !p.trans_a && p.trans_b && p.M > kThinMaxRows && p.M < 256 * threads &&
+         p.N * p.K >= kThinMinB && p.N >= 64 * threads;
+}
+
 bool gemm_takes_thin_path(const GemmParams& p) {
   return p.batch == 1 && !p.trans_a && p.trans_b && p.M >= 1 && p.M <= kThinMaxRows && p.K > 0 &&
          p.N * p.K >= kThinMinB;
@@ -138,6 +145,22 @@ void gemm<Device::CPU>(float* C, const float* A, const float* B, const GemmParam
       // Rows m0.. of op(A): rows of A, or columns of A when it is transposed.
       const float* a0 = A + (p.trans_a ? m0 : m0 * p.lda);
       item_of(q, C + m0 * p.ldc, a0, B);
+    }
+    return;
+  }
+  // A fully connected layer's forward above thin_abt's batch (RISE's masked batches of 50 through
+  // AlexNet's fc6: 50 x 9216 times a 4096 x 9216 weight): the columns of C (rows of B, the layer's
+  // outputs) in one contiguous block per thread, each a single-threaded Eigen product, for the
+  // same reason as the row split above; each thread streams only its share of the weight.
+  if (fc_column_split(p, threads)) {
+    const int64_t chunk = ((p.N + threads - 1) / threads + 15) / 16 * 16;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t n0 = std::min(p.N, t * chunk), n1 = std::min(p.N, n0 + chunk);
+      if (n1 <= n0) continue;
+      GemmParams q = p;
+      q.N = n1 - n0;
+      item_of(q, C + n0, A, B + n0 * p.ldb);  // columns n0.. of C: rows n0.. of B (B is transposed)
     }
     return;
   }

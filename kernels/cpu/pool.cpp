@@ -48,32 +48,40 @@ int64_t avg_divisor(const Pool2dParams& p, int64_t op, int64_t oq) {
 inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
-// 2x2 windows, stride 2, no padding (every window inside the image): the same rule as the
-// general loop below, 16 windows to a vector. The candidates in row-major order are a, b (top
-// row) and c, d (bottom row); a later one replaces the best so far if it is greater or NaN, and
-// nothing replaces a NaN.
-void max_pool2x2_plane(float* yp, int32_t* ap, const float* xp, const Pool2dParams& p) {
+// Windows two columns apart (sw = 2: AlexNet's 3x3 / 2 and VGG's 2x2 / 2), no padding, every
+// window inside the image: the same rule as the general loop below, kLanes windows to a vector.
+// Tap (r, s) of window q reads column 2q + s, the even half of the pairs from column s on. The
+// candidates come in row-major window order; a later one replaces the best so far if it is
+// greater or NaN, and nothing replaces a NaN (so the value and, when asked, the index are the
+// general loop's, bit for bit). ap null: no indices.
+void max_pool_stride2_plane(float* yp, int32_t* ap, const float* xp, const Pool2dParams& p) {
   using lanes::vf;
   using lanes::vi;
   for (int64_t op = 0; op < p.P; ++op) {
-    const float* r0 = xp + 2 * op * p.W;
-    const float* r1 = r0 + p.W;
+    const int64_t h0 = op * p.sh;
     for (int64_t qb = 0; qb < p.Q; qb += lanes::kLanes) {
       const int n = static_cast<int>(std::min<int64_t>(lanes::kLanes, p.Q - qb));
-      vf a, b, c, d;
-      lanes::load_pairs(r0 + 2 * qb, 2 * n, a, b);
-      lanes::load_pairs(r1 + 2 * qb, 2 * n, c, d);
-      vf best = a;
-      vi at = vi{} + static_cast<int32_t>(2 * op * p.W + 2 * qb) + 2 * lanes::iota();
-      const vi off[3] = {at + 1, at + static_cast<int32_t>(p.W), at + static_cast<int32_t>(p.W + 1)};
-      const vf cand[3] = {b, c, d};
-      for (int k = 0; k < 3; ++k) {
-        const vi take = (best == best) & ((cand[k] > best) | (cand[k] != cand[k]));
-        best = take ? cand[k] : best;
-        at = take ? off[k] : at;
+      // 2n - 1 floats from column 2 qb + s: the last window's tap s is column 2 (qb + n - 1) + s.
+      vf best{}, odd;
+      vi at{};
+      const vi base = vi{} + static_cast<int32_t>(2 * qb) + 2 * lanes::iota();
+      for (int64_t r = 0; r < p.kh; ++r) {
+        const float* row = xp + (h0 + r) * p.W + 2 * qb;
+        for (int64_t s = 0; s < p.kw; ++s) {
+          vf cand;
+          lanes::load_pairs(row + s, 2 * n - 1, cand, odd);
+          if (r == 0 && s == 0) {
+            best = cand;
+            if (ap) at = base + static_cast<int32_t>(h0 * p.W);
+            continue;
+          }
+          const vi take = (best == best) & ((cand > best) | (cand != cand));
+          best = take ? cand : best;
+          if (ap) at = take ? base + static_cast<int32_t>((h0 + r) * p.W + s) : at;
+        }
       }
       lanes::store(yp + op * p.Q + qb, best, n);
-      lanes::store(ap + op * p.Q + qb, at, n);
+      if (ap) lanes::store(ap + op * p.Q + qb, at, n);
     }
   }
 }
@@ -89,10 +97,9 @@ void max_pool2d_forward<Device::CPU>(float* y, int32_t* argmax, const float* x, 
   for (int64_t nc = 0; nc < planes; ++nc) {
     const float* xp = x + nc * HW;
     float* yp = y + nc * PQ;
-    int32_t* ap = argmax + nc * PQ;
-    if (p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && 2 * p.P <= p.H &&
-        2 * p.Q <= p.W) {
-      max_pool2x2_plane(yp, ap, xp, p);
+    int32_t* ap = argmax ? argmax + nc * PQ : nullptr;
+    if (p.sw == 2 && p.ph == 0 && p.pw == 0 && (p.P - 1) * p.sh + p.kh <= p.H && (p.Q - 1) * 2 + p.kw <= p.W) {
+      max_pool_stride2_plane(yp, ap, xp, p);
       continue;
     }
     for (int64_t op = 0; op < p.P; ++op)
@@ -114,7 +121,7 @@ void max_pool2d_forward<Device::CPU>(float* y, int32_t* argmax, const float* x, 
             }
           }
         yp[op * p.Q + oq] = best;
-        ap[op * p.Q + oq] = static_cast<int32_t>(best_i);
+        if (ap) ap[op * p.Q + oq] = static_cast<int32_t>(best_i);
       }
   }
 }

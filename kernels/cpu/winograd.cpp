@@ -130,8 +130,13 @@ void for_each_chunk(const Conv2dParams& p, const Plan& L, F&& body) {
 
 // ---- weights --------------------------------------------------------------------------------
 // U[xi][k][c] = (G g G^T)[xi] for the filter g = w[k, c] (3x3).
+// Split over the filters k (each writes its own run of U's columns): with AlexNet's conv3-5 it is
+// 55-98 thousand filters per call, done once per forward whatever the batch, and run on one
+// thread it left the other spinning at the next barrier (3.6 % of a 2-thread batch-4 forward's
+// samples, most of what that thread was doing outside the spin).
 void transform_weights(float* U, const float* w, int64_t K, int64_t C) {
   const int64_t KC = K * C;
+#pragma omp parallel for schedule(static) if (KC >= 4096)
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < C; ++c) {
       const float* g = w + (k * C + c) * 9;

@@ -93,7 +93,7 @@ __global__ void max_pool_forward_kernel(float* y, int32_t* argmax, const float* 
         }
       }
     y[o] = best;
-    argmax[o] = static_cast<int32_t>(best_i);
+    if (argmax) argmax[o] = static_cast<int32_t>(best_i);
   }
 }
 
