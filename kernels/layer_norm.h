@@ -1,8 +1,9 @@
 // kernels/layer_norm.h — layer normalisation over the last dimension of a (rows, C) array:
 //   y = (x - mean) * rstd * w + b,  rstd = 1 / sqrt(var_biased + eps), per row.
-// The fused form of engine/ops/layer_norm.cpp's composite (which reads x about five times and
-// materialises four temporaries): one pass over the rows, each row's statistics from the row in
-// cache, accumulated in double. CPU only; other devices run the composite.
+// Fused, in place of a composite of pointwise and reduction ops (which read x about five times and
+// materialised four temporaries): one pass over the rows, each row's statistics from the row in
+// cache, accumulated in double. CPU: kernels/cpu/layer_norm.cpp; CUDA: kernels/cuda/layer_norm.cu
+// (the same formulas, checked against the CPU one by tests/cuda/test_parity.cpp).
 #pragma once
 #include <cstdint>
 #include "kernels/common.h"

@@ -77,6 +77,23 @@ TEST_CASE("multi_head_attention: packed q, k, v against a double loop, 1 and 2 t
     OmpThreads t(threads);
     gradcheck([](const std::vector<Tensor>& v) { return multi_head_attention(v[0], 2); }, {rand({2, 4, 12}, gen)});
   }
+  // The CPU's inference forward (no gradient: one L x L buffer per thread) and the recording one
+  // (the probabilities kept in (N, heads, L, L) for the backward) run the same products per
+  // (sample, head): bit-identical, at 1 and 2 threads (3 samples x 5 heads: uneven per thread).
+  {
+    const Tensor qkv = rand({3, 197, 3 * 40}, gen, -1.5f, 1.5f);
+    Tensor leaf = qkv.detach();
+    leaf.requires_grad_(true);
+    std::vector<Tensor> outs;
+    for (int threads : {1, 2}) {
+      OmpThreads t(threads);
+      outs.push_back(multi_head_attention(qkv, 5));
+      outs.push_back(multi_head_attention(leaf, 5).detach());
+    }
+    for (size_t i = 1; i < outs.size(); ++i) CHECK_MESSAGE(equal(outs[i], outs[0]), "output ", i, " differs from 0");
+    const double w = worst_error(outs[0].to_vector(), attention_heads_ref(qkv, 5), 1e-5);
+    CHECK_MESSAGE(w <= 1e-5, "N 3 L 197 D 40 H 5: error ", w);
+  }
   expect_parts(error_of([&] { multi_head_attention(rand({1, 3, 10}, gen), 1); }), {"multi_head_attention", "3 D"});
   expect_parts(error_of([&] { multi_head_attention(rand({1, 3, 12}, gen), 3); }),
                {"multi_head_attention", "D = 4", "3 heads"});

@@ -1,9 +1,9 @@
-// engine/ops/layer_norm.cpp — layer normalisation over the last dimension. On the CPU one fused
-// kernel (kernels/cpu/layer_norm.cpp: statistics in double from each row in cache, then the
-// output; its own backward); on other devices a composite of the pointwise and reduction ops,
-// whose backward is theirs and which reads x about five times. Both are checked against the
-// same double loop and by finite differences (tests/test_transformer_ops.cpp,
-// tests/test_attention_fused.cpp).
+// engine/ops/layer_norm.cpp — layer normalisation over the last dimension: one fused kernel per
+// device (kernels/cpu/layer_norm.cpp, kernels/cuda/layer_norm.cu: statistics in double from each
+// row in cache, then the output; their own backward). The CPU kernel is checked against a double
+// loop and by finite differences (tests/test_transformer_ops.cpp, tests/test_attention_fused.cpp),
+// the CUDA kernel against the CPU one (tests/cuda/test_parity.cpp). Until session 4 other devices
+// ran a composite of pointwise and reduction ops that read x about five times.
 #include "engine/ops/common.h"
 #include "kernels/layer_norm.h"
 
@@ -11,7 +11,7 @@ namespace ml {
 
 namespace {
 
-// The CPU path: x (..., C) viewed as (rows, C). Inputs are checked by the caller.
+// x (..., C) viewed as (rows, C). Inputs are checked by the caller.
 Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
   const int64_t C = x.size(x.dim() - 1);
   kernels::LayerNormParams p;
@@ -23,7 +23,9 @@ Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bia
   if (y.numel() == 0) return y;
   const float* w = weight.defined() ? weight.data() : nullptr;
   const float* b = bias.defined() ? bias.data() : nullptr;
-  kernels::layer_norm_forward<Device::CPU>(y.data(), mean.data(), rstd.data(), x.data(), w, b, p, Stream{});
+  dispatch(x.device(), [&](auto D) {
+    kernels::layer_norm_forward<D>(y.data(), mean.data(), rstd.data(), x.data(), w, b, p, device_stream(D));
+  });
   const Tensor xs = x.detach(), ws = weight.defined() ? weight.detach() : Tensor{};
   const bool gx = x.requires_grad(), gw = weight.defined() && weight.requires_grad(),
              gb = bias.defined() && bias.requires_grad();
@@ -32,10 +34,11 @@ Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bia
     if (gx) dx = Tensor::empty(xs.shape(), DType::F32, g.device());
     if (gw) dw = Tensor::empty({p.C}, DType::F32, g.device());
     if (gb) db = Tensor::empty({p.C}, DType::F32, g.device());
-    kernels::layer_norm_backward<Device::CPU>(gx ? dx.data() : nullptr, gw ? dw.data() : nullptr,
-                                              gb ? db.data() : nullptr, g.data(), xs.data(),
-                                              ws.defined() ? ws.data() : nullptr, mean.data(), rstd.data(), p,
-                                              Stream{});
+    dispatch(g.device(), [&](auto D) {
+      kernels::layer_norm_backward<D>(gx ? dx.data() : nullptr, gw ? dw.data() : nullptr, gb ? db.data() : nullptr,
+                                      g.data(), xs.data(), ws.defined() ? ws.data() : nullptr, mean.data(),
+                                      rstd.data(), p, device_stream(D));
+    });
     return std::vector<Tensor>{dx, dw, db};
   });
 }
@@ -53,14 +56,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
     ML_CHECK(t->dim() == 1 && t->size(0) == C, "layer_norm: ", name, " must have shape (", C,
              ") to match the input's last dimension, got ", t->str(), " for input ", x.str());
   }
-  if (x.device() == Device::CPU) return layer_norm_fused(x, weight, bias, eps);
-  const int64_t last = x.dim() - 1;
-  const Tensor centred = x - mean(x, {last}, true);        // (..., C)
-  const Tensor var = mean(square(centred), {last}, true);  // (..., 1), biased as PyTorch
-  Tensor y = centred / sqrt(var + eps);
-  if (weight.defined()) y = y * weight;  // broadcast over the leading dimensions
-  if (bias.defined()) y = y + bias;
-  return y;
+  (void)common_device("layer_norm", {&x, &weight, &bias});
+  return layer_norm_fused(x, weight, bias, eps);
 }
 
 }  // namespace ml

@@ -38,8 +38,10 @@ inline float exp_nonpositive(float x) {
 // vectorised in float, their sum in double. In place (y == x) is allowed: x[d] is read before
 // y[d] is written and not read again.
 void softmax_row(float* y, const float* x, int64_t dim) {
+  // The max as a vector reduction (a NaN in the row makes every output NaN through z either way).
   float m = -std::numeric_limits<float>::infinity();
-  for (int64_t d = 0; d < dim; ++d) m = std::max(m, x[d]);
+#pragma omp simd reduction(max : m)
+  for (int64_t d = 0; d < dim; ++d) m = x[d] > m ? x[d] : m;
   double z = 0.0;
 #pragma omp simd reduction(+ : z)
   for (int64_t d = 0; d < dim; ++d) {

@@ -257,6 +257,18 @@ std::vector<Case> specials() {
   c = Case{};  // channel counts prime and > a tile
   c.N = 2, c.C = 67, c.H = 9, c.W = 8, c.K = 131, c.R = c.S = 3, c.ph = c.pw = 1;
   v.push_back(c);
+  c = Case{};  // ConvNeXt's block: 7x7 depthwise, padding 3 (groups = C = K)
+  c.N = 2, c.C = c.K = 12, c.H = 9, c.W = 10, c.R = c.S = 7, c.ph = c.pw = 3, c.groups = 12;
+  v.push_back(c);
+  c = Case{};  // ConvNeXt's stem: 4x4 stride 4 (patchify), and its 2x2 stride 2 downsampling below
+  c.N = 2, c.C = 3, c.H = c.W = 17, c.K = 24, c.R = c.S = 4, c.sh = c.sw = 4;
+  v.push_back(c);
+  c = Case{};
+  c.N = 1, c.C = 24, c.H = c.W = 9, c.K = 48, c.R = c.S = 2, c.sh = c.sw = 2;
+  v.push_back(c);
+  c = Case{};  // ViT's patch embedding: 16x16 stride 16, 3 -> 40 channels
+  c.N = 2, c.C = 3, c.H = c.W = 48, c.K = 40, c.R = c.S = 16, c.sh = c.sw = 16;
+  v.push_back(c);
   return v;
 }
 

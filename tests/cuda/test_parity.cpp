@@ -52,8 +52,10 @@
 #include "engine/device.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/ops/attention.h"
 #include "kernels/optim.h"
 #include "kernels/pool.h"
+#include "models/vit_b_16.h"
 #include "tests/cuda_skip.h"
 #include "tests/testing.h"
 
@@ -876,16 +878,77 @@ TEST_CASE("cuda parity: gelu, transpose and layer_norm") {
            {{2, 3, 4, 5}, 1, 3}, {{2, 768, 196}, 1, 2}, {{2, 197, 12, 64}, 1, 2}, {{7, 1}, 0, 1}, {{3, 5, 2}, 0, 2}})
     parity("transpose " + shape_name(s), [d0, d1](const std::vector<Tensor>& v) { return transpose(v[0], d0, d1); },
            {U(s, gen)}, kExact, kExact);
-  // layer_norm is a composite: means are double sums on both devices (kSum), then single IEEE
-  // operations (x - mean, square, + eps, sqrt, divide, * w, + b). A 1-ulp difference in the mean
-  // (|mean| <= 1) moves x - mean by <= 1.2e-7 absolute, divided by the row's std (>= ~0.5 here):
-  // <= 2.4e-7 on values of O(1), plus a few ulps of the later operations: atol = rtol = 2e-6.
-  // The backward sums products of those through the same reductions: 1e-5.
+  // layer_norm: one fused kernel per device (kernels/cuda/layer_norm.cu against
+  // kernels/cpu/layer_norm.cpp), formula for formula. The row statistics are double sums in
+  // different orders (differences ~1e-16 relative), so the float mean mh, its residual mlo and
+  // rstd agree exactly except at a rounding tie (then 1 ulp; the residual absorbs a 1-ulp move of
+  // mh). What is left is where each compiler contracts a * b + c into one FMA: <= 1 ulp per
+  // operation on |xhat w| + |b| <= 4 here (xhat <= 2.6 for rows of U(-1, 1), w <= 1.5, |b| <= 1),
+  // four operations: <= 4 * 4 * 2^-24 = 9.5e-7 absolute; atol = rtol = 2e-6.
+  // Backward: gx = rstd (gw - a - xhat bq) with a, bq float roundings of double sums (<= 1 ulp
+  // apart) and rstd ~1.7 (std 0.58): <= 5 ulp on magnitudes <= 4, times rstd: ~2e-6; the
+  // parameter gradients sum the rows' products in double, each product carrying the forward's
+  // <= 1-ulp differences in xhat, over up to 197 rows: a random walk of ~sqrt(197) ulp of 2.6,
+  // ~3.4e-6. atol = rtol = 1e-5 bounds both with a margin and is 1e4 x below the size of any
+  // real error (a wrong term is O(0.1..1)). The large-offset case (rows at 500 +- 0.3, std 0.17,
+  // rstd 5.8) is the one where a float-only mean loses 1e-4 of a normalised unit (the CPU file
+  // says why): its forward is O(1) like the others, its gx 3.4 x larger (rstd): atol 4e-5.
+  // Shapes: C = 768 (ViT, a warp per row), 130 (not a multiple of 32), 1 (y = b, gx = 0), 1100
+  // (over 1024: a block per row), odd row counts (3, 33, 197, 5), no affine, weight only.
   const Tol ln_fwd{2e-6, 2e-6, false}, ln_bwd{1e-5, 1e-5, false};
-  for (const Shape& s : std::vector<Shape>{{3, 8}, {2, 5, 96}, {1, 197, 768}}) {
+  for (const Shape& s : std::vector<Shape>{{3, 8}, {3, 768}, {3, 11, 130}, {5, 1}, {1, 197, 768}, {3, 1100}}) {
     const int64_t C = s.back();
     parity("layer_norm " + shape_name(s),
            [](const std::vector<Tensor>& v) { return layer_norm(v[0], v[1], v[2], 1e-6f); },
            {U(s, gen), U({C}, gen, 0.5f, 1.5f), U({C}, gen)}, ln_fwd, ln_bwd);
+  }
+  parity("layer_norm without affine (7, 130)",
+         [](const std::vector<Tensor>& v) { return layer_norm(v[0], Tensor(), Tensor(), 1e-5f); }, {U({7, 130}, gen)},
+         ln_fwd, ln_bwd);
+  parity("layer_norm weight only (9, 768)",
+         [](const std::vector<Tensor>& v) { return layer_norm(v[0], v[1], Tensor(), 1e-6f); },
+         {U({9, 768}, gen), U({768}, gen, 0.5f, 1.5f)}, ln_fwd, ln_bwd);
+  parity("layer_norm at a large offset (13, 768)",
+         [](const std::vector<Tensor>& v) { return layer_norm(v[0], v[1], v[2], 1e-6f); },
+         {U({13, 768}, gen, 499.7f, 500.3f), U({768}, gen, 0.5f, 1.5f), U({768}, gen)}, ln_fwd, Tol{4e-5, 1e-5, false});
+}
+
+// ---- ViT's attention: the fused multi-head op and the encoder's attention block ------------------
+
+TEST_CASE("cuda parity: multi_head_attention and ViT's self-attention block") {
+  ML_REQUIRE_CUDA();
+  Generator gen(29);
+  // multi_head_attention: scores = scale q kᵀ through the batched GEMM (K = hd), the row softmax
+  // (exps in double on both devices: kSum), then P v (K = L). A score error d moves each
+  // probability by <= p d, so the output carries sum_j p_j d |v_j| <= d on top of P v's own GEMM
+  // error: forward atol = 4 (L + hd) eps (gemm_tol's bound for each of the two products, summed).
+  // Each gradient is two GEMMs deep on either side of the softmax's backward (a double sum, <= 1
+  // ulp): backward atol = 8 (L + hd) eps. rtol 1e-6 as gemm_tol. Odd token counts (7, 197: ViT's
+  // 1 + 14 x 14), one head, heads of 4 and 16 columns.
+  struct Case {
+    int64_t N, L, D, heads;
+  };
+  for (const Case& c : std::vector<Case>{{2, 7, 12, 3}, {1, 5, 8, 1}, {3, 1, 8, 2}, {1, 197, 64, 4}}) {
+    const int64_t hd = c.D / c.heads;
+    const double k = static_cast<double>(c.L + hd) * kEps32;
+    parity("multi_head_attention " + shape_name({c.N, c.L, 3 * c.D}) + " heads " + std::to_string(c.heads),
+           [h = c.heads](const std::vector<Tensor>& v) { return multi_head_attention(v[0], h); },
+           {U({c.N, c.L, 3 * c.D}, gen)}, Tol{4.0 * k, 1e-6, false}, Tol{8.0 * k, 1e-6, false});
+  }
+  // The block as models/vit_b_16.cpp runs it: linear in-projection over (N L, D) with the bias
+  // expanded over rows, the attention op, the out-projection. Two more GEMMs with K = D on each
+  // side: atol adds 4 D eps per product (gemm_tol) to the attention's bound, times 2 for the
+  // backward; the weights are scaled by 1/sqrt(D) so the projections stay O(1) as gemm_tol assumes.
+  for (const Case& c : std::vector<Case>{{2, 7, 12, 3}, {1, 17, 32, 2}}) {
+    const int64_t hd = c.D / c.heads;
+    const double k = static_cast<double>(c.L + hd + 2 * c.D) * kEps32;
+    const float s = 1.f / std::sqrt(static_cast<float>(c.D));
+    parity("multi_head_self_attention " + shape_name({c.N, c.L, c.D}) + " heads " + std::to_string(c.heads),
+           [h = c.heads](const std::vector<Tensor>& v) {
+             return models::multi_head_self_attention(v[0], v[1], v[2], v[3], v[4], h);
+           },
+           {U({c.N, c.L, c.D}, gen), U({3 * c.D, c.D}, gen, -s, s), U({3 * c.D}, gen), U({c.D, c.D}, gen, -s, s),
+            U({c.D}, gen)},
+           Tol{4.0 * k, 1e-6, false}, Tol{8.0 * k, 1e-6, false});
   }
 }
