@@ -173,6 +173,13 @@ void backward_data_im2col(float* gx, const float* gy, const float* w, const Conv
   });
 }
 
+// rows (PQ, CRS) = col (CRS, PQ) transposed: the layout tile_gemm wants for B in the weight
+// gradient gW (Kg, CRS) += gy (Kg, PQ) * col^T.
+void transpose(float* rows, const float* col, int64_t CRS, int64_t PQ) {
+  for (int64_t i = 0; i < CRS; ++i)
+    for (int64_t j = 0; j < PQ; ++j) rows[j * CRS + i] = col[i * PQ + j];
+}
+
 // The weight gradient (not the bias's) through im2col; its product by tile_gemm with short_inner
 // (Eigen's per-call packing of a 27 x P*Q operand dominated it on AVX-512), else by Eigen.
 void backward_weight_im2col(float* gw, const float* gy, const float* x, const Conv2dParams& p, bool short_inner) {
@@ -198,8 +205,7 @@ void backward_weight_im2col(float* gw, const float* gy, const float* x, const Co
       const float* gy_g = gy + (n * p.K + g * Kg) * PQ;
       float* acc_g = acc.data() + g * Kg * CRS;
       if (short_inner) {
-        // rows (PQ, CRS) = col transposed: the layout tile_gemm wants for B in gW += gy * col^T.
-        tile_gemm::transpose(row.data(), CRS, colp, PQ, CRS, PQ);
+        transpose(row.data(), colp, CRS, PQ);
         tile_gemm::multiply(acc_g, CRS, gy_g, PQ, 1, row.data(), CRS, Kg, PQ, CRS, /*accumulate=*/true);
       } else {
         Map(acc_g, Kg, CRS).noalias() += CMap(gy_g, Kg, PQ) * CMap(colp, CRS, PQ).transpose();
@@ -381,9 +387,9 @@ void conv2d_backward_data<Device::CPU>(float* gx, const float* gy, const float* 
 template <>
 void conv2d_backward_weight<Device::CPU>(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p,
                                          Stream) {
-  const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
-  if (path == Path::Winograd) return winograd::backward_weight(gw, gb, gy, x, p);  // gb summed there
   if (gb) bias_gradient(gb, gy, p);
+  const Path path = cpu_conv::chosen(p, Pass::BackwardWeight);
+  if (path == Path::Winograd) return winograd::backward_weight(gw, gy, x, p);
   backward_weight_im2col(gw, gy, x, p, path == Path::TileGemm);
 }
 
@@ -392,7 +398,8 @@ void conv2d_backward<Device::CPU>(float* gx, float* gw, float* gb, const float* 
                                   const Conv2dParams& p, Stream s) {
   if (gx && gw && cpu_conv::chosen(p, Pass::BackwardData) == Path::Winograd &&
       cpu_conv::chosen(p, Pass::BackwardWeight) == Path::Winograd) {
-    winograd::backward(gx, gw, gb, gy, x, w, p);
+    if (gb) bias_gradient(gb, gy, p);
+    winograd::backward(gx, gw, gy, x, w, p);
     return;
   }
   if (gx) conv2d_backward_data<Device::CPU>(gx, gy, w, p, s);

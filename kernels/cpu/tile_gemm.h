@@ -100,40 +100,4 @@ inline void multiply(float* out, int64_t ldo, const float* A, int64_t rs, int64_
   }
 }
 
-// dst (cols x rows, leading dimension ldd) = src (rows x cols, leading dimension lds) transposed:
-// the layout multiply() wants for B when the product's inner dimension runs along src's rows
-// (a weight gradient, sum over pixels or tiles of gy * x). 8 x 8 blocks go through registers (the
-// usual unpack / shuffle / 128-bit permute sequence; AVX2 is the floor of both supported ISAs),
-// the ragged edges element by element: a plain element loop cost as much as the product it fed.
-#if defined(__AVX2__)
-inline void transpose8x8(float* dst, int64_t ldd, const float* src, int64_t lds) {
-  __m256 r[8], t[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-  }
-}
-#endif
-inline void transpose(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows, int64_t cols) {
-  int64_t r8 = 0, c8 = 0;
-#if defined(__AVX2__)
-  r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-  for (int64_t i = 0; i < r8; i += 8)
-    for (int64_t j = 0; j < c8; j += 8) transpose8x8(dst + j * ldd + i, ldd, src + i * lds + j, lds);
-#endif
-  for (int64_t i = 0; i < rows; ++i)  // columns c8.. of rows done in blocks, every column of the rest
-    for (int64_t j = i < r8 ? c8 : 0; j < cols; ++j) dst[j * ldd + i] = src[i * lds + j];
-}
-
 }  // namespace ml::kernels::tile_gemm

@@ -29,15 +29,13 @@
 // t' = i (tw + 1) + j, in which every tile row has one dummy tile at its end (j = tw). Vectors
 // run over t'; the dummy lanes are squeezed out (compress) on the way into V and M, and put
 // back (expand, as zeros) on the way out. Output and gradient rows are staged the same way.
-// The products are kernels/cpu/tile_gemm.h's. The weight gradient's dU = dM V^T has the tiles as
-// its inner dimension; tile_gemm wants its B operand with the output's columns contiguous, so each
-// V[xi] is first transposed to (T x C) in a small per-thread buffer (16 C T floats moved against
-// 32 K C T flops). Eigen took this product before and packed both operands on every call, which
-// with T = 25 columns (one 10x10 image of vgg_small's conv2_2) cost as much as the arithmetic.
+// The products are kernels/cpu/tile_gemm.h's, except the weight gradient's dM V^T, whose inner
+// dimension is the tiles (contiguous in both operands) and which Eigen does well.
 #include "kernels/cpu/winograd.h"
 
 #include <omp.h>
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <vector>
 
@@ -56,6 +54,10 @@ constexpr int64_t kXi = 16;         // positions in a 4x4 transformed tile
 // and at least one image. Measured on vgg_small's layers (bench_cpu, 2 threads): 512 KiB beat
 // a fixed product width of 64 to 384 columns, which overflowed L2 for conv2_2 (K = 128).
 constexpr int64_t kChunkBytes = 512 * 1024;
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Map = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+using CMap = Eigen::Map<const RowMat, 0, Eigen::OuterStride<>>;
 
 struct Plan {
   int64_t th, tw, tiles;  // tile rows and columns of one image (2x2 outputs each), th * tw
@@ -101,7 +103,6 @@ Plan make_plan(const Conv2dParams& p) {
 // products (16 C x T and 16 K x T) and two staged arrays.
 struct Scratch {
   std::vector<float> a, b, rows;
-  std::vector<float> vt;  // one V[xi] transposed, (T x C), for the weight gradient
 };
 
 // Runs body(S, n0, n1, cols, thread) for every chunk of images [n0, n1) (cols = their tiles),
@@ -333,22 +334,11 @@ void transform_output(float* y_n, const float* M, int64_t ldm, int64_t t0, int64
 
 // dM[xi][k][t] = (A dY A^T)[xi] for the 2x2 gradient tile dY of gy_n (K, P, Q) (zero outside
 // P x Q): the adjoint of transform_output.
-// With gb_acc, also gb_acc[k] += the sum of plane k of gy_n (in float, vectorised, then added in
-// double): the bias gradient, read while the plane is in cache for the staging instead of in a
-// separate pass over gy.
 void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n, int64_t K, const Conv2dParams& p,
-                           const Plan& L, float* G, double* gb_acc) {
+                           const Plan& L, float* G) {
   const int64_t KT = K * ldm;
-  const int64_t PQ = p.P * p.Q;
   for (int64_t k = 0; k < K; ++k) {
-    const float* plane = gy_n + k * PQ;
-    stage(G, plane, p.P, p.Q, 0, 0, L);
-    if (gb_acc) {
-      float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < PQ; ++i) sum += plane[i];
-      gb_acc[k] += sum;
-    }
+    stage(G, gy_n + k * p.P * p.Q, p.P, p.Q, 0, 0, L);
     float* out = dM + k * ldm + t0;
     for (size_t blk = 0; blk < L.mask.size(); ++blk) {
       const int64_t at = 2 * lanes::kLanes * static_cast<int64_t>(blk);
@@ -379,12 +369,9 @@ void transform_output_grad(float* dM, int64_t ldm, int64_t t0, const float* gy_n
 // dM = A gy A^T into S.b, then gx from it (dV = U^T dM in S.a), then dU += dM V^T with V = B^T x B
 // in S.a. backward_data, backward_weight and backward run the parts they need, in this order,
 // so the combined call gives the separate calls' results bit for bit.
-// gb_acc: this thread's bias-gradient sums (K doubles), or null when no bias gradient is wanted.
-void chunk_output_grad(Scratch& S, const float* gy, int64_t n0, int64_t n1, const Conv2dParams& p, const Plan& L,
-                       double* gb_acc) {
+void chunk_output_grad(Scratch& S, const float* gy, int64_t n0, int64_t n1, const Conv2dParams& p, const Plan& L) {
   for (int64_t n = n0; n < n1; ++n)
-    transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * p.K * p.P * p.Q, p.K, p, L, S.rows.data(),
-                          gb_acc);
+    transform_output_grad(S.b.data(), L.T, (n - n0) * L.tiles, gy + n * p.K * p.P * p.Q, p.K, p, L, S.rows.data());
 }
 void chunk_data_grad(Scratch& S, float* gx, const std::vector<float>& U, int64_t n0, int64_t n1, int64_t cols,
                      const Conv2dParams& p, const Plan& L) {
@@ -403,11 +390,11 @@ void chunk_weight_grad(Scratch& S, std::vector<float>& dU, const float* x, int64
   if (dU.empty()) dU.assign(static_cast<size_t>(kXi * K * C), 0.f);
   for (int64_t n = n0; n < n1; ++n)
     transform_input(S.a.data(), L.T, (n - n0) * L.tiles, x + n * C * p.H * p.W, C, p, L, S.rows.data());
-  if (S.vt.size() < static_cast<size_t>(L.T * C)) S.vt.resize(static_cast<size_t>(L.T * C));
-  for (int64_t xi = 0; xi < kXi; ++xi) {  // dU[xi] (K x C) += dM[xi] (K x cols) V[xi]^T (cols x C)
-    tile_gemm::transpose(S.vt.data(), C, S.a.data() + xi * C * L.T, L.T, C, cols);
-    tile_gemm::multiply(dU.data() + xi * K * C, C, S.b.data() + xi * K * L.T, L.T, 1, S.vt.data(), C, K, cols, C,
-                        /*accumulate=*/true);
+  for (int64_t xi = 0; xi < kXi; ++xi) {  // dU[xi] += dM[xi] V[xi]^T
+    CMap v(S.a.data() + xi * C * L.T, C, cols, Eigen::OuterStride<>(L.T));
+    CMap dm(S.b.data() + xi * K * L.T, K, cols, Eigen::OuterStride<>(L.T));
+    Map du(dU.data() + xi * K * C, K, C, Eigen::OuterStride<>(C));
+    du.noalias() += dm * v.transpose();
   }
 }
 // gw from the threads' dU, added up in thread order.
@@ -418,22 +405,6 @@ void finish_weight_grad(float* gw, const std::vector<std::vector<float>>& partia
     if (!part.empty())
       for (int64_t i = 0; i < usize; ++i) dU[static_cast<size_t>(i)] += part[static_cast<size_t>(i)];
   weight_gradient(gw, dU.data(), p.K, p.C);
-}
-// The per-thread bias sums: one vector of K doubles per thread when gb is wanted (else empty), and
-// gb from them, added up in thread order.
-std::vector<std::vector<double>> bias_partials(const float* gb, const Conv2dParams& p) {
-  std::vector<std::vector<double>> part(static_cast<size_t>(omp_get_max_threads()));
-  if (gb)
-    for (auto& v : part) v.assign(static_cast<size_t>(p.K), 0.0);
-  return part;
-}
-void finish_bias_grad(float* gb, const std::vector<std::vector<double>>& part, const Conv2dParams& p) {
-  if (!gb) return;
-  for (int64_t k = 0; k < p.K; ++k) {
-    double s = 0.0;
-    for (const auto& v : part) s += v[static_cast<size_t>(k)];
-    gb[k] = static_cast<float>(s);
-  }
 }
 
 }  // namespace
@@ -464,36 +435,31 @@ void backward_data(float* gx, const float* gy, const float* w, const Conv2dParam
   const Plan L = make_plan(p);
   const std::vector<float> U = transformed_weights(w, p.K, p.C);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int) {
-    chunk_output_grad(S, gy, n0, n1, p, L, nullptr);
+    chunk_output_grad(S, gy, n0, n1, p, L);
     chunk_data_grad(S, gx, U, n0, n1, cols, p, L);
   });
 }
 
-void backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p) {
+void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p) {
   const Plan L = make_plan(p);
   std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));  // dU per thread
-  std::vector<std::vector<double>> bias = bias_partials(gb, p);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
-    chunk_output_grad(S, gy, n0, n1, p, L, gb ? bias[static_cast<size_t>(t)].data() : nullptr);
+    chunk_output_grad(S, gy, n0, n1, p, L);
     chunk_weight_grad(S, partial[static_cast<size_t>(t)], x, n0, n1, cols, p, L);
   });
   finish_weight_grad(gw, partial, p);
-  finish_bias_grad(gb, bias, p);
 }
 
-void backward(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
-              const Conv2dParams& p) {
+void backward(float* gx, float* gw, const float* gy, const float* x, const float* w, const Conv2dParams& p) {
   const Plan L = make_plan(p);
   const std::vector<float> U = transformed_weights(w, p.K, p.C);
   std::vector<std::vector<float>> partial(static_cast<size_t>(omp_get_max_threads()));
-  std::vector<std::vector<double>> bias = bias_partials(gb, p);
   for_each_chunk(p, L, [&](Scratch& S, int64_t n0, int64_t n1, int64_t cols, int t) {
-    chunk_output_grad(S, gy, n0, n1, p, L, gb ? bias[static_cast<size_t>(t)].data() : nullptr);
+    chunk_output_grad(S, gy, n0, n1, p, L);
     chunk_data_grad(S, gx, U, n0, n1, cols, p, L);
     chunk_weight_grad(S, partial[static_cast<size_t>(t)], x, n0, n1, cols, p, L);
   });
   finish_weight_grad(gw, partial, p);
-  finish_bias_grad(gb, bias, p);
 }
 
 }  // namespace ml::kernels::winograd

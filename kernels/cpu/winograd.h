@@ -27,13 +27,11 @@ bool supported(const Conv2dParams& p);
 bool preferred(const Conv2dParams& p);
 
 // The same contracts as conv2d_forward / _backward_data / _backward_weight<Device::CPU> (outputs
-// overwritten; gb may be null). The bias gradient is summed while gy is read for its transform:
-// per image plane in float, then in double per thread, the threads' sums added in thread order.
+// overwritten); the weight gradient alone, the bias gradient is the caller's.
 void forward(float* y, const float* x, const float* w, const float* b, const Conv2dParams& p);
 void backward_data(float* gx, const float* gy, const float* w, const Conv2dParams& p);
-void backward_weight(float* gw, float* gb, const float* gy, const float* x, const Conv2dParams& p);
+void backward_weight(float* gw, const float* gy, const float* x, const Conv2dParams& p);
 // Both, transforming gy once per chunk instead of twice; bit for bit the two calls' results.
-void backward(float* gx, float* gw, float* gb, const float* gy, const float* x, const float* w,
-              const Conv2dParams& p);
+void backward(float* gx, float* gw, const float* gy, const float* x, const float* w, const Conv2dParams& p);
 
 }  // namespace ml::kernels::winograd
