@@ -396,6 +396,15 @@ def across_nets_verdict(st):
     claim = "stitching between networks at the same layer comes close to the receiving net's own error (Tab. 5)"
     if not across:
         return (claim, "inconclusive", "Needs stitches between two networks (two or more --net).")
+    groups = stitch_groups(st)
+    diag = [v for k, v in groups.items() if k[0] == k[2] and k[1] == k[3]]
+    if diag and float(np.mean([v[0] - v[3] for v in diag])) > 0.05:
+        # As for the layer order: when a net's layer cannot even be stitched into itself, the
+        # stitches are undertrained and their errors between nets say nothing about compatibility.
+        return (claim, "inconclusive",
+                f"Rule: needs the self-stitches (a layer into itself) within 5 points of the network's own error; "
+                f"they exceed it by {fmt(float(np.mean([v[0] - v[3] for v in diag])), 3)} on average, so the stitches "
+                f"are undertrained (more images or epochs).")
     gaps = [v[0] - v[3] for v in across.values()]
     close = [gp for gp in gaps if gp <= 0.05]
     word = "agrees" if len(close) >= 0.75 * len(gaps) else ("inconclusive" if close else "does not agree")
@@ -523,7 +532,7 @@ def report(d, maps, inv, st, hog, meta, figs):
         for (fn, ft, tn, tt), (mean, sd, n, base) in stitch_groups(st).items():
             lines += [f"| {fn} {ft} | {tn} {tt} | {n} | {mean_sd(mean, sd)} | {fmt(base, 3)} |"]
     if not hog:
-        lines += ["- The HOG part was not run (no --hog-stimuli)."]
+        lines += ["", "The HOG part was not run (no --hog-stimuli)."]
     lines += [""] + completeness(d, maps, inv, st, hog, meta, figs)[0] + [""]
     return mp.write_text(os.path.join(d, "report.md"), "\n".join(lines) + "\n")
 
