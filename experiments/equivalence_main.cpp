@@ -173,8 +173,11 @@ int main(int argc, char** argv) {
       o.batch = 16;
       // A labelled deviation from the pinned Xavier start: 0.1 x Xavier (in the standardised
       // coordinates, centred). With full Xavier the conv2_1 rot90 task map dies in its first
-      // epoch (0.903, chance, at lr 1e-2 and 3e-3); at 0.1 it reaches 0.241 (pool1 0.192 vs
-      // 0.200, pool2 0.210 vs 0.201; 3-epoch sym net, net 0.085).
+      // SGD step (0.903, chance, at lr 1e-2 and 3e-3); at 0.1 it reaches 0.241 (pool1 0.192 vs
+      // 0.200, pool2 0.210 vs 0.201; 3-epoch sym net, net 0.085). Cause, measured: the first
+      // gradient is 10x the start's norm, one step closes every ReLU path through ψ (gradient 0
+      // from step 2); a smaller step (lr 1e-3, or Adam 1e-3 as the nets were trained) trains
+      // from full Xavier (TaskTrainOptions::init_scale in equivariance_maps.h).
       o.map_init_scale = 0.1;
     } else {
       o.fit_images = 20000, o.test_images = 10000, o.task_epochs = 5, o.siamese_epochs = 10, o.stitch_seeds = 3;

@@ -328,7 +328,91 @@ def verdicts(maps, inv, st):
     sweep = sweep_verdict(maps)
     if sweep:
         out.append(sweep)
+    for v in (cheap_transforms_verdict(maps, spatial), invariant_by_transform_verdict(inv, spatial),
+              across_nets_verdict(st)):
+        if v:
+            out.append(v)
     return out
+
+
+def cheap_transforms_verdict(maps, spatial):
+    """Fig. 10: hflip and scaling gain nothing from M_g (the uncompensated net is already close to
+    the original) in a net trained with flips, while vflip and rot90 gain much. Read on the sym
+    net (the flip-trained one; the first net when none is labelled sym), conv/pool taps."""
+    nets = ordered(r["net"] for r in maps)
+    if not nets:
+        return None
+    net = "sym" if "sym" in nets else nets[0]
+    cheap = [g for g in ordered(r["transform"] for r in maps if r["net"] == net)
+             if g == "hflip" or g.startswith("scale")]
+    claim = f"hflip and scaling gain little from a map, unlike vflip and rot90 (Fig. 10; {net} net)"
+    if not cheap:
+        return (claim, "inconclusive", "Needs hflip or a scale transform in the run.")
+    gaps = {}
+    for g in cheap + ["vflip", "rot90"]:
+        v = [method_error(maps, net, t, g, "none") - method_error(maps, net, t, g, "original") for t in spatial]
+        v = [x for x in v if not math.isnan(x)]
+        if v:
+            gaps[g] = float(np.mean(v))
+    hard = [gaps[g] for g in ("vflip", "rot90") if g in gaps]
+    small = all(gaps[g] <= 0.05 for g in cheap if g in gaps)
+    larger = bool(hard) and all(gaps[g] < min(hard) for g in cheap if g in gaps)
+    word = "agrees" if small and larger else ("inconclusive" if small or larger else "does not agree")
+    return (claim, word,
+            "Rule: agrees when, averaged over the conv/pool taps, the uncompensated error exceeds the original by "
+            "≤ 5 points for every hflip/scale transform and by less than for vflip and rot90. Mean gaps: "
+            + ", ".join(f"{g} {fmt(v, 3)}" for g, v in gaps.items()) + ".")
+
+
+def invariant_by_transform_verdict(inv, spatial):
+    """§9 B / Tab. 3: in the flip-trained net the share of channels invariant to hflip is higher
+    than to vflip and rot90 (mean over the conv/pool taps)."""
+    net = "sym" if any(r["net"] == "sym" for r in inv) else None
+    claim = "invariant channels: many for hflip, few for vflip and rot90 (Tab. 3; sym net)"
+    if net is None:
+        return None
+    share = {}
+    for g in ("hflip", "vflip", "rot90"):
+        v = [r["share"] for r in inv if r["net"] == net and r["transform"] == g and r["tap"] in spatial]
+        if v:
+            share[g] = float(np.mean(v))
+    if "hflip" not in share or not ({"vflip", "rot90"} & set(share)):
+        return (claim, "inconclusive", "Needs invariant-channel counts of the sym net for hflip and vflip or rot90.")
+    others = [share[g] for g in ("vflip", "rot90") if g in share]
+    above = [share["hflip"] > o for o in others]
+    word = "agrees" if all(above) else ("inconclusive" if any(above) else "does not agree")
+    return (claim, word,
+            "Rule: agrees when the sym net's mean invariant-channel share over the conv/pool taps is higher for "
+            "hflip than for each of vflip and rot90. Shares: " + ", ".join(f"{g} {fmt(v, 3)}" for g, v in share.items())
+            + ".")
+
+
+def across_nets_verdict(st):
+    """§6 / Tab. 5: networks trained on the same data are compatible: a 1 x 1 stitch from one net's
+    layer into another's same layer comes close to the receiving net's own error."""
+    if not st:
+        return None
+    across = {k: v for k, v in stitch_groups(st).items() if k[0] != k[2] and k[1] == k[3]}
+    claim = "stitching between networks at the same layer comes close to the receiving net's own error (Tab. 5)"
+    if not across:
+        return (claim, "inconclusive", "Needs stitches between two networks (two or more --net).")
+    groups = stitch_groups(st)
+    diag = [v for k, v in groups.items() if k[0] == k[2] and k[1] == k[3]]
+    if diag and float(np.mean([v[0] - v[3] for v in diag])) > 0.05:
+        # As for the layer order: when a net's layer cannot even be stitched into itself, the
+        # stitches are undertrained and their errors between nets say nothing about compatibility.
+        return (claim, "inconclusive",
+                f"Rule: needs the self-stitches (a layer into itself) within 5 points of the network's own error; "
+                f"they exceed it by {fmt(float(np.mean([v[0] - v[3] for v in diag])), 3)} on average, so the stitches "
+                f"are undertrained (more images or epochs).")
+    gaps = [v[0] - v[3] for v in across.values()]
+    close = [gp for gp in gaps if gp <= 0.05]
+    word = "agrees" if len(close) >= 0.75 * len(gaps) else ("inconclusive" if close else "does not agree")
+    worst = max(across.items(), key=lambda kv: kv[1][0] - kv[1][3])
+    return (claim, word,
+            f"Rule: agrees when ≥ 75 % of the (A, B, layer) stitches, mean over seeds, are within 5 points of B's own "
+            f"error; here {len(close)} of {len(gaps)} (mean excess {fmt(float(np.mean(gaps)), 3)}; worst "
+            f"{worst[0][0]} → {worst[0][2]} at {worst[0][1]}: {fmt(worst[1][0], 3)} against {fmt(worst[1][3], 3)}).")
 
 
 def sweep_verdict(maps):
@@ -378,6 +462,49 @@ def sweep_verdict(maps):
             f"with the map at the intermediate angles ({fmt(m_mid, 3)}) is ≥ that at 90° ({fmt(m_right, 3)}).")
 
 
+def completeness(d, maps, inv, st, hog, meta, figs):
+    """Lines for the report's "Outputs" section: each file the run wrote with its rows, and every
+    case the run's settings ask for that has no row (so a cut-short run does not read as complete).
+    Expected: for every network, tap (those in maps.csv) and transform of equivalence.json (the sweep
+    angles on the first network), the rows original, none and ridge, and task wherever any task map
+    ran; one invariant-channel row per (network, tap, non-sweep transform); stitch_seeds rows per
+    stitched pair."""
+    missing = []
+    if maps:
+        nets, taps = [n["label"] for n in meta["networks"]], ordered(r["tap"] for r in maps)
+        have = {(r["net"], r["tap"], r["transform"], r["method"]) for r in maps}
+        methods = ["original", "none", "ridge"] + (["task"] if any(r["method"] == "task" for r in maps) else [])
+        for i, n in enumerate(nets):
+            gs = list(meta["transforms"]) + ([g for g in meta.get("sweep", []) if g not in meta["transforms"]]
+                                             if i == 0 else [])
+            for t in taps:
+                for g in gs:
+                    missing += [f"maps.csv: {n} {t} {g} {m}" for m in methods if (n, t, g, m) not in have]
+        inv_have = {(r["net"], r["tap"], r["transform"]) for r in inv}
+        for n in nets:
+            for t in taps:
+                missing += [f"invariant_channels.csv: {n} {t} {g}" for g in meta["transforms"]
+                            if (n, t, g) not in inv_have]
+    seeds = meta.get("stitch_seeds", 0)
+    for k, v in stitch_groups(st).items() if st else []:
+        if v[2] != seeds:
+            missing.append(f"stitching.csv: {k[0]} {k[1]} -> {k[2]} {k[3]} has {v[2]} of {seeds} seeds")
+    lines = ["## Outputs", ""]
+    for name, rows in (("maps.csv", maps), ("invariant_channels.csv", inv), ("stitching.csv", st),
+                       ("hog_regression.csv", hog)):
+        if rows:
+            lines.append(f"- `{name}`: {len(rows)} rows")
+    lines += [f"- `{os.path.basename(f)}`" for f in figs if f]
+    if missing:
+        lines += ["", f"**Incomplete: {len(missing)} expected row(s) missing** (first 20):", ""]
+        lines += [f"- {m}" for m in missing[:20]]
+    else:
+        lines += ["", "Complete: every (network, tap, transform) case of the run's settings has its rows "
+                  "(original, none, ridge" + (", task" if any(r["method"] == "task" for r in maps) else "")
+                  + "; invariant channels; every stitch seed)."]
+    return lines, missing
+
+
 def report(d, maps, inv, st, hog, meta, figs):
     lines = ["# Equivariance and equivalence (Lenc & Vedaldi) on the demo's networks", "",
              f"Networks: {', '.join(n['label'] + ' (' + n['network'] + ')' for n in meta['networks']) or 'none'}. "
@@ -405,8 +532,8 @@ def report(d, maps, inv, st, hog, meta, figs):
         for (fn, ft, tn, tt), (mean, sd, n, base) in stitch_groups(st).items():
             lines += [f"| {fn} {ft} | {tn} {tt} | {n} | {mean_sd(mean, sd)} | {fmt(base, 3)} |"]
     if not hog:
-        lines += ["- The HOG part was not run (no --hog-stimuli)."]
-    lines += [""]
+        lines += ["", "The HOG part was not run (no --hog-stimuli)."]
+    lines += [""] + completeness(d, maps, inv, st, hog, meta, figs)[0] + [""]
     return mp.write_text(os.path.join(d, "report.md"), "\n".join(lines) + "\n")
 
 

@@ -98,7 +98,19 @@ struct TaskTrainOptions {
   bool standardise = true;
   // Xavier bound multiplier of the start (1: Xavier, the science file's choice). At 0.1 (the cpu
   // preset's labelled deviation) a vgg_small conv2_1 rot90 map trains (0.241) where the full
-  // Xavier start dies behind relu2_1 in the first epoch (0.903, chance).
+  // Xavier start dies in its first SGD step (0.903, chance). Measured cause (demo sym net, batch
+  // 16, bench/RESULTS.md session 5): the Xavier start is not off scale (its output has the
+  // layer's per-channel SD to 1 %, mean within 0.15 σ, relu2_1's positive share 0.351 against
+  // 0.349, no dead channel), but it sits where ψ is sharp: the first gradient is 10x |F|
+  // (|∇F| 81, |F| 8.0), so one step at lr 1e-2 — even without momentum — moves the output
+  // channels' means by 1.3 σ and every path through ψ's later ReLUs closes: from step 2 the
+  // gradient is exactly 0 and the logits are a constant (loss ln 10). Not exploding activations,
+  // not the fold: centring the inputs (reparametrising b'' = c − F''·μ/σ, the same map family)
+  // halves the first gradient (81 → 46) but the loss then explodes (538 at step 3). What trains
+  // from the full Xavier start is a smaller step: SGD at lr 1e-3 (fitting-set error 0.238 after
+  // 3 epochs) or Adam at 1e-3 — the optimiser the demo's nets were trained with, which the
+  // science file's "SGD as used to train the nets" would read as (0.170 after 2 epochs); neither
+  // is wired in yet (the study's maps and stitches all use train_frozen's SGD).
   double init_scale = 1.0;
 };
 // images (N, C, S, S) in [0, 1], labels int32 (N). `init` is the starting map (Xavier when its
