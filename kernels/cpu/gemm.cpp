@@ -8,6 +8,9 @@
 // multiplying, so B crosses memory twice (read + packed copy) for only M uses of each element;
 // thin_abt streams each row of B once, as a GEMV does, with A (M*K floats, at most a few MB)
 // staying in cache, and splits the rows of B over the threads.
+//
+// linear_forward_cpu (end of file) is a linear layer on the row split with its layer norm before
+// and its bias, GELU or residual add after, per thread's rows in the one region (kernels/gemm.h).
 #include "kernels/gemm.h"
 
 #include <omp.h>
