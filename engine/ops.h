@@ -62,6 +62,15 @@ Tensor argmax(const Tensor& x);  // x: (N, C) -> int32 (N); not differentiable
 Tensor matmul(const Tensor& a, const Tensor& b);  // (M, K) x (K, N) -> (M, N)
 // x: (N, in), w: (out, in), b: (out) or undefined -> (N, out) = x w^T + b
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// A pre-norm transformer block's linear layers with what precedes or follows them:
+//   layer_norm_linear: linear(layer_norm(x, ln_weight, ln_bias, eps), w, b), then gelu when
+//                      gelu_after (the attention's q, k, v projection; the MLP's first layer);
+//   linear_residual:   residual + linear(x, w, b), residual (N, out) (the residual adds).
+// Without a recorded gradient on the CPU each is one parallel region with the GEMM
+// (kernels::linear_forward_cpu), bit for bit the composite's result; otherwise the composite.
+Tensor layer_norm_linear(const Tensor& x, const Tensor& ln_weight, const Tensor& ln_bias, float eps, const Tensor& w,
+                         const Tensor& b, bool gelu_after = false);
+Tensor linear_residual(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual);
 
 // ---- convolution (engine/ops/conv.cpp) --------------------------------------------------
 struct Conv2dOptions {

@@ -8,12 +8,18 @@
 // multiplying, so B crosses memory twice (read + packed copy) for only M uses of each element;
 // thin_abt streams each row of B once, as a GEMV does, with A (M*K floats, at most a few MB)
 // staying in cache, and splits the rows of B over the threads.
+//
+// linear_forward_cpu (end of file) is a linear layer on the row split with its layer norm before
+// and its bias, GELU or residual add after, per thread's rows in the one region (kernels/gemm.h).
 #include "kernels/gemm.h"
 
 #include <omp.h>
 
 #include <Eigen/Core>
 #include <algorithm>
+
+#include "kernels/cpu/gelu.h"
+#include "kernels/layer_norm.h"
 
 namespace ml::kernels {
 
@@ -115,6 +121,20 @@ static void item_of(const GemmParams& p, float* C, const float* A, const float* 
   else c.noalias() += p.alpha * (a.transpose() * b.transpose());
 }
 
+// Whether gemm<CPU> splits the rows of C over `threads` (below).
+static bool row_split(const GemmParams& p, int threads) {
+  return p.batch == 1 && threads > 1 && p.M >= 256 * threads && p.M * p.N * p.K >= (int64_t{1} << 24);
+}
+
+// Rows m0..m1 of C as one single-threaded Eigen product (the row split's work item).
+static void rows_of(const GemmParams& p, int64_t m0, int64_t m1, float* C, const float* A, const float* B) {
+  GemmParams q = p;
+  q.M = m1 - m0;
+  // Rows m0.. of op(A): rows of A, or columns of A when it is transposed.
+  const float* a0 = A + (p.trans_a ? m0 : m0 * p.lda);
+  item_of(q, C + m0 * p.ldc, a0, B);
+}
+
 template <>
 void gemm<Device::CPU>(float* C, const float* A, const float* B, const GemmParams& p, Stream) {
   if (gemm_takes_thin_path(p)) return thin_abt(C, A, B, p.M, p.N, p.K, p.lda, p.ldb, p.ldc, p.alpha, p.beta);
@@ -134,17 +154,12 @@ void gemm<Device::CPU>(float* C, const float* A, const float* B, const GemmParam
   // of K; on a loaded machine a descheduled peer stalls the others at each of those waits. Here
   // the only wait is the end of the loop; the cost is each thread packing all of B (for a
   // linear layer, the weight: N K floats against the M N K multiply-adds).
-  if (p.batch == 1 && threads > 1 && p.M >= 256 * threads && p.M * p.N * p.K >= (int64_t{1} << 24)) {
+  if (row_split(p, threads)) {
     const int64_t chunk = (p.M + threads - 1) / threads;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < threads; ++t) {
       const int64_t m0 = std::min(p.M, t * chunk), m1 = std::min(p.M, m0 + chunk);
-      if (m1 <= m0) continue;
-      GemmParams q = p;
-      q.M = m1 - m0;
-      // Rows m0.. of op(A): rows of A, or columns of A when it is transposed.
-      const float* a0 = A + (p.trans_a ? m0 : m0 * p.lda);
-      item_of(q, C + m0 * p.ldc, a0, B);
+      if (m1 > m0) rows_of(p, m0, m1, C, A, B);
     }
     return;
   }
@@ -165,6 +180,80 @@ void gemm<Device::CPU>(float* C, const float* A, const float* B, const GemmParam
     return;
   }
   for (int64_t i = 0; i < p.batch; ++i) item(i);
+}
+
+namespace {
+
+// y rows m0..m1 = b broadcast over the rows (rows of y are N apart); nothing without a bias.
+void bias_rows(float* y, const float* b, int64_t m0, int64_t m1, int64_t N) {
+  if (b)
+    for (int64_t m = m0; m < m1; ++m) std::copy(b, b + N, y + m * N);
+}
+
+// The epilogue on elements i0..i1 of y (flat).
+void epilogue_range(float* y, const float* residual, int64_t i0, int64_t i1, LinearEpilogue e) {
+  if (e == LinearEpilogue::Gelu) {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) y[i] = gelu_value(y[i]);
+  } else if (e == LinearEpilogue::Residual) {
+#pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) y[i] = y[i] + residual[i];
+  }
+}
+
+// The prologue's layer norm of rows m0..m1 of x into xn (row by row, so any split gives the same bits).
+void layer_norm_rows(float* xn, const float* x, int64_t m0, int64_t m1, const LinearParams& lp) {
+  const LayerNormParams q{m1 - m0, lp.K, lp.ln_eps};
+  layer_norm_forward<Device::CPU>(xn + m0 * lp.K, nullptr, nullptr, x + m0 * lp.K, lp.ln_weight, lp.ln_bias, q,
+                                  Stream{});
+}
+
+}  // namespace
+
+void linear_forward_cpu(float* y, float* xn, const float* x, const float* w, const float* b, const float* residual,
+                        const LinearParams& lp) {
+  GemmParams p;
+  p.M = lp.M;
+  p.N = lp.N;
+  p.K = lp.K;
+  p.trans_b = true;
+  p.lda = lp.K;
+  p.ldb = lp.K;
+  p.ldc = lp.N;
+  p.beta = b ? 1.f : 0.f;  // onto the bias, as the composite linear (expand, then gemm with beta 1)
+  if (p.M == 0 || p.N == 0) return;
+  const float* a = lp.layer_norm ? xn : x;  // what the product reads
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (row_split(p, threads)) {
+    const int64_t chunk = (p.M + threads - 1) / threads;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t m0 = std::min(p.M, t * chunk), m1 = std::min(p.M, m0 + chunk);
+      if (m1 <= m0) continue;
+      if (lp.layer_norm) layer_norm_rows(xn, x, m0, m1, lp);
+      bias_rows(y, b, m0, m1, p.N);
+      rows_of(p, m0, m1, y, a, w);
+      epilogue_range(y, residual, m0 * p.N, m1 * p.N, lp.epilogue);
+    }
+    return;
+  }
+  // The composite, each step as its own kernel splits it.
+  if (lp.layer_norm) layer_norm_rows(xn, x, 0, p.M, lp);
+  const int64_t n = p.M * p.N;
+  const int64_t chunk = (p.M + threads - 1) / threads;
+#pragma omp parallel for schedule(static) if (b && n > (int64_t{1} << 15))
+  for (int t = 0; t < threads; ++t) {
+    const int64_t m0 = std::min(p.M, t * chunk), m1 = std::min(p.M, m0 + chunk);
+    if (m1 > m0) bias_rows(y, b, m0, m1, p.N);
+  }
+  gemm<Device::CPU>(y, a, w, p, Stream{});
+  if (lp.epilogue == LinearEpilogue::None) return;
+#pragma omp parallel for schedule(static) if (n > (int64_t{1} << 15))
+  for (int t = 0; t < threads; ++t) {
+    const int64_t c = (n + threads - 1) / threads;
+    const int64_t i0 = std::min(n, t * c), i1 = std::min(n, i0 + c);
+    if (i1 > i0) epilogue_range(y, residual, i0, i1, lp.epilogue);
+  }
 }
 
 }  // namespace ml::kernels

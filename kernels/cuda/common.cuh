@@ -121,6 +121,15 @@ __device__ __forceinline__ float block_max(float v, float* smem) {
   }
 }
 
+// Sum over the TPR threads that share a row: one warp (TPR 32, shuffles only) or the whole block
+// (TPR = the block size, through `smem` as block_sum). The row kernels (correlation.cu, layer_norm.cu,
+// softmax.cu) pick TPR by the row length.
+template <int TPR, class T>
+__device__ __forceinline__ T row_sum(T v, T* smem) {
+  if constexpr (TPR == 32) return warp_sum(v);
+  else return block_sum<TPR>(v, smem);
+}
+
 // ---- index maps -----------------------------------------------------------------------------
 
 // A strided view over up to 5 dimensions with two operands' strides (in elements), after

@@ -26,6 +26,7 @@ namespace {
 
 using cuda::grid_for;
 using cuda::kThreads;
+using cuda::row_sum;
 using cuda::stream_of;
 
 constexpr int kStripes = kThreads / 32;  // 8
@@ -97,12 +98,6 @@ __global__ void zscore_backward_kernel(float* gx, const float* gz, const float* 
     const int64_t k = i * cols + u;
     gx[k] = sd > 0.f ? static_cast<float>((gz[k] - mg - z[k] * mgz) / sd) : 0.f;
   }
-}
-
-template <int TPR>
-__device__ __forceinline__ double row_sum(double v, double* smem) {
-  if constexpr (TPR == 32) return cuda::warp_sum(v);
-  else return cuda::block_sum<TPR>(v, smem);
 }
 
 // TPR threads per row; kThreads / TPR rows per block.

@@ -26,13 +26,8 @@ namespace {
 
 using cuda::grid_for;
 using cuda::kThreads;
+using cuda::row_sum;
 using cuda::stream_of;
-
-template <int TPR>
-__device__ __forceinline__ double row_sum(double v, double* smem) {
-  if constexpr (TPR == 32) return cuda::warp_sum(v);
-  else return cuda::block_sum<TPR>(v, smem);
-}
 
 // The row's mean as float + float residual (see the CPU file for why the residual).
 template <int TPR>

@@ -31,14 +31,11 @@ namespace {
 
 using cuda::grid_for;
 using cuda::kThreads;
+using cuda::row_sum;
 using cuda::stream_of;
 
-// Reductions over the TPR threads that share a row (a warp, or the whole block).
-template <int TPR>
-__device__ __forceinline__ double row_sum(double v, double* smem) {
-  if constexpr (TPR == 32) return cuda::warp_sum(v);
-  else return cuda::block_sum<TPR>(v, smem);
-}
+// The max over the TPR threads that share a row (a warp, or the whole block); their sum is
+// cuda::row_sum (common.cuh).
 template <int TPR>
 __device__ __forceinline__ float row_max(float v, float* smem) {
   if constexpr (TPR == 32) return cuda::warp_max(v);
