@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--preset", o.preset, "simvox: tiny (CI) | standard (2-core CPU) | gpu")->capture_default_str();
   app.add_option("--out", o.out, "output folder")->required();
   app.add_option("--items-dir", o.items_dir, "simvox: Fashion-MNIST folder (default Debian's)");
+  app.add_option("--rf-sign", o.rf_sign,
+                 "simvox: signs of conv voxels' channel weights: blank (stimulation of the field raises the response) | positive (all >= 0)")
+      ->capture_default_str();
   app.add_option("--max-features", o.max_features, "features kept per layer at most")->capture_default_str();
   app.add_option("--vim1", d.vim1, "images: vim-1 EstimatedResponses.mat");
   app.add_option("--subject", d.subject, "images: vim-1 subject 1 or 2")->capture_default_str();

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--preset", o.preset, "tiny | standard | gpu")->capture_default_str();
   app.add_option("--out", o.out, "output folder")->required();
   app.add_option("--items-dir", o.items_dir, "Fashion-MNIST folder (default Debian's)");
+  app.add_option("--rf-sign", o.rf_sign, "signs of conv voxels' channel weights: blank (stimulation of the field raises the response) | positive (all >= 0)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     experiments::apply_threads(net_o);

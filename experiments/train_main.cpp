@@ -1,6 +1,8 @@
 // train — trains a model on an image set (issue 5); see experiments/training/train.h for the
 // outputs. Example (the notebooks' SVHN recipe on the asym variant):
 //   train --model vgg_small --dataset svhn --data-dir DIR --variant asym --recipe svhn --out out/asym
+// The 32-px Fashion-MNIST net of the encoding study's standard preset (eickenberg2017-encoding.md §6):
+//   train --model vgg_small --dataset fashion-mnist --pad 2 --epochs 1 --optimizer adam --lr 1e-3 --seed 0 --out out/vgg32
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -34,6 +36,11 @@ int main(int argc, char** argv) {
   app.add_option("--out", c.out, "run folder")->capture_default_str();
   app.add_flag("--resume", c.resume, "continue from OUT/checkpoint.safetensors");
   app.add_option("--image-size", c.image_size, "folder datasets: resize to this size");
+  app.add_option("--pad", c.pad,
+                 "border added to every image, in pixels (Fashion-MNIST + --pad 2: the 32-px net of the encoding study)")
+      ->capture_default_str();
+  app.add_option("--pad-value", c.pad_value, "pixel value of the border, 0..255 (Fashion-MNIST's background: 0)")
+      ->capture_default_str();
   app.add_option("--max-batches", c.max_batches, "stop each epoch after this many batches (quick checks)");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");

@@ -178,6 +178,43 @@ TEST_CASE("SimVox layout reverses polar angle at area borders and explainable va
   CHECK(std::fabs(explainable_variance(reps).mean() - truth) < 0.01);
 }
 
+TEST_CASE("SimVox conv voxels rise with stimulation of their field against the blank") {
+  // One conv layer of 2 channels on a 4 x 4 grid. Channel 0 answers the blank (uniform gray)
+  // harder than the stimuli (blank 3, stimuli ~1), channel 1 less (blank -0.1, stimuli ~0): with
+  // non-negative weights a voxel's response to its stimulated field then falls below its response
+  // to the blank for most voxels; with the blank-referenced signs it must rise for every voxel.
+  const int64_t C = 2, H = 4, W = 4, n = 200, V = 24;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  Eigen::MatrixXf F(n, C * H * W), blank(1, C * H * W);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < C * H * W; ++j) F(i, j) = (j < H * W ? 1.f : 0.f) + nd(rng);
+  for (int64_t j = 0; j < C * H * W; ++j) blank(0, j) = j < H * W ? 3.f : -0.1f;
+  std::vector<VoxelTruth> truth(static_cast<size_t>(V));
+  for (int64_t v = 0; v < V; ++v) {
+    VoxelTruth& t = truth[static_cast<size_t>(v)];
+    t.area = 0, t.angle = 15.0 * static_cast<double>(v), t.ecc = 0.2 + 0.6 * static_cast<double>(v % 4) / 3, t.snr = 1;
+  }
+  const std::vector<Shape> shapes = {{C, H, W}};
+  const std::vector<Eigen::MatrixXf> feats = {F}, blanks = {blank};
+  Eigen::MatrixXf probe(2, C * H * W);
+  probe.row(0) = F.colwise().mean();
+  probe.row(1) = blank.row(0);
+  const SimVoxModels signed_m = simvox_models(truth, shapes, feats, 32, {}, {}, 0, &blanks);
+  const SimVoxModels plain_m = simvox_models(truth, shapes, feats, 32, {}, {}, 0);
+  const Eigen::MatrixXf s_signed = simvox_signal(signed_m, {probe}), s_plain = simvox_signal(plain_m, {probe});
+  int rise_signed = 0, rise_plain = 0;
+  for (int64_t v = 0; v < V; ++v) {
+    rise_signed += s_signed(0, v) > s_signed(1, v);
+    rise_plain += s_plain(0, v) > s_plain(1, v);
+  }
+  CHECK(rise_signed == V);
+  CHECK(rise_plain < V / 2);  // the case the blank reference exists for
+  // A blank of the wrong width is named.
+  const std::vector<Eigen::MatrixXf> bad = {Eigen::MatrixXf::Zero(1, 3)};
+  CHECK_THROWS_WITH_AS(simvox_models(truth, shapes, feats, 32, {}, {}, 0, &bad), doctest::Contains("blank features of layer 0"), Error);
+}
+
 TEST_CASE("encoding tiny preset runs end to end and states the eight pass checks") {
   const std::string items = kFashionMnistDir;
   if (!std::filesystem::exists(std::string(items) + "/train-images-idx3-ubyte.gz")) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/io/safetensors.h"
+#include "experiments/analysis/activations.h"
 #include "experiments/training/train.h"
 #include "tests/testing.h"
 
@@ -187,4 +188,51 @@ TEST_CASE("train: the sym and asym label sets are the paper's, on the train and 
       CHECK(std::abs(2 * flipped - N) < 5 * std::sqrt(static_cast<double>(N)));
     }
   }
+}
+
+TEST_CASE("train: --pad 2 makes 32-px Fashion-MNIST, recorded in the weights, and bad pads are named") {
+  // The encoding study's 32-px net (eickenberg2017-encoding.md §6): every image of both sets is
+  // the original in its centre and the pad value outside; the weights' "model" metadata says
+  // 32 px and the pad, so an analysis program builds the net at 32 px from the file alone.
+  TempDir tmp("train_pad");
+  write_idx_set(tmp.path, "train", 96, 8);
+  write_idx_set(tmp.path, "t10k", 40, 9);
+  experiments::TrainConfig c = tiny_config(tmp.path, tmp.path / "run");
+  const experiments::Datasets plain = experiments::load_datasets(c);
+  c.pad = 2;
+  c.pad_value = 255;  // the set's pixels are < 250, so the border cannot pass as content
+  const experiments::Datasets padded = experiments::load_datasets(c);
+  for (int which = 0; which < 2; ++which) {
+    const Dataset& a = which ? plain.test : plain.train;
+    const Dataset& b = which ? padded.test : padded.train;
+    REQUIRE(b.pixels.shape() == Shape{a.size(), 1, 32, 32});
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < a.size(); ++i)
+      for (int64_t r = 0; r < 32; ++r)
+        for (int64_t k = 0; k < 32; ++k) {
+          const bool inside = r >= 2 && r < 30 && k >= 2 && k < 30;
+          const int want = inside ? a.pixels.data_u8()[i * 784 + (r - 2) * 28 + k - 2] : 255;
+          wrong += b.pixels.data_u8()[i * 1024 + r * 32 + k] != want;
+        }
+    CHECK(wrong == 0);
+    CHECK(b.labels.to_vector_i32() == a.labels.to_vector_i32());
+  }
+  c.pad_value = 0;
+  c.epochs = 1;
+  c.max_batches = 2;
+  experiments::train(c);
+  const auto f = load_safetensors((tmp.path / "run" / "final.safetensors").string());
+  const std::string model = f.metadata.at("model");
+  CHECK(model.find("\"pad\":2") != std::string::npos);
+  CHECK(model.find("\"pad_value\":0") != std::string::npos);
+  const analysis::NetMetadata meta = analysis::parse_net_metadata(model, "final.safetensors");
+  CHECK(meta.image_size == 32);
+  analysis::NetSpec spec;
+  spec.weights = (tmp.path / "run" / "final.safetensors").string();
+  CHECK(analysis::load_analysis_net(spec).model.image_size == 32);
+  c.pad = -1;
+  CHECK_THROWS_WITH_AS(experiments::load_datasets(c), doctest::Contains("--pad must be in [0, 256] pixels, got -1"), Error);
+  c.pad = 2;
+  c.pad_value = 300;
+  CHECK_THROWS_WITH_AS(experiments::load_datasets(c), doctest::Contains("--pad-value must be a pixel value in [0, 255], got 300"), Error);
 }

@@ -211,6 +211,8 @@ def main():
           f"Network: {summ.get('network', '?')}; {summ['voxels']} voxels; {summ.get('train_images', '?')} training images in "
           f"{summ.get('folds', '?')} sessions; {summ.get('seconds', float('nan')):.1f} s on {summ.get('threads', '?')} threads; "
           f"source {summ.get('source_revision', '?')}.", "",
+          *([f"Net trained: " + ", ".join(f"{k} {v}" for k, v in summ["network_training"].items()) + ".", ""]
+            if summ.get("network_training") else []),
           f"**{passed} of {len(checks)} pass checks of eickenberg2017-encoding.md §6 pass.**", "",
           "| # | check | measured | verdict |", "|---|---|---|---|"]
     for c in checks:

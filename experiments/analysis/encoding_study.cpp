@@ -14,6 +14,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
+#include "engine/io/safetensors.h"
 #include "experiments/analysis/encoding_experiments.h"
 #include "experiments/analysis/encoding_features.h"
 #include "experiments/analysis/fingerprint.h"
@@ -53,6 +54,27 @@ json check(const std::string& id, const std::string& claim, bool pass, json meas
   return {{"id", id}, {"claim", claim}, {"pass", pass}, {"measured", measured}, {"verdict", sentence}};
 }
 
+// The commands that make §6's CPU net, the 32-px vgg_small trained on Fashion-MNIST padded by 2 px
+// of its background (tools/encoding_standard.sh runs both).
+constexpr const char* kRecipe32 =
+    "train --model vgg_small --dataset fashion-mnist --pad 2 --epochs 1 --optimizer adam --lr 1e-3 --seed 0 --out NET; "
+    "encoding --preset standard --weights NET/final.safetensors";
+
+// What the weights file says about its training run (train's "config" metadata): dataset, pad,
+// epochs, seed. Empty for untrained nets and for weights without that metadata.
+json training_run(const NetSpec& spec) {
+  if (spec.weights.empty() || spec.untrained) return json::object();
+  const SafetensorsFile f = load_safetensors(spec.weights);
+  const auto it = f.metadata.find("config");
+  if (it == f.metadata.end()) return json::object();
+  const json c = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  if (!c.is_object()) return json::object();
+  json r = json::object();
+  for (const char* k : {"model", "dataset", "variant", "pad", "pad_value", "epochs", "optimizer", "lr", "batch_size", "seed"})
+    if (c.contains(k)) r[k] = c[k];
+  return r;
+}
+
 std::string fmt(double v, int prec = 3) {
   char b[64];
   std::snprintf(b, sizeof b, "%.*f", prec, v);
@@ -83,11 +105,15 @@ json run_encoding_study(const EncodingStudyOptions& o) {
     std::fprintf(stderr, "encoding [%6.1f s]: %s\n",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), s.c_str());
   };
-  log("preset " + p.name + ", " + net.description + ", " + std::to_string(omp_get_max_threads()) + " threads");
+  const json training = training_run(spec);
+  log("preset " + p.name + ", " + net.description + (training.empty() ? "" : ", trained " + training.dump()) + ", " +
+      std::to_string(omp_get_max_threads()) + " threads");
   if (pp.image_size != p.image_size)
     log("warning: the net takes " + std::to_string(pp.image_size) + "-px images, the preset pins " + std::to_string(p.image_size) +
         " px: stimuli are drawn at " + std::to_string(pp.image_size) + " px and the layers' feature counts differ from §6's table "
-        "(a Fashion-MNIST net trained at 28 px keeps conv1_1/conv1_2 at d = 1)");
+        "(a Fashion-MNIST net trained at 28 px keeps conv1_1/conv1_2 at d = 1; train with --pad 2 for 32 px: " + kRecipe32 + ")");
+  if (spec.untrained && p.model == "vgg_small")
+    log("note: an untrained net; pass check 1 is defined for §6's trained net (" + std::string(kRecipe32) + ")");
 
   // ---- stimuli and features ----
   const Dataset items = load_fashion_mnist(o.items_dir.empty() ? kFashionMnistDir : o.items_dir, true);
@@ -116,7 +142,17 @@ json run_encoding_study(const EncodingStudyOptions& o) {
   // ---- SimVox voxels, responses, files in the real-data layout ----
   const auto truth = simvox_layout(pp, conv, o.seed);
   const int64_t V = static_cast<int64_t>(truth.size());
-  const SimVoxModels models = simvox_models(truth, kept, F_train, pp.image_size, {5, 7, 9}, {0, 2, 4, 6}, o.seed);
+  // --rf-sign blank: the blank (uniform gray 0.5, the aperture's surround and the wedges' masked
+  // area) references the sign of each conv voxel's channel weights (simvox.h); positive: all β ≥ 0.
+  ML_CHECK(o.rf_sign == "blank" || o.rf_sign == "positive", "--rf-sign must be blank or positive, got '", o.rf_sign, "'");
+  std::vector<Eigen::MatrixXf> F_blank;
+  if (o.rf_sign == "blank") {
+    Tensor blank = Tensor::empty({1, net.model.in_channels, pp.image_size, pp.image_size});
+    std::fill(blank.data(), blank.data() + blank.numel(), 0.5f);
+    F_blank = feats(blank);
+  }
+  const SimVoxModels models = simvox_models(truth, kept, F_train, pp.image_size, {5, 7, 9}, {0, 2, 4, 6}, o.seed,
+                                            F_blank.empty() ? nullptr : &F_blank);
   const Eigen::MatrixXf s_train = simvox_signal(models, F_train), s_val = simvox_signal(models, F_val),
                         s_cat = simvox_signal(models, F_cat), s_wedge = simvox_signal(models, F_wedge);
   const Eigen::MatrixXf y_train = simvox_responses(s_train, truth, p.train_repeats, o.seed + 100);
@@ -482,7 +518,8 @@ json run_encoding_study(const EncodingStudyOptions& o) {
   int passed = 0;
   for (const auto& c : checks) passed += c["pass"].get<bool>();
   json summary = {{"study", "encoding models (Eickenberg et al. 2017) on SimVox"},
-                  {"preset", p.name}, {"seed", o.seed}, {"network", net.description}, {"layers", layer_info},
+                  {"preset", p.name}, {"seed", o.seed}, {"network", net.description}, {"network_training", training}, {"rf_sign", o.rf_sign},
+                  {"layers", layer_info},
                   {"voxels", V}, {"image_size", pp.image_size}, {"preset_image_size", p.image_size}, {"train_images", st.train.size(0)}, {"folds", p.n_groups}, {"penalties", ro.alphas},
                   {"permutation_null", {{"voxels", p.perm_voxels}, {"permutations", p.n_perm}}},
                   {"threads", omp_get_max_threads()}, {"ridge", ridge_info}, {"checks", checks},

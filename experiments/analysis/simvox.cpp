@@ -193,10 +193,24 @@ std::vector<VoxelTruth> simvox_layout(const SimVoxPreset& p, const std::vector<b
 
 SimVoxModels simvox_models(const std::vector<VoxelTruth>& truth, const std::vector<Shape>& shapes,
                            const std::vector<Eigen::MatrixXf>& train_features, int64_t S,
-                           const std::vector<int>& logit_a, const std::vector<int>& logit_b, uint64_t seed) {
+                           const std::vector<int>& logit_a, const std::vector<int>& logit_b, uint64_t seed,
+                           const std::vector<Eigen::MatrixXf>* blank_features) {
   const int64_t V = static_cast<int64_t>(truth.size()), L = static_cast<int64_t>(shapes.size());
   ML_CHECK(static_cast<int64_t>(train_features.size()) == L, "simvox: features for ", train_features.size(),
            " layers, shapes for ", L);
+  // Per conv layer with a blank: mean training features minus the blank's, (features).
+  std::vector<Eigen::VectorXf> lift(static_cast<size_t>(L));
+  if (blank_features) {
+    ML_CHECK(static_cast<int64_t>(blank_features->size()) == L, "simvox: blank features for ", blank_features->size(),
+             " layers, shapes for ", L);
+    for (int64_t l = 0; l < L; ++l) {
+      const Eigen::MatrixXf& b = (*blank_features)[static_cast<size_t>(l)];
+      const Eigen::MatrixXf& f = train_features[static_cast<size_t>(l)];
+      ML_CHECK(b.rows() == 1 && b.cols() == f.cols(), "simvox: blank features of layer ", l, " must be 1 x ", f.cols(),
+               ", got ", b.rows(), " x ", b.cols());
+      if (shapes[static_cast<size_t>(l)].size() == 3) lift[static_cast<size_t>(l)] = (f.colwise().mean() - b.row(0)).transpose();
+    }
+  }
   SimVoxModels m;
   std::vector<std::vector<Eigen::Triplet<float>>> trip(static_cast<size_t>(L));
   std::mt19937_64 rng(seed + 29);
@@ -221,9 +235,17 @@ SimVoxModels simvox_models(const std::vector<VoxelTruth>& truth, const std::vect
       std::iota(ch.begin(), ch.end(), 0);
       std::shuffle(ch.begin(), ch.end(), rng);
       for (int64_t k = 0; k < std::min<int64_t>(8, C); ++k) {
-        // Non-negative channel weights (our choice): a voxel's response grows with stimulation in
-        // its receptive field, as BOLD does, so a wedge over the field raises it (§4 retinotopy).
-        const double beta = std::fabs(nd(rng));
+        // Channel weights whose sign makes the response grow with stimulation in the receptive
+        // field (our choice), as BOLD does, so a wedge over the field raises it (§4 retinotopy):
+        // against the blank when given, otherwise simply non-negative.
+        double beta = std::fabs(nd(rng));
+        const Eigen::VectorXf& up = lift[static_cast<size_t>(t.area)];
+        if (up.size() > 0) {
+          const int64_t c0 = ch[static_cast<size_t>(k)] * Ho * Wo;
+          double rise = 0;
+          for (int64_t i = 0; i < Ho * Wo; ++i) rise += g[static_cast<size_t>(i)] * up[c0 + i];
+          if (rise < 0) beta = -beta;
+        }
         for (int64_t i = 0; i < Ho * Wo; ++i)
           if (g[static_cast<size_t>(i)] > 1e-3 * gs / (Ho * Wo))
             tr.emplace_back(static_cast<int>(ch[static_cast<size_t>(k)] * Ho * Wo + i), static_cast<int>(v),

@@ -63,9 +63,17 @@ struct SimVoxModels {
   std::vector<Eigen::SparseMatrix<float>> W;  // per layer (features, V)
   Eigen::RowVectorXf mean, sd;  // standardisation of s over the training stimuli
 };
+// blank_features (optional; one row per layer): the features of the blank, the uniform gray the
+// aperture and the wedges' masked area show. Given, each conv voxel's channel weight takes the sign
+// that makes stimulation of its receptive field raise the response: sign β_vc = sign of
+// Σ_ij g_v(i, j) (mean over the training stimuli of f(A(x))[c, i, j] − f(A(blank))[c, i, j]), as
+// BOLD rises with stimulation in a voxel's field (what §4's wedge retinotopy reads). Without it
+// every β_vc ≥ 0, which a trained net can turn around: channels that a uniform gray drives harder
+// than texture make a voxel answer a wedge over its field with a fall.
 SimVoxModels simvox_models(const std::vector<VoxelTruth>& truth, const std::vector<Shape>& kept_shapes,
                            const std::vector<Eigen::MatrixXf>& train_features, int64_t image_size,
-                           const std::vector<int>& logit_a, const std::vector<int>& logit_b, uint64_t seed);
+                           const std::vector<int>& logit_a, const std::vector<int>& logit_b, uint64_t seed,
+                           const std::vector<Eigen::MatrixXf>* blank_features = nullptr);
 // Noise-free standardised signals (n, V) for a stimulus set's per-layer features.
 Eigen::MatrixXf simvox_signal(const SimVoxModels& m, const std::vector<Eigen::MatrixXf>& features);
 // s + the mean of `repeats` noise draws of variance 1/SNR (null voxels: noise only).

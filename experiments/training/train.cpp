@@ -17,6 +17,7 @@
 #include "engine/data/image_folder.h"
 #include "engine/data/loader.h"
 #include "engine/data/mirror.h"
+#include "engine/data/pad.h"
 #include "engine/data/split.h"
 #include "engine/data/svhn.h"
 #include "engine/device.h"
@@ -51,6 +52,8 @@ json to_json(const TrainConfig& c) {
               {"device", c.device},
               {"threads", c.threads},
               {"image_size", c.image_size},
+              {"pad", c.pad},
+              {"pad_value", c.pad_value},
               {"max_batches", c.max_batches}};
 }
 
@@ -76,6 +79,8 @@ void apply_recipe(TrainConfig& c, const std::string& recipe) {
 }
 
 Datasets load_datasets(const TrainConfig& c) {
+  ML_CHECK(c.pad >= 0 && c.pad <= 256, "--pad must be in [0, 256] pixels, got ", c.pad);
+  ML_CHECK(c.pad_value >= 0 && c.pad_value <= 255, "--pad-value must be a pixel value in [0, 255], got ", c.pad_value);
   Datasets d;
   if (c.dataset == "fashion-mnist") {
     const std::string dir = c.data_dir.empty() ? kFashionMnistDir : c.data_dir;
@@ -97,6 +102,10 @@ Datasets load_datasets(const TrainConfig& c) {
   } else {
     throw Error("--dataset: unknown dataset '" + c.dataset + "' (fashion-mnist, cifar10, svhn, folder)");
   }
+  // The border first, so a mirrored variant flips the padded image (the same image either way:
+  // the border is symmetric).
+  d.train = pad_images(d.train, c.pad, c.pad_value);
+  d.test = pad_images(d.test, c.pad, c.pad_value);
   if (c.variant == "sym" || c.variant == "asym") {
     // One coin stream for the training images, another for the test images (both seeded).
     Generator gtrain(c.seed ^ 0x5157ULL), gtest(c.seed ^ 0x7E57ULL);
@@ -252,6 +261,8 @@ TrainResult train(const TrainConfig& c) {
   const json model_json = {{"name", c.model},
                            {"in_channels", mo.in_channels},
                            {"image_size", mo.image_size},
+                           {"pad", c.pad},
+                           {"pad_value", c.pad_value},
                            {"num_classes", mo.num_classes},
                            {"normalization", {{"mean", mean}, {"std", stdv}}}};
   auto weights_metadata = [&](int64_t epoch) {
@@ -269,6 +280,10 @@ TrainResult train(const TrainConfig& c) {
     for (const char* k : {"model", "dataset", "variant", "seed", "batch_size", "optimizer", "val_fraction"})
       ML_CHECK(saved[k] == config[k], ckpt.string(), ": was written with ", k, " = ", saved[k].dump(),
                ", this run has ", config[k].dump());
+    // Checkpoints from before --pad existed were unpadded.
+    for (const char* k : {"pad", "pad_value"})
+      ML_CHECK(saved.value(k, int64_t{0}) == config[k].get<int64_t>(), ckpt.string(), ": was written with --", k == std::string("pad") ? "pad" : "pad-value",
+               " ", saved.value(k, int64_t{0}), ", this run has ", config[k].get<int64_t>());
     m.net->load_state_dict(with_prefix(f, "model."));
     m.net->to(dev);
     opt->load_state(with_prefix(f, "optim."));

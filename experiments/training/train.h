@@ -7,7 +7,8 @@
 //   best.safetensors        the weights with the lowest validation loss (PyTorch names)
 //   final.safetensors       the weights after the last epoch (the study analyses these)
 //                           Both carry metadata "model" (name, input, classes, the
-//                           training set's normalisation) for the analysis programs.
+//                           training set's normalisation, and the pad and pad_value the
+//                           images were bordered with) for the analysis programs.
 //   final.json              test loss/accuracy of the best weights, full config, seed, revision
 //   curves.png              loss and accuracy per epoch (tools/plot_curves.py)
 #pragma once
@@ -41,6 +42,8 @@ struct TrainConfig {
   std::string out = "out/train";
   bool resume = false;
   int64_t image_size = 0;     // folder datasets: resize to this (default 32)
+  int64_t pad = 0;            // border of pad_value added to every image (engine/data/pad.h):
+  int64_t pad_value = 0;      // Fashion-MNIST + pad 2 = the 32-px net of encoding §6 (0 = its background)
   int64_t max_batches = 0;    // >0: stop each epoch after this many batches (smoke tests)
   bool progress = true;
 };
