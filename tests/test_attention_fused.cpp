@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/ops/attention.h"
+#include "tests/layer_norm_reference.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -140,18 +141,7 @@ TEST_CASE("layer_norm: the fused CPU kernel on ViT's width, a large offset, thre
     const Tensor x = add(mul(rand({5, C}, gen), 0.5f), 500.f);
     const Tensor w = rand({C}, gen, 0.5f, 1.5f), b = rand({C}, gen, -0.5f, 0.5f);
     const auto xv = x.to_vector(), wv = w.to_vector(), bv = b.to_vector();
-    std::vector<double> ref(xv.size());
-    for (int64_t r = 0; r < 5; ++r) {
-      double m = 0.0, var = 0.0;
-      for (int64_t c = 0; c < C; ++c) m += xv[static_cast<size_t>(r * C + c)];
-      m /= static_cast<double>(C);
-      for (int64_t c = 0; c < C; ++c) var += std::pow(xv[static_cast<size_t>(r * C + c)] - m, 2);
-      var /= static_cast<double>(C);
-      for (int64_t c = 0; c < C; ++c) {
-        const size_t i = static_cast<size_t>(r * C + c);
-        ref[i] = (xv[i] - m) / std::sqrt(var + 1e-6) * wv[static_cast<size_t>(c)] + bv[static_cast<size_t>(c)];
-      }
-    }
+    const std::vector<double> ref = layer_norm_reference({xv.begin(), xv.end()}, 5, C, wv, bv, 1e-6);
     // Tolerance: the inputs carry 500 * 6e-8 = 3e-5 absolute rounding each against a spread of
     // ~0.29, i.e. 1e-4 of a normalised unit, which the reference shares (it reads the same
     // floats); what remains is the float subtraction x - mean (exact here: both near 500, Sterbenz)

@@ -18,6 +18,7 @@
 
 #include "kernels/gemm.h"
 #include "models/model.h"
+#include "tests/layer_norm_reference.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -58,20 +59,7 @@ std::vector<double> linear_ref(const Tensor& x, const Tensor& lw, const Tensor& 
   const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
   const auto xf = x.to_vector(), wv = w.to_vector(), bv = b.to_vector();
   std::vector<double> xv(xf.begin(), xf.end());
-  if (lw.defined()) {
-    const auto lwv = lw.to_vector(), lbv = lb.to_vector();
-    for (int64_t m = 0; m < M; ++m) {
-      double mean = 0.0, var = 0.0;
-      for (int64_t k = 0; k < K; ++k) mean += xv[static_cast<size_t>(m * K + k)];
-      mean /= static_cast<double>(K);
-      for (int64_t k = 0; k < K; ++k) var += std::pow(xv[static_cast<size_t>(m * K + k)] - mean, 2);
-      var /= static_cast<double>(K);
-      for (int64_t k = 0; k < K; ++k) {
-        double& e = xv[static_cast<size_t>(m * K + k)];
-        e = (e - mean) / std::sqrt(var + eps) * lwv[static_cast<size_t>(k)] + lbv[static_cast<size_t>(k)];
-      }
-    }
-  }
+  if (lw.defined()) xv = layer_norm_reference(std::move(xv), M, K, lw.to_vector(), lb.to_vector(), eps);
   const auto rv = r.defined() ? r.to_vector() : std::vector<float>{};
   std::vector<double> y(static_cast<size_t>(M * N));
   abs_sum->assign(y.size(), 0.0);
