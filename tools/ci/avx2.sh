@@ -4,8 +4,8 @@
 # never compiles the kernels' AVX2 fallback paths, and the main run uses 1 thread, so without
 # this step neither those paths nor the threaded reductions would be tested anywhere.
 #   bash tools/ci/avx2.sh        # called by tools/test.sh; build-v3/ is CPU-only, no benchmarks
-# Runs the conv, norm, pool and other kernel test files (doctest's --source-file filter) of
-# the one test binary; only that binary and the libraries it needs are built.
+# Runs the conv (Winograd, direct), norm, pool, attention and other kernel test files, built
+# as their own binary against the engine alone (mirrorlab_kernel_tests, tests/CMakeLists.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -19,8 +19,7 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B build-v3 -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIRRORLAB_CUDA=OFF -DMIRRORLAB_BENCH=OFF \
   -DMIRRORLAB_ARCH=x86-64-v3 "${launcher[@]}" >/dev/null
-cmake --build build-v3 -j "$jobs" --target mirrorlab_tests
-files="*tests/test_conv.cpp,*tests/test_norm.cpp,*tests/test_pool.cpp,*tests/test_elementwise.cpp"
-files+=",*tests/test_reduce_shape.cpp,*tests/test_softmax_loss.cpp,*tests/test_flip_correlation.cpp"
-OMP_NUM_THREADS=2 build-v3/tests/mirrorlab_tests --source-file="$files"
+# mirrorlab_kernel_tests: the kernel test files (tests/CMakeLists.txt) against the engine alone.
+cmake --build build-v3 -j "$jobs" --target mirrorlab_kernel_tests
+OMP_NUM_THREADS=2 build-v3/tests/mirrorlab_kernel_tests
 echo "avx2: x86-64-v3 kernel tests with 2 threads passed in $(( $(date +%s) - start )) s (build included)"
