@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
                  "weight of a penalty on the centroid of each last-layer channel's gradient receptive field at a "
                  "blank image (not in the paper; 0: off)")
       ->capture_default_str();
+  app.add_option("--grating-centre-window", c.grating_centre_window,
+                 "odd side (px) of the square around each model neuron's gradient-RF peak whose energy centroid "
+                 "is its centre for the in-silico grating cell types (the 5 x 5 result is reported beside)")
+      ->capture_default_str();
   std::string sweep;
   app.add_option("--sweep", sweep,
                  "features: the equivariant model per last-layer feature count (Fig. 2); data: it and the "

@@ -242,9 +242,12 @@ def main():
                    f(eq["orientation_error_readout_median_deg"], 1)),
                "- T4 readout flatness (max/min energy over rotations, median) %s" % f(eq["t4_energy_max_over_min_median"], 2),
                "- in silico (not pinned; the model's responses to gratings, 36 orientations x 8 phases at each "
-               "neuron's gradient-RF centre, aligned to its preferred grating): cell types ARI %s (true centres %s, "
-               "no 180-degree reflection %s); T4 grating tuning max/min %s" % (
+               "neuron's gradient-RF centre, aligned to its preferred grating): cell types ARI %s (centre over a "
+               "%s x %s window; 5 x 5 window %s; true centres %s, no 180-degree reflection %s); T4 grating tuning "
+               "max/min %s" % (
                    f(eq.get("ari_in_silico_gratings", float("nan"))),
+                   eq.get("grating_centre_window", "?"), eq.get("grating_centre_window", "?"),
+                   f(eq.get("ari_in_silico_gratings_5x5_centres", float("nan"))),
                    f(eq.get("ari_in_silico_gratings_true_centres", float("nan"))),
                    f(eq.get("ari_in_silico_gratings_no_reflection", float("nan"))),
                    f(eq.get("t4_grating_tuning_max_over_min_median", float("nan")), 2)),

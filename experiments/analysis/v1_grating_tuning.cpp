@@ -33,6 +33,29 @@ std::vector<float> v1_gratings(int64_t O, int64_t P, int64_t H, int64_t W, doubl
   return g;
 }
 
+std::vector<std::pair<double, double>> peak_window_centroid(const std::vector<double>& energy, int64_t N, int64_t H,
+                                                            int64_t W, int64_t window) {
+  ML_CHECK(N >= 1 && H >= 1 && W >= 1, "peak_window_centroid: ", N, " maps of ", H, " x ", W, " px");
+  ML_CHECK(static_cast<int64_t>(energy.size()) == N * H * W, "peak_window_centroid: ", energy.size(),
+           " values are not ", N, " maps of ", H, " x ", W, " px");
+  ML_CHECK(window >= 1 && window % 2 == 1, "peak_window_centroid: window ", window, " is not an odd number >= 1");
+  const int64_t half = window / 2;
+  std::vector<std::pair<double, double>> c(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) {
+    const double* a = energy.data() + n * H * W;
+    int64_t pk = 0;
+    for (int64_t p = 1; p < H * W; ++p)
+      if (a[p] > a[pk]) pk = p;
+    double sw = 0, sr = 0, sc = 0;
+    for (int64_t r = std::max<int64_t>(0, pk / W - half); r <= std::min(H - 1, pk / W + half); ++r)
+      for (int64_t col = std::max<int64_t>(0, pk % W - half); col <= std::min(W - 1, pk % W + half); ++col)
+        sw += a[r * W + col], sr += a[r * W + col] * static_cast<double>(r), sc += a[r * W + col] * static_cast<double>(col);
+    c[static_cast<size_t>(n)] = sw > 0 ? std::make_pair(sr / sw, sc / sw)
+                                       : std::make_pair(static_cast<double>(pk / W), static_cast<double>(pk % W));
+  }
+  return c;
+}
+
 std::vector<double> grating_phases_at_centre(const std::vector<double>& resp, int64_t N, int64_t O, int64_t P,
                                              const std::vector<std::pair<double, double>>& centre, double wavelength) {
   ML_CHECK(N >= 1 && O >= 1 && P >= 4 && P % 2 == 0, "grating_phases_at_centre: ", N, " neurons, ", O,

@@ -38,6 +38,18 @@ namespace ml::analysis {
 // (O*P, H, W) gratings as above (mean 0.5, amplitude 0.35: SD ~0.25, as the training images).
 std::vector<float> v1_gratings(int64_t O, int64_t P, int64_t H, int64_t W, double wavelength);
 
+// The centre c of each neuron's receptive field from an energy map (N, H, W), >= 0 (fit_v1: the
+// squared gradient of the predicted rate with respect to the image, summed over test images): the
+// centroid of the map over the window x window square around its largest value, clipped at the
+// image edges; (row, col) per neuron; the peak pixel itself where the window holds no energy.
+// window odd, >= 1. The window must span the whole RF: an odd cell's map has two lobes lambda / 2
+// apart (3 px at the 6-px wavelength) and its peak is one of them, so a window narrower than the
+// cell (5 x 5 for the 9 x 9 cells) leaves most of the other lobe out and puts c ~1 px towards the
+// peak lobe: 60 degrees of grating phase per px, enough to move odd cells' re-referenced
+// responses towards an even cell's (tests/test_v1_grating_tuning.cpp measures both windows).
+std::vector<std::pair<double, double>> peak_window_centroid(const std::vector<double>& energy, int64_t N, int64_t H,
+                                                            int64_t W, int64_t window);
+
 // resp (O*P, N) to v1_gratings(O, P, ...); centre (row, col) per neuron. Returns (N, O, P): the
 // responses at phase psi_q = 2 pi q / P measured at the neuron's centre. P even, >= 4.
 std::vector<double> grating_phases_at_centre(const std::vector<double>& resp, int64_t N, int64_t O, int64_t P,

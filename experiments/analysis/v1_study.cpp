@@ -191,12 +191,12 @@ std::vector<double> cell_grating_orientation(const V1Truth& truth, int64_t H, in
 namespace {
 // In-silico receptive-field centre of every neuron: the mean over `k` test images of the squared
 // gradient of its predicted rate with respect to the image (BN in inference mode), then the
-// centroid of that map over the (2 half + 1)^2 window around its peak. Returns (row, col) per neuron.
-// half = 2 (5 x 5) is check 5's reported measure; the in-silico grating phases use half = 4 (the
-// cells' 9 x 9 extent), since a 5 x 5 window around the peak of an odd cell's two lobes (lambda / 2
-// = 3 px apart) covers one lobe and puts the centre ~1 px towards it, 60 degrees of grating phase.
+// centroid of that map over the window x window square around its peak (peak_window_centroid).
+// Returns (row, col) per neuron. window = 5 is check 5's reported measure; the in-silico grating
+// phases use fit_v1 --grating-centre-window (default 9, the cells' extent; see
+// peak_window_centroid for why a 5 x 5 window misplaces odd cells).
 std::vector<std::pair<double, double>> gradient_rf_centre(models::V1Model& m, const Tensor& images, int64_t k,
-                                                          int64_t half = 2) {
+                                                          int64_t window = 5) {
   const int64_t N = m.readout->neurons, H = images.size(2), W = images.size(3);
   const Device dev = m.readout->mask.device();
   const bool was = m.is_training();
@@ -216,20 +216,7 @@ std::vector<std::pair<double, double>> gradient_rf_centre(models::V1Model& m, co
   }
   m.zero_grad();
   m.train(was);
-  std::vector<std::pair<double, double>> c(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) {
-    const double* a = acc.data() + n * H * W;
-    int64_t pk = 0;
-    for (int64_t p = 1; p < H * W; ++p)
-      if (a[p] > a[pk]) pk = p;
-    double sw = 0, sr = 0, sc = 0;
-    for (int64_t r = std::max<int64_t>(0, pk / W - half); r <= std::min(H - 1, pk / W + half); ++r)
-      for (int64_t col = std::max<int64_t>(0, pk % W - half); col <= std::min(W - 1, pk % W + half); ++col)
-        sw += a[r * W + col], sr += a[r * W + col] * static_cast<double>(r), sc += a[r * W + col] * static_cast<double>(col);
-    c[static_cast<size_t>(n)] = sw > 0 ? std::make_pair(sr / sw, sc / sw)
-                                       : std::make_pair(static_cast<double>(pk / W), static_cast<double>(pk % W));
-  }
-  return c;
+  return peak_window_centroid(acc, N, H, W, window);
 }
 }  // namespace
 
@@ -385,6 +372,8 @@ json run_v1_study(const V1StudyConfig& c) {
            c.composite_centring, " must be a finite weight >= 0");
   ML_CHECK(c.blank_rf_centring >= 0 && std::isfinite(c.blank_rf_centring), "fit_v1: --centre-blank-rf ",
            c.blank_rf_centring, " must be a finite weight >= 0");
+  ML_CHECK(c.grating_centre_window >= 1 && c.grating_centre_window % 2 == 1, "fit_v1: --grating-centre-window ",
+           c.grating_centre_window, " is not an odd number >= 1");
   ML_CHECK(c.last_features >= 0, "fit_v1: --last-features ", c.last_features, " is negative");
   if (c.last_features > 0) preset.equivariant.features.back() = c.last_features;
   ML_CHECK(c.train_fraction > 0 && c.train_fraction <= 1, "fit_v1: --train-fraction ", c.train_fraction,
@@ -764,11 +753,11 @@ json run_v1_study(const V1StudyConfig& c) {
       mj["position_error_gradient_rf_median_px"] = median(rf_err);
       // In-silico types (v1_grating_tuning.h; not the pinned check 3): the model's responses to the
       // gratings, phases re-referenced to each neuron's gradient-RF centre (no truth used), aligned
-      // to the preferred grating; k-means as check 3 (centres: the 9 x 9 centroid, see
-      // gradient_rf_centre; the 5 x 5 one reported beside). Beside: the same with the true centres (how
-      // much the centre estimate costs) and without the 180-degree reflection; and T4's tuning
-      // flatness (max / min over orientations of the phase-averaged response), the in-silico
-      // counterpart of check 4's readout flatness.
+      // to the preferred grating; k-means as check 3 (centres: the centroid over
+      // --grating-centre-window, default 9 x 9, see gradient_rf_centre; the 5 x 5 one reported
+      // beside). Beside: the same with the true centres (how much the centre estimate costs) and
+      // without the 180-degree reflection; and T4's tuning flatness (max / min over orientations of
+      // the phase-averaged response), the in-silico counterpart of check 4's readout flatness.
       std::vector<int> cl_gr;
       std::vector<double> gr_flat(static_cast<size_t>(N)), gr_phase(static_cast<size_t>(N));
       {
@@ -778,8 +767,9 @@ json run_v1_study(const V1StudyConfig& c) {
         const std::vector<double> resp(pv.begin(), pv.end());
         std::vector<std::pair<double, double>> tc(static_cast<size_t>(N));
         for (int64_t n = 0; n < N; ++n) tc[static_cast<size_t>(n)] = {truth.cy[static_cast<size_t>(n)], truth.cx[static_cast<size_t>(n)]};
-        const auto rfc9 = gradient_rf_centre(m, d.test_images, 20, 4);
-        const auto rel = grating_phases_at_centre(resp, N, kGratingOri, kGratingPhase, rfc9, 6.0);
+        const auto rfcw = gradient_rf_centre(m, d.test_images, 20, c.grating_centre_window);
+        const auto rel = grating_phases_at_centre(resp, N, kGratingOri, kGratingPhase, rfcw, 6.0);
+        mj["grating_centre_window"] = c.grating_centre_window;
         const auto rel5 = grating_phases_at_centre(resp, N, kGratingOri, kGratingPhase, rfc, 6.0);
         mj["ari_in_silico_gratings_5x5_centres"] =
             types_ari(align_grating_tuning(rel5, N, kGratingOri, kGratingPhase, true).descriptor, N,

@@ -61,6 +61,10 @@ struct V1StudyConfig {
   // fit_v1 --centre-blank-rf W: weight of models::blank_rf_centring_penalty (the centroid of every
   // last-layer channel's gradient receptive field at a blank image; not in the paper; 0 = off).
   float blank_rf_centring = 0.f;
+  // fit_v1 --grating-centre-window: side (odd, px) of the square around the peak of each model
+  // neuron's gradient-RF energy over which its centre is taken for the in-silico grating types
+  // (peak_window_centroid); 9 = the simulated cells' extent. The 5 x 5 result is reported beside.
+  int64_t grating_centre_window = 9;
   std::vector<double> sweep_values;  // run_v1_sweep: these feature counts / fractions instead of the preset's
 };
 
