@@ -746,7 +746,7 @@ TEST_CASE("train_frozen's optimiser: one SGD step from a steep start closes a Re
   // feeds a ReLU, the loss k (relu(w) − a)² is steep at the start w = 1 (gradient 2k(1 − a) = 500).
   // SGD at lr 1e-2 jumps to w = 1 − 5 = −4: the ReLU is closed, the gradient is exactly 0 from
   // then on and the loss stays at k a² = 125 (momentum only pushes w further down). Adam's step is
-  // at most about lr per coordinate, so it walks down to a = 0.5 and stays near it.
+  // about lr whatever the gradient's size, so at lr 0.05 it walks down to a = 0.5 and stays near it.
   const double k = 500, a = 0.5;
   const Tensor images = Tensor::zeros({8, 1, 1, 1});
   const Tensor labels = Tensor::zeros({8}, DType::I32);
@@ -809,6 +809,9 @@ TEST_CASE("equivalence with replicates: seed and variant stitches, maps on the f
   CHECK(map_learning_rate(o) == 1e-3);  // Adam's default; SGD's is the Siamese lr
   o.map_lr = 0.02;
   CHECK(map_learning_rate(o) == 0.02);
+  CHECK(stitch_learning_rate(o) == 0.02);  // the stitches follow the maps unless given their own
+  o.stitch_lr = 0.03;
+  CHECK(stitch_learning_rate(o) == 0.03);
   const std::vector<EquivalenceNet> nets{{"v", &a, "v", 0}, {"v_seed1", &a2, "v", 1}, {"w", &b, "w", 0}};
   const EquivalenceResult r = run_equivalence(nets, x, labels, o);
   // Maps on v and w only (replicate 0): 1 tap x 1 transform x {original, none, pg, ridge, fs_k1, task}.

@@ -79,6 +79,9 @@ def optimiser_text(meta):
     lr = meta.get("map_lr", meta.get("lr", math.nan))
     scale = meta.get("map_init_scale", 1.0)
     text = f"task maps and stitches trained with {'Adam' if opt == 'adam' else 'SGD'} at lr {lr:g}"
+    stitch_lr = meta.get("stitch_lr", lr)
+    if stitch_lr and stitch_lr != lr:
+        text += f" (stitches {stitch_lr:g})"
     if opt == "adam":
         text += (" (as the demo's nets were trained; the paper's SGD with MatConvNet's defaults closes every ReLU "
                  "path of ψ in one step from the Xavier start at some taps: a labelled choice)")
@@ -92,11 +95,9 @@ def optimiser_text(meta):
 
 
 def optimiser_short(meta):
-    """optimiser_text in a figure title's length."""
+    """The stitches' optimiser in a figure title's length (stitches always start from Xavier)."""
     opt = "Adam" if meta.get("map_optimizer", "sgd") == "adam" else "SGD"
-    scale = meta.get("map_init_scale", 1.0)
-    start = "Xavier start" if scale == 1 else f"{scale:g} × Xavier start (labelled deviation)"
-    return f"{opt} lr {meta.get('map_lr', meta.get('lr', math.nan)):g}, {start}"
+    return f"{opt} lr {meta.get('stitch_lr') or meta.get('map_lr', meta.get('lr', math.nan)):g}, Xavier start"
 
 
 def plot_hog(hog, out):
@@ -164,7 +165,7 @@ def method_error(maps, net, tap, g, method):
     return math.nan
 
 
-def plot_maps(maps, out):
+def plot_maps(maps, out, meta=None):
     nets, gs, taps = ordered(r["net"] for r in maps), ordered(r["transform"] for r in maps), ordered(r["tap"] for r in maps)
     fig, axes = plt.subplots(len(nets), len(gs), figsize=(3.4 * len(gs), 2.8 * len(nets)), squeeze=False, sharey=True)
     x = np.arange(len(taps))
@@ -183,7 +184,13 @@ def plot_maps(maps, out):
             if j == 0:
                 ax.set_ylabel("top-1 error")
     axes[0, 0].legend(fontsize=6)
-    fig.suptitle("Equivariance maps M_g: task error with the map inserted at each tap (fed g⁻¹x)")
+    task = ""
+    if meta and any(r["method"] == "task" for r in maps):
+        opt = "Adam" if meta.get("map_optimizer", "sgd") == "adam" else "SGD"
+        scale = meta.get("map_init_scale", 1.0)
+        task = (f"; task map: {opt} lr {meta.get('map_lr', meta.get('lr', math.nan)):g} from "
+                + ("Xavier" if scale == 1 else f"{scale:g} × Xavier (labelled deviation)"))
+    fig.suptitle(f"Equivariance maps M_g: task error with the map inserted at each tap (fed g⁻¹x){task}", fontsize=9)
     fig.tight_layout()
     return mp.save_fig(fig, out)
 
@@ -649,7 +656,7 @@ def main():
     ap.add_argument("dir", metavar="DIR")
     a = ap.parse_args()
     maps, inv, st, hog, meta = read(a.dir)
-    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png")) if maps else None,
+    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png"), meta) if maps else None,
             plot_invariant(inv, os.path.join(a.dir, "invariant_channels.png")) if inv else None,
             plot_stitching(st, os.path.join(a.dir, "stitching.png"), meta) if st else None,
             plot_rotation_sweep(maps, os.path.join(a.dir, "rotation_sweep.png")) if maps else None,

@@ -55,6 +55,8 @@ double map_learning_rate(const EquivalenceOptions& o) {
   return o.map_optimizer == FrozenOptimizer::Adam ? 1e-3 : o.lr;
 }
 
+double stitch_learning_rate(const EquivalenceOptions& o) { return o.stitch_lr > 0 ? o.stitch_lr : map_learning_rate(o); }
+
 EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const Tensor& images, const Tensor& labels,
                                   const EquivalenceOptions& o) {
   ML_CHECK(!nets.empty(), "equivalence: no networks");
@@ -272,7 +274,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         so.epochs = o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs;
         so.batch = o.batch;
         so.optimizer = o.map_optimizer;
-        so.lr = map_lr;
+        so.lr = stitch_learning_rate(o);
         so.seed = o.seed + static_cast<uint64_t>(k);
         so.progress = o.progress;
         so.patience = o.patience;

@@ -45,6 +45,7 @@ struct EquivalenceOptions {
   // nets were trained). map_lr 0: `lr` with SGD, 1e-3 with Adam.
   FrozenOptimizer map_optimizer = FrozenOptimizer::SGD;
   double map_lr = 0;
+  double stitch_lr = 0;                 // the stitches' learning rate; 0: the maps' (map_learning_rate)
   bool task_maps = true;                // train the transformation layer (the slow part)
   bool siamese = true;                  // the Siamese ℓ2 maps, CONV L2 and RELU L2 (§5.1.3)
   int64_t siamese_epochs = 2;           // over precomputed feature pairs (cheap: no ψ)
@@ -95,6 +96,8 @@ struct EquivalenceResult {
 
 // The learning rate the maps and stitches train with (map_lr, else the optimiser's default).
 double map_learning_rate(const EquivalenceOptions& o);
+// The learning rate the stitches train with (stitch_lr, else map_learning_rate).
+double stitch_learning_rate(const EquivalenceOptions& o);
 
 // images (N, C, S, S) in [0, 1] and labels int32 (N): the first fit_images train the maps, the
 // next test_images measure them (both counts are clipped to what is there, in that order).

@@ -112,8 +112,10 @@ struct TaskTrainOptions {
   // from the full Xavier start is a smaller step: SGD at lr 1e-3 (fitting-set error 0.238 after
   // 3 epochs) or Adam at 1e-3 — the optimiser the demo's nets were trained with, which the
   // science file's "SGD as used to train the nets" would read as (0.170 after 2 epochs). That
-  // is the `optimizer` option (session 6: with Adam 1e-3 the full Xavier start trains at every
-  // tap measured, so the cpu preset uses it and needs no init deviation).
+  // is the `optimizer` option. Session 6 (this session's demo sym net, rot90): Adam 1e-3 from full
+  // Xavier 0.213 / 0.152 / 0.197 at conv2_1 / pool1 / pool2, against SGD 1e-2 from 0.1 x Xavier
+  // 0.233 / 0.193 / 0.202 and SGD from full Xavier 0.279 / 0.288 / 0.210 (ℓ2 ratios 7506 and
+  // 218: far off); Adam at 3e-3 kills the conv2_1 map (0.903). The cpu preset uses Adam 1e-3.
   double init_scale = 1.0;
 };
 // images (N, C, S, S) in [0, 1], labels int32 (N). `init` is the starting map (Xavier when its

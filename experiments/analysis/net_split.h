@@ -43,10 +43,11 @@ Tensor normalise(const AnalysisNet& net, const Tensor& images);
 //         trained (train --optimizer adam), the other reading of the paper's "SGD as used to
 //         train the nets". From the pinned full Xavier start of a map into a sharp ψ, SGD at lr
 //         1e-2 can close every ReLU path of ψ in one step (gradient exactly 0 from then on; a
-//         vgg_small conv2_1 rot90 task map, bench/RESULTS.md sessions 5 and 6); Adam's step is
-//         bounded by lr per coordinate, so it cannot.
-// loss(xb, yb) returns one batch's scalar loss. loss(xb, yb) returns one batch's scalar loss. A loss that is not finite throws,
-// naming `what`, so a diverged run writes nothing that looks complete.
+//         vgg_small conv2_1 rot90 task map, bench/RESULTS.md sessions 5 and 6). Adam's first
+//         steps move every coordinate by about lr whatever the gradient's size: at 1e-3 that
+//         map trains (0.213), at 3e-3 it dies too (0.903) — the step size is what matters.
+// loss(xb, yb) returns one batch's scalar loss. A loss that is not finite throws, naming
+// `what`, so a diverged run writes nothing that looks complete.
 //
 // Early stopping (our choice; the paper trains a fixed 5 or 7 epochs of 2·10⁵ samples): with
 // `validate` set, after every epoch validate() returns the loss on held-out data; training stops

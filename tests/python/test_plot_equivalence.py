@@ -89,6 +89,7 @@ def make(d, good=True, seed_err=None, pair_column=True, optimizer="adam"):
                                  "train_seed": 1, "maps": False}],
                    "transforms": ["hflip", "vflip", "rot90"], "sweep": ["rot30", "rot60"], "preset": "cpu",
                    "stitch_seeds": 3, "map_optimizer": optimizer, "map_lr": 1e-3 if optimizer == "adam" else 1e-2,
+                   "stitch_lr": 3e-3 if optimizer == "adam" else 1e-2,
                    "map_init_scale": 1.0 if optimizer == "adam" else 0.1}, f)
     return d
 
@@ -122,7 +123,7 @@ class PlotEquivalenceTest(unittest.TestCase):
         self.assertIn("| within | sym pool2 | sym conv1_1 | 3 | 0.120 ± 0.010 | 0.100 |", text)
         self.assertIn("| seed | sym_seed1 pool1 | sym pool1 | 3 | 0.120 ± 0.010 | 0.100 |", text)
         # The optimiser of the maps and stitches is stated, labelled against the paper's SGD.
-        self.assertIn("trained with Adam at lr 0.001 (as the demo's nets were trained", text)
+        self.assertIn("trained with Adam at lr 0.001 (stitches 0.003) (as the demo's nets were trained", text)
         self.assertIn("from the pinned Xavier start", text)
         bad = make(os.path.join(self.tmp, "bad"), good=False)
         self.assertEqual(run(bad).returncode, 0)
