@@ -6,6 +6,8 @@
 #include <Eigen/Dense>
 
 #include <cmath>
+#include <fstream>
+#include <map>
 #include <memory>
 
 #include "engine/nn/layers.h"
@@ -737,4 +739,104 @@ TEST_CASE("stitching a post-ReLU layer with a large mean to itself, in standardi
   MESSAGE("self-stitch error: standardised ", e, ", raw features ", raw);
   CHECK(e < 0.1);
   CHECK(raw < 0.1);
+}
+
+TEST_CASE("train_frozen's optimiser: one SGD step from a steep start closes a ReLU for good, Adam trains") {
+  // The mechanism of the dead task map (bench/RESULTS.md sessions 5-6) in one parameter: a map w
+  // feeds a ReLU, the loss k (relu(w) − a)² is steep at the start w = 1 (gradient 2k(1 − a) = 500).
+  // SGD at lr 1e-2 jumps to w = 1 − 5 = −4: the ReLU is closed, the gradient is exactly 0 from
+  // then on and the loss stays at k a² = 125 (momentum only pushes w further down). Adam's step is
+  // about lr whatever the gradient's size, so at lr 0.05 it walks down to a = 0.5 and stays near it.
+  const double k = 500, a = 0.5;
+  const Tensor images = Tensor::zeros({8, 1, 1, 1});
+  const Tensor labels = Tensor::zeros({8}, DType::I32);
+  auto train = [&](FrozenOptimizer opt, double lr, Tensor& w) {
+    w = Tensor::full({1}, 1.f);
+    w.requires_grad_(true);
+    Generator gen(5);
+    FrozenTrainOptions fo;
+    fo.optimizer = opt, fo.lr = lr, fo.epochs = 5, fo.batch = 1, fo.what = "one-parameter map";
+    auto loss = [&](const Tensor&, const Tensor&) {
+      return mul(square(sub(relu(w), Tensor::full({1}, static_cast<float>(a)))), Tensor::full({1}, static_cast<float>(k)));
+    };
+    train_frozen({w}, images, labels, gen, fo, [&](const Tensor& x, const Tensor& y) { return sum(loss(x, y)); });
+    // The loss and its gradient where training left w.
+    w.zero_grad();
+    Tensor l = sum(loss(images, labels));
+    l.backward();
+    return std::make_pair(l.item(), static_cast<double>(w.grad().to_vector()[0]));
+  };
+  Tensor w_sgd, w_adam;
+  const auto [l_sgd, g_sgd] = train(FrozenOptimizer::SGD, 1e-2, w_sgd);
+  const auto [l_adam, g_adam] = train(FrozenOptimizer::Adam, 0.05, w_adam);
+  MESSAGE("SGD: w ", w_sgd.to_vector()[0], ", loss ", l_sgd, "; Adam: w ", w_adam.to_vector()[0], ", loss ", l_adam);
+  CHECK(w_sgd.to_vector()[0] < 0.f);
+  CHECK(l_sgd == doctest::Approx(k * a * a));  // stuck: relu(w) = 0 exactly
+  CHECK(g_sgd == 0.0);
+  CHECK(w_adam.to_vector()[0] > 0.f);
+  // Adam with a constant lr ends oscillating about a = 0.5 by about one step (w 0.550 here):
+  // within two steps, k (2 lr)² = 5, against the 125 SGD is stuck at.
+  CHECK(l_adam < k * 0.1 * 0.1);
+  // Named errors for an optimiser the maps do not know; the names round-trip.
+  CHECK(parse_frozen_optimizer("adam") == FrozenOptimizer::Adam);
+  CHECK(parse_frozen_optimizer("sgd") == FrozenOptimizer::SGD);
+  CHECK(std::string(frozen_optimizer_name(FrozenOptimizer::Adam)) == "adam");
+  CHECK_THROWS_WITH_AS(parse_frozen_optimizer("rmsprop", "--map-optimizer"),
+                       doctest::Contains("--map-optimizer must be sgd or adam, got 'rmsprop'"), std::exception);
+}
+
+TEST_CASE("equivalence with replicates: seed and variant stitches, maps on the first replicate, the optimiser") {
+  Generator gen(9);
+  const int64_t S = 10, C = 3;
+  // a and a2: one "variant" from two seeds; b another variant.
+  AnalysisNet a = symmetric_net(S, C, 4, gen), a2 = symmetric_net(S, C, 4, gen), b = symmetric_net(S, C, 4, gen);
+  const Tensor x = Tensor::uniform({100, 1, S, S}, 0.f, 1.f, gen);
+  Tensor labels = Tensor::empty({100}, DType::I32);
+  NetSplit sa(a, "relu");
+  const auto am = argmax(sa.psi(sa.phi(normalise(a, x)))).to_vector_i32();
+  for (int64_t i = 0; i < 100; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  EquivalenceOptions o;
+  o.taps = {"relu"};
+  o.transforms = {"vflip"};
+  o.fit_images = 60;
+  o.test_images = 40;
+  o.fs_k = {1};
+  o.task_epochs = 1;
+  o.siamese = false;
+  o.stitch_taps = {"conv", "relu"};
+  o.progress = false;
+  o.map_optimizer = FrozenOptimizer::Adam;
+  CHECK(map_learning_rate(o) == 1e-3);  // Adam's default; SGD's is the Siamese lr
+  o.map_lr = 0.02;
+  CHECK(map_learning_rate(o) == 0.02);
+  CHECK(stitch_learning_rate(o) == 0.02);  // the stitches follow the maps unless given their own
+  o.stitch_lr = 0.03;
+  CHECK(stitch_learning_rate(o) == 0.03);
+  const std::vector<EquivalenceNet> nets{{"v", &a, "v", 0}, {"v_seed1", &a2, "v", 1}, {"w", &b, "w", 0}};
+  const EquivalenceResult r = run_equivalence(nets, x, labels, o);
+  // Maps on v and w only (replicate 0): 1 tap x 1 transform x {original, none, pg, ridge, fs_k1, task}.
+  CHECK(r.maps.size() == 2 * 6);
+  for (const MapRow& m : r.maps) CHECK(m.net != "v_seed1");
+  std::map<std::string, int> kinds;
+  for (const StitchRow& s : r.stitching) {
+    ++kinds[s.pair];
+    if (s.pair == "within") CHECK((s.from_net == "v" && s.to_net == "v"));
+    if (s.pair == "seed") CHECK(((s.from_net == "v" && s.to_net == "v_seed1") || (s.from_net == "v_seed1" && s.to_net == "v")));
+    if (s.pair == "variant") CHECK(((s.from_net == "v" && s.to_net == "w") || (s.from_net == "w" && s.to_net == "v")));
+    if (s.pair != "within") CHECK(s.from_tap == s.to_tap);
+  }
+  // 2 x 2 layer pairs within v; v <-> v_seed1 and v <-> w at both taps; v_seed1 and w are not paired.
+  CHECK(kinds == std::map<std::string, int>{{"within", 4}, {"seed", 4}, {"variant", 4}});
+  testing::TempDir dir("equivalence_replicates");
+  write_equivalence(r, dir.path.string());
+  std::ifstream f(dir.path / "stitching.csv");
+  std::string header;
+  std::getline(f, header);
+  CHECK(header == "from_net,from_tap,to_net,to_tap,pair,seed,top1,baseline_from,baseline_to,epochs_run,best_epoch");
+  // Every replicate's maps with replicate_maps; two nets with one label are refused by name.
+  o.replicate_maps = true;
+  o.stitching = false;
+  CHECK(run_equivalence(nets, x, labels, o).maps.size() == 3 * 6);
+  CHECK_THROWS_WITH_AS(run_equivalence({{"v", &a}, {"v", &a2}}, x, labels, o),
+                       doctest::Contains("two networks are labelled 'v'"), std::exception);
 }

@@ -8,7 +8,8 @@ networks' part) and DIR/hog_regression.csv (the HOG part), whichever the run wro
 uncompensated, P_g only, and the maps learned by ridge, forward selection and the task loss,
 one panel per network and transformation), DIR/hog_regression.png (Fig. 6 analogue),
 DIR/invariant_channels.png (Tab. 3 analogue),
-DIR/stitching.png (Tab. 5-6 analogue: mean over the stitch seeds, ± SD where there are several),
+DIR/stitching.png (Tab. 5-6 analogue: mean over the stitch seeds, ± SD where there are several; beside it
+the stitches between networks, seed → seed and variant ↔ variant, against the receiving net's own error),
 DIR/rotation_sweep.png (Fig. 11 analogue, when two or more rotation angles were run) and DIR/report.md with a computed verdict per claim of
 the paper (§8-§9 of the science file). Prints the paths it wrote. A missing or malformed input
 exits with status 2 and one line.
@@ -42,11 +43,61 @@ def read(d):
             st = mp.read_csv(os.path.join(d, "stitching.csv"), {"from_net": str, "from_tap": str, "to_net": str,
                                                                 "to_tap": str, "seed": int, "top1": float,
                                                                 "baseline_from": float, "baseline_to": float})
+            for r in st:
+                r["pair"] = pair_kind(r, meta)
     if os.path.exists(os.path.join(d, "hog_regression.csv")) or meta.get("hog_stimuli"):
         hog = mp.read_csv(os.path.join(d, "hog_regression.csv"), {"transform": str, "method": str, "m": int,
                                                                    "hellinger": float, "param": float,
                                                                    "seconds": float})
     return maps, inv, st, hog, meta
+
+
+PAIR_KINDS = ("within", "seed", "variant")
+
+
+def pair_kind(row, meta):
+    """A stitch's kind: "within" (a network into itself), "seed" (two replicates of one variant:
+    different training seeds), "variant" (two variants' networks). The driver writes it in the
+    `pair` column; outputs without it (session 5 and before) are read from the labels and the
+    networks' variants in equivalence.json (a network without a variant is its own)."""
+    given = (row.get("pair") or "").strip()
+    if given:
+        if given not in PAIR_KINDS:
+            raise mp.InputError(f"stitching.csv: pair {given!r} is not one of {', '.join(PAIR_KINDS)}")
+        return given
+    if row["from_net"] == row["to_net"]:
+        return "within"
+    variant = {n["label"]: n.get("variant", n["label"]) for n in meta.get("networks", [])}
+    same = variant.get(row["from_net"], row["from_net"]) == variant.get(row["to_net"], row["to_net"])
+    return "seed" if same else "variant"
+
+
+def optimiser_text(meta):
+    """How the task maps and stitches were trained, labelled against the pinned choice (SGD with
+    MatConvNet's defaults from the full Xavier start)."""
+    opt = meta.get("map_optimizer", "sgd")
+    lr = meta.get("map_lr", meta.get("lr", math.nan))
+    scale = meta.get("map_init_scale", 1.0)
+    text = f"task maps and stitches trained with {'Adam' if opt == 'adam' else 'SGD'} at lr {lr:g}"
+    stitch_lr = meta.get("stitch_lr", lr)
+    if stitch_lr and stitch_lr != lr:
+        text += f" (stitches {stitch_lr:g})"
+    if opt == "adam":
+        text += (" (as the demo's nets were trained; the paper's SGD with MatConvNet's defaults closes every ReLU "
+                 "path of ψ in one step from the Xavier start at some taps: a labelled choice)")
+    else:
+        text += " (momentum 0.9, weight decay 5·10⁻⁴: the paper's)"
+    if scale == 1:
+        text += ", from the pinned Xavier start"
+    else:
+        text += f", task maps from {scale:g} × Xavier (a labelled deviation from the pinned Xavier start)"
+    return text
+
+
+def optimiser_short(meta):
+    """The stitches' optimiser in a figure title's length (stitches always start from Xavier)."""
+    opt = "Adam" if meta.get("map_optimizer", "sgd") == "adam" else "SGD"
+    return f"{opt} lr {meta.get('stitch_lr') or meta.get('map_lr', meta.get('lr', math.nan)):g}, Xavier start"
 
 
 def plot_hog(hog, out):
@@ -114,7 +165,7 @@ def method_error(maps, net, tap, g, method):
     return math.nan
 
 
-def plot_maps(maps, out):
+def plot_maps(maps, out, meta=None):
     nets, gs, taps = ordered(r["net"] for r in maps), ordered(r["transform"] for r in maps), ordered(r["tap"] for r in maps)
     fig, axes = plt.subplots(len(nets), len(gs), figsize=(3.4 * len(gs), 2.8 * len(nets)), squeeze=False, sharey=True)
     x = np.arange(len(taps))
@@ -133,7 +184,13 @@ def plot_maps(maps, out):
             if j == 0:
                 ax.set_ylabel("top-1 error")
     axes[0, 0].legend(fontsize=6)
-    fig.suptitle("Equivariance maps M_g: task error with the map inserted at each tap (fed g⁻¹x)")
+    task = ""
+    if meta and any(r["method"] == "task" for r in maps):
+        opt = "Adam" if meta.get("map_optimizer", "sgd") == "adam" else "SGD"
+        scale = meta.get("map_init_scale", 1.0)
+        task = (f"; task map: {opt} lr {meta.get('map_lr', meta.get('lr', math.nan)):g} from "
+                + ("Xavier" if scale == 1 else f"{scale:g} × Xavier (labelled deviation)"))
+    fig.suptitle(f"Equivariance maps M_g: task error with the map inserted at each tap (fed g⁻¹x){task}", fontsize=9)
     fig.tight_layout()
     return mp.save_fig(fig, out)
 
@@ -176,7 +233,7 @@ def mean_sd(mean, sd):
     return fmt(mean, 3) if math.isnan(sd) else f"{fmt(mean, 3)} ± {fmt(sd, 3)}"
 
 
-def plot_stitching(st, out):
+def plot_stitching(st, out, meta=None):
     if not st:
         return None
     first = st[0]["from_net"]
@@ -189,7 +246,11 @@ def plot_stitching(st, out):
         M[taps.index(k[1]), taps.index(k[3])] = v[0]
         SD[taps.index(k[1]), taps.index(k[3])] = v[1]
     seeds = max(v[2] for v in inner.values())
-    fig, ax = plt.subplots(figsize=(1.3 * len(taps) + 2.5, 1.0 * len(taps) + 1.5))
+    kinds = pair_kinds(st)
+    between = {k: v for k, v in groups.items() if kinds[k] in ("seed", "variant")}
+    fig, axes = plt.subplots(1, 2 if between else 1, squeeze=False,
+                             figsize=(1.3 * len(taps) + 2.5 + (5.0 if between else 0), 1.0 * len(taps) + 1.5))
+    ax = axes[0, 0]
     im = ax.imshow(M, cmap="viridis", vmin=0, vmax=1)
     for i in range(len(taps)):
         for j in range(len(taps)):
@@ -204,8 +265,33 @@ def plot_stitching(st, out):
     fig.colorbar(im, ax=ax, label="top-1 error")
     base = next(iter(inner.values()))[3]
     ax.set_title(f"Stitching {first} into itself (baseline {fmt(base, 3)}; mean of {seeds} seed(s))", fontsize=9)
+    if between:
+        # Per layer, each (A, B) stitch's error above B's own (mean over the stitch seeds):
+        # seed → seed (nets of one recipe from different training seeds) and variant ↔ variant.
+        bx = axes[0, 1]
+        btaps = ordered(k[1] for k in between)
+        for off, kind, color in ((-0.15, "seed", "tab:green"), (0.15, "variant", "tab:blue")):
+            pts = [(btaps.index(k[1]) + off, v[0] - v[3]) for k, v in between.items() if kinds[k] == kind]
+            if pts:
+                bx.plot([p[0] for p in pts], [p[1] for p in pts], "o", ms=4, color=color, alpha=0.7,
+                        label=f"{kind} → {kind}" if kind == "seed" else "variant ↔ variant")
+        bx.axhline(0, color="k", lw=0.8)
+        bx.axhline(0.05, color="k", ls=":", lw=0.8, label="5 points")
+        bx.set_xticks(range(len(btaps)))
+        bx.set_xticklabels(btaps, rotation=45)
+        bx.set_ylabel("Franken-net error − B's own")
+        bx.legend(fontsize=7)
+        bx.set_title("Between networks, same layer (mean over stitch seeds)", fontsize=9)
+    if meta:
+        fig.suptitle(f"Stitches: {optimiser_short(meta)}", fontsize=8)
     fig.tight_layout()
     return mp.save_fig(fig, out)
+
+
+def pair_kinds(st):
+    """{(from_net, from_tap, to_net, to_tap): pair kind} of the stitching rows."""
+    return {(r["from_net"], r["from_tap"], r["to_net"], r["to_tap"]): r.get("pair") or
+            ("within" if r["from_net"] == r["to_net"] else "variant") for r in st}
 
 
 def rotation_angle(g):
@@ -329,7 +415,7 @@ def verdicts(maps, inv, st):
     if sweep:
         out.append(sweep)
     for v in (cheap_transforms_verdict(maps, spatial), invariant_by_transform_verdict(inv, spatial),
-              across_nets_verdict(st)):
+              across_nets_verdict(st), seed_verdict(st)):
         if v:
             out.append(v)
     return out
@@ -389,14 +475,32 @@ def invariant_by_transform_verdict(inv, spatial):
 
 def across_nets_verdict(st):
     """§6 / Tab. 5: networks trained on the same data are compatible: a 1 x 1 stitch from one net's
-    layer into another's same layer comes close to the receiving net's own error."""
+    layer into another's same layer comes close to the receiving net's own error. Read on the
+    stitches between variants (sym ↔ asym, the main network of each)."""
+    return between_verdict(st, "variant",
+                           "stitching between networks at the same layer comes close to the receiving net's own "
+                           "error (Tab. 5)",
+                           "Needs stitches between two variants' networks (two or more --net labels).")
+
+
+def seed_verdict(st):
+    """§9 C seed → seed: networks of one recipe trained from different seeds are stitchable with
+    little loss (the paper's nets of one architecture and data, Tab. 5's diagonal)."""
     if not st:
         return None
-    across = {k: v for k, v in stitch_groups(st).items() if k[0] != k[2] and k[1] == k[3]}
-    claim = "stitching between networks at the same layer comes close to the receiving net's own error (Tab. 5)"
-    if not across:
-        return (claim, "inconclusive", "Needs stitches between two networks (two or more --net).")
+    return between_verdict(st, "seed",
+                           "networks trained from different seeds are stitchable with little loss (seed → seed)",
+                           "Needs two training seeds of one variant (a --net label given twice).")
+
+
+def between_verdict(st, kind, claim, needs):
+    if not st:
+        return None
+    kinds = pair_kinds(st)
     groups = stitch_groups(st)
+    across = {k: v for k, v in groups.items() if kinds[k] == kind and k[1] == k[3]}
+    if not across:
+        return (claim, "inconclusive", needs)
     diag = [v for k, v in groups.items() if k[0] == k[2] and k[1] == k[3]]
     if diag and float(np.mean([v[0] - v[3] for v in diag])) > 0.05:
         # As for the layer order: when a net's layer cannot even be stitched into itself, the
@@ -410,9 +514,10 @@ def across_nets_verdict(st):
     word = "agrees" if len(close) >= 0.75 * len(gaps) else ("inconclusive" if close else "does not agree")
     worst = max(across.items(), key=lambda kv: kv[1][0] - kv[1][3])
     return (claim, word,
-            f"Rule: agrees when ≥ 75 % of the (A, B, layer) stitches, mean over seeds, are within 5 points of B's own "
-            f"error; here {len(close)} of {len(gaps)} (mean excess {fmt(float(np.mean(gaps)), 3)}; worst "
-            f"{worst[0][0]} → {worst[0][2]} at {worst[0][1]}: {fmt(worst[1][0], 3)} against {fmt(worst[1][3], 3)}).")
+            f"Rule: agrees when ≥ 75 % of the ({kind} pair A → B, layer) stitches, mean over the stitch seeds, are "
+            f"within 5 points of B's own error; here {len(close)} of {len(gaps)} (mean excess "
+            f"{fmt(float(np.mean(gaps)), 3)}; worst {worst[0][0]} → {worst[0][2]} at {worst[0][1]}: "
+            f"{fmt(worst[1][0], 3)} against {fmt(worst[1][3], 3)}).")
 
 
 def sweep_verdict(maps):
@@ -471,7 +576,9 @@ def completeness(d, maps, inv, st, hog, meta, figs):
     stitched pair."""
     missing = []
     if maps:
-        nets, taps = [n["label"] for n in meta["networks"]], ordered(r["tap"] for r in maps)
+        # Replicates beyond the first of a variant run the maps only with --replicate-maps.
+        nets = [n["label"] for n in meta["networks"] if n.get("maps", True)]
+        taps = ordered(r["tap"] for r in maps)
         have = {(r["net"], r["tap"], r["transform"], r["method"]) for r in maps}
         methods = ["original", "none", "ridge"] + (["task"] if any(r["method"] == "task" for r in maps) else [])
         for i, n in enumerate(nets):
@@ -509,7 +616,8 @@ def report(d, maps, inv, st, hog, meta, figs):
     lines = ["# Equivariance and equivalence (Lenc & Vedaldi) on the demo's networks", "",
              f"Networks: {', '.join(n['label'] + ' (' + n['network'] + ')' for n in meta['networks']) or 'none'}. "
              f"Preset {meta.get('preset', '?')}: {meta.get('fit_images', '?')} fitting and {meta.get('test_images', '?')} "
-             f"test images, transforms {', '.join(meta['transforms'])}, m = {meta.get('m', '?')}.", ""]
+             f"test images, transforms {', '.join(meta['transforms'])}, m = {meta.get('m', '?')}; "
+             f"{optimiser_text(meta)}.", ""]
     if meta.get("label_free_images"):
         lines += [f"Label-free mode on {meta['label_free_images']}: labels are {meta.get('labels', '?')}, so every "
                   "top-1/top-2 'error' is the disagreement with the network's own decision on the untransformed "
@@ -528,9 +636,15 @@ def report(d, maps, inv, st, hog, meta, figs):
         lines += ["- The networks' part was not run (no --net/--untrained)."]
     if st:
         lines += ["", "## Stitching (top-1 error, mean ± SD over the stitch seeds)", "",
-                  "| from | to | seeds | Franken-net | B's own |", "|---|---|---|---|---|"]
-        for (fn, ft, tn, tt), (mean, sd, n, base) in stitch_groups(st).items():
-            lines += [f"| {fn} {ft} | {tn} {tt} | {n} | {mean_sd(mean, sd)} | {fmt(base, 3)} |"]
+                  "Pairs: within (a network into itself), seed (two training seeds of one variant), variant "
+                  "(two variants' networks).", "",
+                  "| pair | from | to | seeds | Franken-net | B's own |", "|---|---|---|---|---|---|"]
+        kinds = pair_kinds(st)
+        groups = stitch_groups(st)
+        for kind in PAIR_KINDS:
+            for (fn, ft, tn, tt), (mean, sd, n, base) in groups.items():
+                if kinds[(fn, ft, tn, tt)] == kind:
+                    lines += [f"| {kind} | {fn} {ft} | {tn} {tt} | {n} | {mean_sd(mean, sd)} | {fmt(base, 3)} |"]
     if not hog:
         lines += ["", "The HOG part was not run (no --hog-stimuli)."]
     lines += [""] + completeness(d, maps, inv, st, hog, meta, figs)[0] + [""]
@@ -542,9 +656,9 @@ def main():
     ap.add_argument("dir", metavar="DIR")
     a = ap.parse_args()
     maps, inv, st, hog, meta = read(a.dir)
-    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png")) if maps else None,
+    figs = [plot_maps(maps, os.path.join(a.dir, "equivalence.png"), meta) if maps else None,
             plot_invariant(inv, os.path.join(a.dir, "invariant_channels.png")) if inv else None,
-            plot_stitching(st, os.path.join(a.dir, "stitching.png")) if st else None,
+            plot_stitching(st, os.path.join(a.dir, "stitching.png"), meta) if st else None,
             plot_rotation_sweep(maps, os.path.join(a.dir, "rotation_sweep.png")) if maps else None,
             plot_hog(hog, os.path.join(a.dir, "hog_regression.png")) if hog else None]
     for f in figs:

@@ -50,9 +50,22 @@ double nan() { return std::numeric_limits<double>::quiet_NaN(); }
 
 }  // namespace
 
+double map_learning_rate(const EquivalenceOptions& o) {
+  if (o.map_lr > 0) return o.map_lr;
+  return o.map_optimizer == FrozenOptimizer::Adam ? 1e-3 : o.lr;
+}
+
+double stitch_learning_rate(const EquivalenceOptions& o) { return o.stitch_lr > 0 ? o.stitch_lr : map_learning_rate(o); }
+
 EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const Tensor& images, const Tensor& labels,
                                   const EquivalenceOptions& o) {
   ML_CHECK(!nets.empty(), "equivalence: no networks");
+  for (size_t a = 0; a < nets.size(); ++a)
+    for (size_t b = a + 1; b < nets.size(); ++b)
+      ML_CHECK(nets[a].label != nets[b].label, "equivalence: two networks are labelled '", nets[a].label, "'");
+  // Replicate 0 of each variant runs the maps (every replicate with replicate_maps).
+  auto runs_maps = [&](const EquivalenceNet& en) { return o.replicate_maps || en.replicate == 0; };
+  const double map_lr = map_learning_rate(o);
   ML_CHECK(images.dim() == 4 && labels.dim() == 1 && images.size(0) == labels.size(0), "equivalence: images ",
            images.str(), " and labels ", labels.str(), " do not match");
   const int64_t N = images.size(0);
@@ -83,6 +96,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
   // within their kind (a map unit and a stitch differ ~5x in cost).
   int64_t map_units = 0, map_done = 0, stitch_units = 0, stitch_done = 0;
   for (const EquivalenceNet& en : nets) {
+    if (!runs_maps(en)) continue;
     const auto taps = o.taps.empty() ? default_taps(*en.net) : o.taps;
     int64_t ng = static_cast<int64_t>(o.transforms.size());
     if (&en == &nets.front())
@@ -99,6 +113,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
     return std::string(buf);
   };
   for (const EquivalenceNet& en : nets) {
+    if (!runs_maps(en)) continue;
     AnalysisNet& net = *en.net;
     const auto taps = o.taps.empty() ? default_taps(net) : o.taps;
     std::vector<std::string> transforms = o.transforms;
@@ -201,7 +216,8 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
           TaskTrainOptions to;
           to.epochs = o.task_epochs;
           to.batch = o.batch;
-          to.lr = o.lr;
+          to.optimizer = o.map_optimizer;
+          to.lr = map_lr;
           to.seed = o.seed;
           to.progress = o.progress;
           to.patience = o.patience;
@@ -246,7 +262,7 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
       }
       return cache;
     };
-    auto run = [&](size_t a, const std::string& ta, size_t b, const std::string& tb) {
+    auto run = [&](size_t a, const std::string& ta, size_t b, const std::string& tb, const char* pair) {
       stage("other");
       const Cached& src = source(a, ta);
       stage("stitch_features");
@@ -257,7 +273,8 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
         StitchOptions so;
         so.epochs = o.stitch_epochs > 0 ? o.stitch_epochs : o.task_epochs;
         so.batch = o.batch;
-        so.lr = o.lr;
+        so.optimizer = o.map_optimizer;
+        so.lr = stitch_learning_rate(o);
         so.seed = o.seed + static_cast<uint64_t>(k);
         so.progress = o.progress;
         so.patience = o.patience;
@@ -269,25 +286,36 @@ EquivalenceResult run_equivalence(const std::vector<EquivalenceNet>& nets, const
                        eta(stitch_done, stitch_units, stitch_wall0, stitch_cpu0).c_str());
         ++stitch_done;
         const Stitch st = train_stitch_from_phi(src.fit, ta, *nets[b].net, sb, probe, fit_y, so);
-        res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, so.seed,
+        res.stitching.push_back({nets[a].label, ta, nets[b].label, tb, pair, so.seed,
                                  stitch_error_from_phi(src.test, sb, st, test_y, 1), baseline[a], baseline[b],
                                  st.epochs_run, st.best_epoch});
         stage("stitch_training");
       }
     };
+    // Between networks, layer to the same layer: "variant" pairs join the main networks (replicate
+    // 0) of two variants (sym ↔ asym, Tab. 5), "seed" pairs two replicates of one variant (nets
+    // trained from different seeds, §9 C: seed → seed); replicates of different variants are not
+    // paired (the same question as the main networks', at the cost of every pair).
+    auto pair_kind = [&](size_t a, size_t b) -> const char* {
+      if (a == b) return nullptr;
+      const bool same = nets[a].variant_name() == nets[b].variant_name();
+      if (same) return "seed";
+      return nets[a].replicate == 0 && nets[b].replicate == 0 ? "variant" : nullptr;
+    };
     for (const auto& ta : stitch_taps)
       for (const auto& tb : stitch_taps) stitch_units += (o.stitch_all_pairs || ta == tb) ? o.stitch_seeds : 0;
-    stitch_units += static_cast<int64_t>(nets.size() * (nets.size() - 1) * stitch_taps.size()) * o.stitch_seeds;
+    for (size_t a = 0; a < nets.size(); ++a)
+      for (size_t b = 0; b < nets.size(); ++b)
+        if (pair_kind(a, b) != nullptr) stitch_units += static_cast<int64_t>(stitch_taps.size()) * o.stitch_seeds;
     stitch_wall0 = elapsed(), stitch_cpu0 = cpu();
     // All layer pairs within the first network (deeper into shallower is the lower triangle).
     for (const auto& ta : stitch_taps)
       for (const auto& tb : stitch_taps)
-        if (o.stitch_all_pairs || ta == tb) run(0, ta, 0, tb);
-    // Between networks, layer to the same layer.
+        if (o.stitch_all_pairs || ta == tb) run(0, ta, 0, tb, "within");
     for (size_t a = 0; a < nets.size(); ++a)
       for (const auto& t : stitch_taps)
         for (size_t b = 0; b < nets.size(); ++b)
-          if (a != b) run(a, t, b, t);
+          if (const char* kind = pair_kind(a, b)) run(a, t, b, t, kind);
   }
   stage("other");
   if (o.progress) {
@@ -314,10 +342,11 @@ void write_equivalence(const EquivalenceResult& r, const std::string& dir) {
   for (const auto& i : r.invariant)
     inv << i.net << "," << i.tap << "," << i.transform << "," << i.channels << "," << i.invariant << ","
         << f(static_cast<double>(i.invariant) / static_cast<double>(i.channels)) << "\n";
-  st << "from_net,from_tap,to_net,to_tap,seed,top1,baseline_from,baseline_to,epochs_run,best_epoch\n";
+  st << "from_net,from_tap,to_net,to_tap,pair,seed,top1,baseline_from,baseline_to,epochs_run,best_epoch\n";
   for (const auto& s : r.stitching)
-    st << s.from_net << "," << s.from_tap << "," << s.to_net << "," << s.to_tap << "," << s.seed << "," << f(s.top1) << ","
-       << f(s.baseline_from) << "," << f(s.baseline_to) << "," << s.epochs_run << "," << s.best_epoch << "\n";
+    st << s.from_net << "," << s.from_tap << "," << s.to_net << "," << s.to_tap << "," << s.pair << "," << s.seed << ","
+       << f(s.top1) << "," << f(s.baseline_from) << "," << f(s.baseline_to) << "," << s.epochs_run << ","
+       << s.best_epoch << "\n";
   write_text_atomic(dir + "/maps.csv", maps.str());
   write_text_atomic(dir + "/invariant_channels.csv", inv.str());
   write_text_atomic(dir + "/stitching.csv", st.str());

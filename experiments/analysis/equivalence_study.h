@@ -8,15 +8,25 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "experiments/analysis/activations.h"
+#include "experiments/analysis/net_split.h"
 
 namespace ml::analysis {
 
+// A network of the study. Several networks of one variant (the same recipe, different training
+// seeds: the demo's `--seeds N`) are replicates: replicate 0 is the variant's main network, the
+// others take part in the seed → seed stitches (and in the maps only with replicate_maps).
 struct EquivalenceNet {
-  std::string label;  // "sym", "asym", "none", "untrained", ...
+  EquivalenceNet(std::string label_, AnalysisNet* net_, std::string variant_ = "", int64_t replicate_ = 0)
+      : label(std::move(label_)), net(net_), variant(std::move(variant_)), replicate(replicate_) {}
+  std::string label;    // unique: "sym", "asym", "none", "sym_seed1", "untrained0", ...
   AnalysisNet* net = nullptr;
+  std::string variant;  // the recipe ("sym"); empty: the label
+  int64_t replicate = 0;  // 0, 1, ... within the variant, in the order given
+  const std::string& variant_name() const { return variant.empty() ? label : variant; }
 };
 
 struct EquivalenceOptions {
@@ -29,7 +39,13 @@ struct EquivalenceOptions {
   std::vector<int64_t> fs_k{1, 3, 5, 10, 25};
   int64_t task_epochs = 2;              // transformation layer and stitch training
   int64_t batch = 64;
-  double lr = 1e-2;
+  double lr = 1e-2;                     // the Siamese maps' SGD learning rate
+  // Optimiser and learning rate of the task-trained maps (method (c)) and the stitches
+  // (train_frozen): SGD (momentum 0.9, weight decay 5e-4; the paper's) or Adam (as the demo's
+  // nets were trained). map_lr 0: `lr` with SGD, 1e-3 with Adam.
+  FrozenOptimizer map_optimizer = FrozenOptimizer::SGD;
+  double map_lr = 0;
+  double stitch_lr = 0;                 // the stitches' learning rate; 0: the maps' (map_learning_rate)
   bool task_maps = true;                // train the transformation layer (the slow part)
   bool siamese = true;                  // the Siamese ℓ2 maps, CONV L2 and RELU L2 (§5.1.3)
   int64_t siamese_epochs = 2;           // over precomputed feature pairs (cheap: no ψ)
@@ -39,6 +55,7 @@ struct EquivalenceOptions {
   int64_t stitch_seeds = 1;             // stitches seed, seed + 1, ... (§6.1: mean ± SD over 3)
   int64_t stitch_epochs = 0;            // epochs of each stitch; 0: task_epochs
   bool stitch_all_pairs = true;         // every layer pair within the first network (else the diagonal)
+  bool replicate_maps = false;          // maps and invariant channels on every replicate, not only replicate 0
   // Early stopping of the task-trained maps and the stitches (net_split.h): > 0 holds out the
   // last fifth of the fitting images, stops after this many epochs without a better held-out
   // loss and keeps the best epoch; task_epochs/stitch_epochs are then caps. 0: fixed epochs.
@@ -62,8 +79,10 @@ struct InvariantRow {
   std::string net, tap, transform;
   int64_t channels = 0, invariant = 0;
 };
+// pair: "within" (a network into itself, any two layers), "seed" (replicates of one variant:
+// different training seeds, same layer), "variant" (the main networks of two variants, same layer).
 struct StitchRow {
-  std::string from_net, from_tap, to_net, to_tap;
+  std::string from_net, from_tap, to_net, to_tap, pair;
   uint64_t seed = 0;
   double top1 = 0, baseline_from = 0, baseline_to = 0;
   int64_t epochs_run = 0, best_epoch = 0;
@@ -74,6 +93,11 @@ struct EquivalenceResult {
   std::vector<StitchRow> stitching;
   std::map<std::string, double> stage_cpu_seconds;  // process CPU seconds (all threads) per stage
 };
+
+// The learning rate the maps and stitches train with (map_lr, else the optimiser's default).
+double map_learning_rate(const EquivalenceOptions& o);
+// The learning rate the stitches train with (stitch_lr, else map_learning_rate).
+double stitch_learning_rate(const EquivalenceOptions& o);
 
 // images (N, C, S, S) in [0, 1] and labels int32 (N): the first fit_images train the maps, the
 // next test_images measure them (both counts are clipped to what is there, in that order).

@@ -374,6 +374,7 @@ ConvMap train_transformation_layer_from_phi(AnalysisNet& net, const NetSplit& sp
     return cross_entropy(split.psi(z), yb.to(net.device));
   };
   FrozenTrainOptions fo;
+  fo.optimizer = o.optimizer;
   fo.lr = o.lr, fo.epochs = o.epochs, fo.batch = o.batch, fo.progress = o.progress, fo.what = "transformation layer";
   const HeldOut held = hold_out(rows, labels, o.patience > 0 ? o.validation : 0.0, "transformation layer");
   if (o.patience > 0) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <numeric>
 
 #include "engine/autograd.h"
@@ -82,13 +83,23 @@ bool EarlyStop::update(double validation_loss) {
   return better;
 }
 
+FrozenOptimizer parse_frozen_optimizer(const std::string& name, const std::string& what) {
+  if (name == "sgd") return FrozenOptimizer::SGD;
+  if (name == "adam") return FrozenOptimizer::Adam;
+  throw Error(detail::cat(what, " must be sgd or adam, got '", name, "'"));
+}
+
+const char* frozen_optimizer_name(FrozenOptimizer o) { return o == FrozenOptimizer::Adam ? "adam" : "sgd"; }
+
 FrozenTrainResult train_frozen(const std::vector<Tensor>& params, const Tensor& images, const Tensor& labels,
                                Generator& gen, const FrozenTrainOptions& o,
                                const std::function<Tensor(const Tensor&, const Tensor&)>& loss) {
   ML_CHECK(images.dim() == 4 && labels.dim() == 1 && images.size(0) == labels.size(0) && images.size(0) > 0, o.what,
            ": ", images.str(), " images for ", labels.str(), " labels");
   ML_CHECK(o.batch > 0 && o.epochs > 0 && o.lr > 0, o.what, ": batch, epochs and learning rate must be > 0");
-  optim::SGD opt(params, static_cast<float>(o.lr), 0.9f, 5e-4f);
+  std::unique_ptr<optim::Optimizer> opt;
+  if (o.optimizer == FrozenOptimizer::Adam) opt = std::make_unique<optim::Adam>(params, static_cast<float>(o.lr));
+  else opt = std::make_unique<optim::SGD>(params, static_cast<float>(o.lr), 0.9f, 5e-4f);
   const int64_t N = images.size(0), per = images.numel() / N;
   EarlyStop early(std::max<int64_t>(1, o.patience));
   std::vector<Tensor> best;  // parameters of the best validated epoch
@@ -108,12 +119,12 @@ FrozenTrainResult train_frozen(const std::vector<Tensor>& params, const Tensor& 
         yb.data_i32()[r] = labels.data_i32()[k];
       }
       const Tensor l = loss(xb, yb);
-      opt.zero_grad();
+      opt->zero_grad();
       l.backward();
-      opt.step();
+      opt->step();
       const double v = l.item();
       ML_CHECK(std::isfinite(v), o.what, ": the loss diverged (", v, ") at epoch ", epoch + 1, " step ", steps + 1,
-               "; lower the learning rate (", o.lr, ")");
+               "; lower the learning rate (", frozen_optimizer_name(o.optimizer), " lr ", o.lr, ")");
       sum += v;
       ++steps;
       if (o.progress)
@@ -129,7 +140,7 @@ FrozenTrainResult train_frozen(const std::vector<Tensor>& params, const Tensor& 
       val = o.validate();
     }
     ML_CHECK(std::isfinite(val), o.what, ": the validation loss diverged (", val, ") at epoch ", epoch + 1,
-             "; lower the learning rate (", o.lr, ")");
+             "; lower the learning rate (", frozen_optimizer_name(o.optimizer), " lr ", o.lr, ")");
     if (o.progress) std::fprintf(stderr, "validation %.4f", val);
     if (early.update(val)) {
       best.clear();

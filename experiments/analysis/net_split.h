@@ -36,16 +36,30 @@ class NetSplit {
 Tensor normalise(const AnalysisNet& net, const Tensor& images);
 
 // Trains `params` (a map inserted into a frozen network: the transformation layer, a stitch)
-// with SGD — momentum 0.9, weight decay 5e-4 inside the momentum, constant lr, as MatConvNet's
-// defaults (Lenc & Vedaldi §5.1.3) — over shuffled batches of images (N, C, S, S) in [0, 1] and
-// int32 labels. loss(xb, yb) returns one batch's scalar loss. A loss that is not finite throws,
-// naming `what`, so a diverged run writes nothing that looks complete.
+// over shuffled batches of images (N, C, S, S) in [0, 1] and int32 labels, with
+//   sgd   momentum 0.9, weight decay 5e-4 inside the momentum, constant lr: MatConvNet's
+//         defaults (Lenc & Vedaldi §5.1.3, the science file's pinned optimiser);
+//   adam  β = (0.9, 0.999), ε 1e-8, no weight decay, constant lr: how the demo's nets were
+//         trained (train --optimizer adam), the other reading of the paper's "SGD as used to
+//         train the nets". From the pinned full Xavier start of a map into a sharp ψ, SGD at lr
+//         1e-2 can close every ReLU path of ψ in one step (gradient exactly 0 from then on; a
+//         vgg_small conv2_1 rot90 task map, bench/RESULTS.md sessions 5 and 6). Adam's first
+//         steps move every coordinate by about lr whatever the gradient's size: at 1e-3 that
+//         map trains (0.213), at 3e-3 it dies too (0.903) — the step size is what matters.
+// loss(xb, yb) returns one batch's scalar loss. A loss that is not finite throws, naming
+// `what`, so a diverged run writes nothing that looks complete.
 //
 // Early stopping (our choice; the paper trains a fixed 5 or 7 epochs of 2·10⁵ samples): with
 // `validate` set, after every epoch validate() returns the loss on held-out data; training stops
 // once `patience` epochs in a row have not improved on the best, and the parameters of the best
 // epoch are restored. `epochs` is then a cap, not a guess at what is enough.
+// The optimiser of train_frozen: "sgd" or "adam" (anything else: a named error).
+enum class FrozenOptimizer { SGD, Adam };
+FrozenOptimizer parse_frozen_optimizer(const std::string& name, const std::string& what = "map optimizer");
+const char* frozen_optimizer_name(FrozenOptimizer o);
+
 struct FrozenTrainOptions {
+  FrozenOptimizer optimizer = FrozenOptimizer::SGD;
   double lr = 1e-2;
   int64_t epochs = 1, batch = 64;
   bool progress = false;

@@ -128,6 +128,7 @@ Stitch train_stitch_from_phi(const Tensor& phi_a, const std::string& a_tap, Anal
     return cross_entropy(sb.psi(z), yb.to(b.device));
   };
   FrozenTrainOptions fo;
+  fo.optimizer = o.optimizer;
   fo.lr = o.lr, fo.epochs = o.epochs, fo.batch = o.batch, fo.progress = o.progress, fo.what = "stitch " + a_tap + " -> " + sb.tap();
   const HeldOut split = hold_out(rows, labels, o.patience > 0 ? o.validation : 0.0, "stitch");
   if (o.patience > 0) {

@@ -15,7 +15,9 @@
 namespace ml::analysis {
 
 struct StitchOptions {
-  double lr = 1e-2;
+  // train_frozen's optimiser: SGD (the paper's, pinned) or Adam (as the demo's nets were trained).
+  FrozenOptimizer optimizer = FrozenOptimizer::SGD;
+  double lr = 1e-2;  // 1e-3 with Adam (the study's default for it)
   int64_t epochs = 1, batch = 64;  // epochs: a cap when patience > 0
   uint64_t seed = 0;  // E's initialisation and the data order
   bool progress = false;
