@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/device.h"
 #include "experiments/analysis/ridge.h"
 #include "tests/testing.h"
 
@@ -327,4 +328,12 @@ TEST_CASE("ridge_cv rejects bad input with named errors before any work") {
   bad.memory_limit_bytes = 1000;
   CHECK_THROWS_WITH_AS(ridge_cv(pr.X, pr.Y, pr.groups, bad), doctest::Contains("ridge conv1: memory estimate"),
                        ml::Error);
+  bad = o;
+  bad.device = "tpu";
+  CHECK_THROWS_WITH_AS(ridge_cv(pr.X, pr.Y, pr.groups, bad), doctest::Contains("device must be cpu or cuda, got 'tpu'"),
+                       ml::Error);
+  if (!cuda_available()) {  // the CUDA path where there is none: the reason, named
+    bad.device = "cuda";
+    CHECK_THROWS_WITH_AS(ridge_cv(pr.X, pr.Y, pr.groups, bad), doctest::Contains("ridge conv1: device cuda: "), ml::Error);
+  }
 }

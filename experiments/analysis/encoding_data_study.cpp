@@ -282,6 +282,7 @@ json run_encoding_data(AnalysisNet* net, const std::vector<std::string>& layers_
   ro.alphas = log_grid(1e-6, 1e2, static_cast<int>(o.n_alphas));
   ro.alpha_relative = true;
   ro.select = movie ? "r" : "r2";
+  if (net != nullptr && net->device == Device::CUDA) ro.device = "cuda";  // --device cuda: the ridge GEMMs there too
   Eigen::MatrixXf scores(V, L), null_scores(Yp.cols(), L);
   Eigen::MatrixXf pred_con, val_scores;
   if (!F_val.empty()) val_scores.resize(V, L);

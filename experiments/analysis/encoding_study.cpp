@@ -199,6 +199,7 @@ json run_encoding_study(const EncodingStudyOptions& o) {
   RidgeOptions ro;
   ro.alphas = log_grid(1e-6, 1e2, static_cast<int>(p.n_alphas));
   ro.alpha_relative = true;
+  ro.device = net.device == Device::CUDA ? "cuda" : "cpu";  // --device cuda: the ridge GEMMs there too
   Eigen::MatrixXf scores(V, L), null_scores(Yp.cols(), L);
   Eigen::MatrixXi alpha_idx(V, L);
   Eigen::MatrixXf pred_wedge = Eigen::MatrixXf::Zero(F_wedge[0].rows(), V), pred_cat = Eigen::MatrixXf::Zero(F_cat[0].rows(), V),

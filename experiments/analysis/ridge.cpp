@@ -12,7 +12,10 @@
 #include <numeric>
 #include <random>
 
+#include "engine/device.h"
 #include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/tensor.h"
 
 namespace ml::analysis {
 
@@ -104,6 +107,35 @@ void tridiag_solve_shared(RowMatD& S, const Eigen::VectorXd& d, const Eigen::Vec
 #pragma omp simd
     for (int64_t j = 0; j < w; ++j) si[j] = (si[j] - ei * sn[j]) * ui;
   }
+}
+
+// A float32 column-major matrix M (rows, cols) held on a device for the engine's GEMM. Its
+// column-major buffer read row-major is Mᵀ, so no element moves on the way: t = Mᵀ (cols, rows)
+// row-major, and M N = (Nᵀ Mᵀ)ᵀ is matmul(N.t, M.t), whose (N.cols, M.rows) row-major result is
+// M N column-major (device_product).
+struct DeviceMatrix {
+  Tensor t;
+  int64_t rows = 0, cols = 0;
+  DeviceMatrix() = default;
+  DeviceMatrix(const MatF& m, Device d)
+      : t(Tensor::empty({m.cols(), m.rows()}, DType::F32, d)), rows(m.rows()), cols(m.cols()) {
+    device_copy(t.raw(), d, m.data(), Device::CPU, t.nbytes());
+  }
+  DeviceMatrix transposed() const {  // Mᵀ: one transpose kernel on the device
+    DeviceMatrix r;
+    r.t = transpose(t, 0, 1);
+    r.rows = cols;
+    r.cols = rows;
+    return r;
+  }
+};
+
+// M N (M.rows, N.cols) through the engine's GEMM on their device (cuBLAS on CUDA), back on the host.
+MatF device_product(const DeviceMatrix& m, const DeviceMatrix& n) {
+  const Tensor c = matmul(n.t, m.t);
+  MatF out(m.rows, n.cols);
+  device_copy(out.data(), Device::CPU, c.raw(), c.device(), c.nbytes());
+  return out;
 }
 
 // Largest eigenvalue of a symmetric PSD matrix by power iteration (the scale of a relative grid
@@ -242,6 +274,9 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
   ML_CHECK(o.solver == "auto" || o.solver == "primal" || o.solver == "dual", who, ": solver must be auto, primal or dual");
   ML_CHECK(o.gram == "auto" || o.gram == "float32" || o.gram == "float64", who, ": gram must be auto, float32 or float64");
   ML_CHECK(o.tile >= 1, who, ": tile must be >= 1");
+  ML_CHECK(o.device == "cpu" || o.device == "cuda", who, ": device must be cpu or cuda, got '", o.device, "'");
+  const bool on_device = o.device == "cuda";
+  if (on_device) ML_CHECK(cuda_available(), who, ": device cuda: ", cuda_unavailable_reason());
   const Folds folds = group_folds(groups, n, who);
   const int64_t K = static_cast<int64_t>(folds.train.size());
   int64_t min_tr = n;
@@ -253,10 +288,10 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
   const double limit = o.memory_limit_bytes > 0 ? o.memory_limit_bytes : physical_memory_bytes();
   const double GiB = 1024.0 * 1024.0 * 1024.0;
   if (o.verbose || mem > GiB)
-    std::fprintf(stderr, "%s: %s (features %lld %s training rows %lld), n %lld, targets %lld, %lld penalties x %lld folds; "
-                 "memory estimate %.2f GiB\n", who.c_str(), dual ? "dual" : "primal", static_cast<long long>(p),
+    std::fprintf(stderr, "%s: %s (features %lld %s training rows %lld), n %lld, targets %lld, %lld penalties x %lld folds, "
+                 "GEMMs on %s; memory estimate %.2f GiB\n", who.c_str(), dual ? "dual" : "primal", static_cast<long long>(p),
                  dual ? ">=" : "<", static_cast<long long>(min_tr), static_cast<long long>(n),
-                 static_cast<long long>(t), static_cast<long long>(A), static_cast<long long>(K), mem / GiB);
+                 static_cast<long long>(t), static_cast<long long>(A), static_cast<long long>(K), o.device.c_str(), mem / GiB);
   ML_CHECK(mem <= limit, who, ": memory estimate ", mem / GiB, " GiB exceeds the limit of ", limit / GiB,
            " GiB (n ", n, ", p ", p, ", targets ", t, "); fit the targets in batches");
 
@@ -272,7 +307,11 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
   const double gram_flops = dual ? 2.0 * n * n * p : 2.0 * n * p * p;
   const bool g64 = o.gram == "float64" || (o.gram == "auto" && gram_flops <= 2e9);
   MatD G;  // dual: K_g = Xg Xgᵀ (n, n); primal: Xgᵀ Xg (p, p)
-  if (dual) {
+  if (!g64 && on_device) {
+    // The float32 Gram through the device GEMM: dual Xg Xgᵀ, primal Xgᵀ Xg.
+    const DeviceMatrix Xd(Xg, Device::CUDA), Xt = Xd.transposed();
+    G = (dual ? device_product(Xd, Xt) : device_product(Xt, Xd)).cast<double>();
+  } else if (dual) {
     if (g64) {
       const MatD Xd = Xg.cast<double>();
       G.noalias() = Xd * Xd.transpose();
@@ -352,6 +391,22 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
       (void)errors;
     }
   }
+  // On a device: each fold's projection (Qᵀ, or Rᵀ primal), held-out block B and Q, uploaded once.
+  std::vector<DeviceMatrix> dev_proj, dev_B, dev_Q;
+  if (on_device)
+    for (const FoldBasis& fb : basis) {
+      dev_proj.emplace_back(MatF((dual ? fb.Q : fb.R).transpose()), Device::CUDA);
+      dev_B.emplace_back(fb.B, Device::CUDA);
+      dev_Q.emplace_back(fb.Q, Device::CUDA);
+    }
+  // Target-dependent products: Eigen on the host, or the engine's GEMM on the device (fold k's
+  // matrix already there, the tile's operand uploaded and the product brought back).
+  auto product = [&](const std::vector<DeviceMatrix>& on_dev, const MatF& host, int64_t k, const MatF& rhs, MatF& out) {
+    if (on_device)
+      out = device_product(on_dev[static_cast<size_t>(k)], DeviceMatrix(rhs, Device::CUDA));
+    else
+      out.noalias() = host * rhs;
+  };
   if (dual) fit.train_features = std::move(Xg);
   const auto t_reduced = std::chrono::steady_clock::now();
   const std::clock_t c_reduced = std::clock();
@@ -367,7 +422,8 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
   if (o.keep_oof) fit.oof = MatF::Zero(n, t);
   const int64_t n_tiles = (t + o.tile - 1) / o.tile;
   const double invK = 1.0 / static_cast<double>(K);
-#pragma omp parallel
+  // The engine's device calls are not made from several threads: on a device the tiles run in turn.
+#pragma omp parallel if (!on_device)
   {
     std::vector<MatF> W(static_cast<size_t>(K));
     std::vector<Eigen::RowVectorXf> ybar(static_cast<size_t>(K));
@@ -389,7 +445,10 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
         Ytr = Y(tr, cols);
         ybar[static_cast<size_t>(k)] = Ytr.colwise().mean();
         Ytr.rowwise() -= ybar[static_cast<size_t>(k)];
-        W[static_cast<size_t>(k)].noalias() = (dual ? fb.Q : fb.R).transpose() * Ytr;  // (r, w)
+        if (on_device)
+          W[static_cast<size_t>(k)] = device_product(dev_proj[static_cast<size_t>(k)], DeviceMatrix(Ytr, Device::CUDA));
+        else
+          W[static_cast<size_t>(k)].noalias() = (dual ? fb.Q : fb.R).transpose() * Ytr;  // (r, w)
         Yte = Y(te, cols);
         const Eigen::RowVectorXf yte_mean = Yte.colwise().mean();
         Eigen::RowVectorXd stot(w);
@@ -405,7 +464,7 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
           S = W[static_cast<size_t>(k)].cast<double>();
           tridiag_solve_shared(S, fb.diag, fb.sub, fit.alphas[static_cast<size_t>(a)], l_buf, u_buf);
           Sf = S.cast<float>();
-          P.noalias() = fb.B * Sf;  // (n_te, w) held-out predictions, scored now and dropped
+          product(dev_B, fb.B, k, Sf, P);  // (n_te, w) held-out predictions, scored now and dropped
           for (int64_t j = 0; j < w; ++j) {
             const float* pj = P.col(j).data();
             const float* yj = Yte.col(j).data();
@@ -446,7 +505,7 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
         S = W[static_cast<size_t>(k)].cast<double>();
         tridiag_solve(S, fb.diag, fb.sub, alpha_col.data(), inv_u);
         Sf = S.cast<float>();
-        C.noalias() = fb.Q * Sf;  // dual (n_tr, w) dual coefficients; primal (p, w) weights
+        product(dev_Q, fb.Q, k, Sf, C);  // dual (n_tr, w) dual coefficients; primal (p, w) weights
         if (dual) {
           // c lies in the sum-zero subspace in exact arithmetic (H c = c); project off rounding.
           C.rowwise() -= C.colwise().mean();
@@ -460,7 +519,7 @@ RidgeFit ridge_cv(const MatF& X, const MatF& Y, const std::vector<int64_t>& grou
           fit.coef(Eigen::all, cols) += (C.cast<double>() * invK).cast<float>();
         }
         if (o.keep_oof) {
-          P.noalias() = fb.B * Sf;
+          product(dev_B, fb.B, k, Sf, P);
           P.rowwise() += ybar[static_cast<size_t>(k)];
           fit.oof(folds.test[static_cast<size_t>(k)], cols) = P;
         }

@@ -16,6 +16,14 @@
 // Held-out predictions are scored tile by tile as they come out of the GEMM, so the α x n_test x t
 // predictions are never stored.
 //
+// On CUDA (device = "cuda"): the float32 Gram and every target-dependent product (W = QᵀY, the
+// held-out predictions B S for each penalty, the coefficients Q S) go through the engine's GEMM
+// (cuBLAS); the float64 Gram, the fold reductions and the O(n) tridiagonal solves stay on the
+// host, and the tiles run one after another. Per tile that is an upload of the targets and of S
+// per penalty and a download of each product: a correct path, not yet the fast one (the solves
+// and the scoring on the device would remove the transfers). tests/cuda/test_ridge_parity.cpp
+// holds it to the CPU path.
+//
 // Model of fold k (training rows tr, mean features μ_k, mean targets ȳ_k):
 //   ŷ_k(x) = (x − μ_k)ᵀ w_k + ȳ_k,  w_k = argmin ‖X_c w − Y_c‖² + α‖w‖²  (X_c, Y_c centred on tr)
 // Bagged predictor (no refit): ŷ(x) = mean_k ŷ_k(x) at each target's α*. Dual: kept as one (n, t)
@@ -40,6 +48,7 @@ struct RidgeOptions {
   std::string select = "r2";      // what picks α*: "r2" (images) or "r" (Pearson, time series)
   std::string gram = "auto";      // Gram precision: float32 GEMM | float64 | auto (float64 when cheap)
   bool keep_oof = false;          // also return the held-out predictions at α* (one more GEMM per fold)
+  std::string device = "cpu";     // cpu | cuda: where the float32 GEMMs run (see "On CUDA" above)
   int64_t tile = 256;             // targets per thread task
   double memory_limit_bytes = 0;  // 0: the machine's physical memory
   bool verbose = false;           // print the primal/dual choice and the memory estimate
