@@ -197,6 +197,23 @@ TEST_CASE("direct forward convolution for 3x3 layers with large weights on small
   check_direct(params(1, 1024, 7, 9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1), false, gen, /*dispatch=*/true);
 }
 
+TEST_CASE("dispatch: the weight gradient goes to tile_gemm only where it was measured faster") {
+  // kernels/cpu/conv2d.cpp, quiet re-measurement of session 6 (AVX-512, 1 thread), im2col+Eigen /
+  // tile_gemm: vgg_small conv1_1 0.94-1.37 (4 runs), vgg_small28 conv1_1 0.85, VGG16 conv1_1 0.93. On AVX2 the
+  // 6x16 blocks never take it.
+  namespace cc = kernels::cpu_conv;
+  const bool avx512 = std::string(cc::isa()) == "avx512";
+  const Conv2dParams vgg_small_conv1_1 = params(256, 3, 32, 32, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1);  // 32 -> 30
+  const Conv2dParams vgg_small28_conv1_1 = params(256, 1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 1, 1, 1);  // 28 -> 26
+  const Conv2dParams vgg16_conv1_1 = params(4, 3, 224, 224, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  CHECK((cc::chosen(vgg_small_conv1_1, cc::Pass::BackwardWeight) == cc::Path::TileGemm) == avx512);
+  CHECK(cc::chosen(vgg_small28_conv1_1, cc::Pass::BackwardWeight) == cc::Path::Im2col);
+  CHECK(cc::chosen(vgg16_conv1_1, cc::Pass::BackwardWeight) == cc::Path::Im2col);
+  // Only the weight gradient takes tile_gemm.
+  CHECK(cc::chosen(vgg_small_conv1_1, cc::Pass::Forward) != cc::Path::TileGemm);
+  CHECK(cc::chosen(vgg_small_conv1_1, cc::Pass::BackwardData) != cc::Path::TileGemm);
+}
+
 TEST_CASE("direct forward convolution gives the same bits for 1 and 2 threads") {
   // Each output's sum runs over the taps in one fixed order whatever the tiling of tasks over
   // threads, so the thread count must not change a bit (training runs are reproducible).

@@ -259,6 +259,16 @@ namespace cpu_conv {
 constexpr int64_t kSmallMap = 14 * 14;           // output pixels (P*Q) up to which the limit applies
 constexpr int64_t kMaxCK = int64_t{1} << 18;     // C*K from which such a layer goes to im2col
 constexpr int64_t kShortPatch = 64;              // Cg*R*S up to which tile_gemm takes the weight gradient
+// ... but not the narrowest patches nor large maps. Quiet re-measurement 2026-12-02 (session 6; 2-core
+// AMD EPYC, AVX-512, bench/cpu/compare_paths.sh at 1 thread, load 1.0, nothing else running),
+// im2col+Eigen / tile_gemm CPU time on the weight gradient: vgg_small conv1_1 (Cg*R*S 27, 30x30
+// outputs) 1.37 in the whole table, 0.94 / 1.01 / 1.13 in three short reruns of that row alone (the
+// same quiet machine: the spread of one row is ~20 %); vgg_small28 conv1_1 (9, 26x26) 0.85; VGG16
+// conv1_1 (27, 224x224) 0.93. Session 4's 1.13-1.15 for vgg_small28 was taken at load 16-19. So
+// tile_gemm keeps only vgg_small's shape, where 3 of 4 measurements are >= 1: patches of at least 16
+// on maps up to 32x32; the rest goes to the reference (never slower than itself).
+constexpr int64_t kShortPatchMin = 16;
+constexpr int64_t kShortPatchMaxMap = 32 * 32;
 #if defined(__AVX512F__)
 constexpr bool kShortPatchTileGemm = true;
 #else
@@ -328,7 +338,9 @@ Path chosen(const Conv2dParams& p, Pass pass) {
     return Path::Im2col;
   }
   if (pass == Pass::Forward && direct_preferred(p)) return Path::Direct;
-  if (pass == Pass::BackwardWeight && kShortPatchTileGemm && p.C / p.groups * p.R * p.S <= kShortPatch)
+  const int64_t patch = p.C / p.groups * p.R * p.S;
+  if (pass == Pass::BackwardWeight && kShortPatchTileGemm && patch >= kShortPatchMin && patch <= kShortPatch &&
+      p.P * p.Q <= kShortPatchMaxMap)
     return Path::TileGemm;
   return Path::Im2col;
 }
