@@ -334,15 +334,26 @@ TEST_CASE("the transformation layer trained by the task loss learns to undo a fl
 
 #include "experiments/analysis/equivalence_study.h"
 
+namespace {
+
+// The net's own top-1 class of each image of x (N, 1, S, S) as int32 labels (N): the labels the
+// study tests train and score against, so the net itself errs 0 on them.
+Tensor own_labels(AnalysisNet& net, const Tensor& x) {
+  NetSplit split(net, "relu");
+  const auto top1 = argmax(split.psi(split.phi(normalise(net, x)))).to_vector_i32();
+  Tensor labels = Tensor::empty({x.size(0)}, DType::I32);
+  for (int64_t i = 0; i < x.size(0); ++i) labels.data_i32()[i] = top1[static_cast<size_t>(i)];
+  return labels;
+}
+
+}  // namespace
+
 TEST_CASE("equivalence ci: every method, invariant channels and the stitching table on two small networks") {
   Generator gen(7);
   const int64_t S = 10, C = 3;
   AnalysisNet a = symmetric_net(S, C, 4, gen), b = symmetric_net(S, C, 4, gen);
   const Tensor x = Tensor::uniform({100, 1, S, S}, 0.f, 1.f, gen);
-  Tensor labels = Tensor::empty({100}, DType::I32);
-  NetSplit sa(a, "relu");
-  const auto am = argmax(sa.psi(sa.phi(normalise(a, x)))).to_vector_i32();
-  for (int64_t i = 0; i < 100; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  const Tensor labels = own_labels(a, x);
   EquivalenceOptions o;
   o.taps = {"relu"};
   o.transforms = {"hflip", "vflip"};
@@ -791,10 +802,7 @@ TEST_CASE("equivalence with replicates: seed and variant stitches, maps on the f
   // a and a2: one "variant" from two seeds; b another variant.
   AnalysisNet a = symmetric_net(S, C, 4, gen), a2 = symmetric_net(S, C, 4, gen), b = symmetric_net(S, C, 4, gen);
   const Tensor x = Tensor::uniform({100, 1, S, S}, 0.f, 1.f, gen);
-  Tensor labels = Tensor::empty({100}, DType::I32);
-  NetSplit sa(a, "relu");
-  const auto am = argmax(sa.psi(sa.phi(normalise(a, x)))).to_vector_i32();
-  for (int64_t i = 0; i < 100; ++i) labels.data_i32()[i] = am[static_cast<size_t>(i)];
+  const Tensor labels = own_labels(a, x);
   EquivalenceOptions o;
   o.taps = {"relu"};
   o.transforms = {"vflip"};

@@ -27,6 +27,7 @@
 
 #include "experiments/analysis/ridge.h"
 #include "tests/cuda_skip.h"
+#include "tests/ridge_problem.h"
 #include "tests/testing.h"
 
 #if MIRRORLAB_CUDA
@@ -34,43 +35,10 @@
 
 using namespace ml;
 using namespace ml::analysis;
+using ml::testing::make_problem;
+using ml::testing::Problem;
 
 namespace {
-
-struct Problem {
-  Eigen::MatrixXf X, Y, Xnew;
-  std::vector<int64_t> groups;
-};
-
-// n rows in k interleaved groups, p features of unequal scale, t targets = X w + noise of growing
-// level (so the targets pick different penalties).
-Problem make_problem(int64_t n, int64_t p, int64_t t, int64_t k, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> nd(0.0, 1.0);
-  Problem pr;
-  pr.X.resize(n, p);
-  pr.Xnew.resize(5, p);
-  for (int64_t i = 0; i < n + 5; ++i)
-    for (int64_t j = 0; j < p; ++j) {
-      const float v = static_cast<float>(1.0 + std::exp(-2.0 * j / p) * nd(rng));
-      if (i < n)
-        pr.X(i, j) = v;
-      else
-        pr.Xnew(i - n, j) = v;
-    }
-  Eigen::MatrixXd w(p, t);
-  for (int64_t i = 0; i < p; ++i)
-    for (int64_t j = 0; j < t; ++j) w(i, j) = nd(rng);
-  const Eigen::MatrixXd s = pr.X.cast<double>() * w;
-  pr.Y.resize(n, t);
-  for (int64_t j = 0; j < t; ++j) {
-    const double sd = std::sqrt((s.col(j).array() - s.col(j).mean()).square().mean());
-    for (int64_t i = 0; i < n; ++i) pr.Y(i, j) = static_cast<float>(s(i, j) + 3.0 + 0.4 * (1 + j) * sd * nd(rng));
-  }
-  pr.groups.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) pr.groups[static_cast<size_t>(i)] = (i * 7) % k;
-  return pr;
-}
 
 double max_rel(const Eigen::MatrixXf& a, const Eigen::MatrixXf& b) {
   REQUIRE(a.rows() == b.rows());
@@ -118,8 +86,8 @@ void check_parity(const Problem& pr, const std::string& solver) {
 
 TEST_CASE("cuda parity: ridge_cv with its GEMMs on CUDA equals the CPU fit, primal and dual") {
   ML_REQUIRE_CUDA();
-  check_parity(make_problem(60, 12, 7, 4, 1), "primal");
-  check_parity(make_problem(48, 90, 7, 4, 2), "dual");
+  check_parity(make_problem(60, 12, 7, 4, 1, 0.4), "primal");
+  check_parity(make_problem(48, 90, 7, 4, 2, 0.4), "dual");
 }
 
 #endif  // MIRRORLAB_CUDA
