@@ -282,12 +282,23 @@ constexpr bool kShortPatchTileGemm = false;  // 6x16 blocks waste a third of a 2
 //                       AVX-512            AVX2
 //   AlexNet conv1       19.2-20.7 / 31.7   29.8-30.4 / 44.6 ms
 //   AlexNet conv2       44.3-46.4 / 67.7   77.5-81.4 / 92.4 ms
-// Not sent there: 3x3 kernels (every layer of vgg_small and VGG16 keeps Winograd or im2col),
-// grouped and depthwise kernels (ConvNeXt's 7x7: the kernel's 16- or 64-filter block would be
+// Not sent there by this rule: 3x3 kernels (but see the thin-input case below and the Winograd-able
+// ones in chosen()), grouped and depthwise kernels (ConvNeXt's 7x7: the kernel's 16- or 64-filter block would be
 // mostly padding), non-overlapping patches (ViT's 16x16 / 16: im2col is a plain reordering
 // there), fewer than 32 filters; none of them measured on this path.
+//
+// Also 3x3 kernels with too few input channels for Winograd (C < 16) on large maps: VGG16's conv1_1
+// (3 -> 64, 224x224 outputs), whose im2col matrix is 27 x 50176 floats an image and whose product is
+// too thin (27-long dot products) for Eigen's packing to pay. Quiet per-layer table of 2026-12-02
+// (session 6; compare_paths.sh, batch 4, 1 thread, CPU time), direct vs im2col + Eigen: AVX-512
+// 9.8 / 15.4 ms, AVX2 12.7 / 14.0 ms. vgg_small's conv1_1 (1 or 3 -> 32 channels, 26x26 or 30x30
+// outputs) is far below the map limit and keeps im2col.
+constexpr int64_t kDirectThinInputMinMap = 112 * 112;
 bool direct_preferred(const Conv2dParams& p) {
-  return p.groups == 1 && p.R >= 5 && p.S >= 5 && p.stride_h < p.R && p.stride_w < p.S && p.K >= 32;
+  const bool overlapping = p.stride_h < p.R && p.stride_w < p.S;
+  if (p.groups != 1 || p.K < 32 || !overlapping) return false;
+  if (p.R >= 5 && p.S >= 5) return true;
+  return p.R >= 3 && p.S >= 3 && p.C < 16 && p.P * p.Q >= kDirectThinInputMinMap;
 }
 
 // The forward of a Winograd-able layer on a large map also goes to the direct path: Winograd's
