@@ -169,8 +169,8 @@ TEST_CASE("direct forward convolution on AlexNet-like shapes: channel chunks, pi
 
 TEST_CASE("direct forward convolution for 3x3 layers with large weights on small maps (AlexNet conv3-5, VGG16 conv5)") {
   namespace cc = kernels::cpu_conv;
-  const Conv2dParams alexnet_conv3 = params(16, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 1, 1);
-  const Conv2dParams alexnet_conv4 = params(16, 384, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  const Conv2dParams alexnet_conv3 = params(4, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  const Conv2dParams alexnet_conv4 = params(4, 384, 13, 13, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   const Conv2dParams vgg16_conv5_1 = params(4, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
   // AVX-512 only: on AVX2 the direct kernel measured slower than Winograd there (conv2d.cpp).
   const bool avx512 = std::string(cc::isa()) == "avx512";
@@ -181,6 +181,18 @@ TEST_CASE("direct forward convolution for 3x3 layers with large weights on small
     CHECK(cc::chosen(p, cc::Pass::BackwardData) != cc::Path::Direct);
     CHECK(cc::chosen(p, cc::Pass::BackwardWeight) != cc::Path::Direct);
   }
+  // From 8 images of 13x13 on, Winograd's filter transform is spread over enough pixels that it was
+  // faster (AlexNet at batch 16 and RISE's batch of 50): AlexNet's conv3-4 go back to Winograd, while
+  // VGG16's conv5 (C K = 2^18: no Winograd forward on small maps) keeps the direct kernel on AVX-512.
+  for (const int64_t batch : {9, 16, 50}) {
+    const Conv2dParams conv3 = params(batch, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    const Conv2dParams conv5_1 = params(batch, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+    INFO("batch " << batch);
+    CHECK(cc::chosen(conv3, cc::Pass::Forward) == cc::Path::Winograd);
+    CHECK((cc::chosen(conv5_1, cc::Pass::Forward) == cc::Path::Direct) == avx512);
+  }
+  CHECK((cc::chosen(params(8, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 1, 1), cc::Pass::Forward) == cc::Path::Direct) ==
+        avx512);
   // vgg_small's small maps (C K <= 8192), at 32 and 28 px, keep Winograd: training shapes.
   for (const Conv2dParams& p : {params(256, 32, 14, 14, 64, 3, 3, 1, 1, 0, 0, 1, 1, 1),
                                 params(256, 64, 12, 12, 128, 3, 3, 1, 1, 0, 0, 1, 1, 1),

@@ -266,7 +266,10 @@ constexpr int64_t kShortPatch = 64;              // Cg*R*S up to which tile_gemm
 // same quiet machine: the spread of one row is ~20 %); vgg_small28 conv1_1 (9, 26x26) 0.85; VGG16
 // conv1_1 (27, 224x224) 0.93. Session 4's 1.13-1.15 for vgg_small28 was taken at load 16-19. So
 // tile_gemm keeps only vgg_small's shape, where 3 of 4 measurements are >= 1: patches of at least 16
-// on maps up to 32x32; the rest goes to the reference (never slower than itself).
+// on maps up to 32x32; the rest goes to the reference (never slower than itself). Session 7 (same
+// machine, quiet) reran that row six times: 1.00 / 0.84 / 1.03 / 1.09 at 1 thread, 0.96 / 1.24 at 2
+// threads; with session 6's four, median 1.02 of ten (0.84-1.37): a tie on this AMD EPYC, 1.22x on
+// the Intel Xeon of 2026-11-24 (quiet, 2 threads). Kept for that.
 constexpr int64_t kShortPatchMin = 16;
 constexpr int64_t kShortPatchMaxMap = 32 * 32;
 #if defined(__AVX512F__)
@@ -338,13 +341,26 @@ constexpr int64_t kDirectSmallMapMinCK = int64_t{1} << 15;
 #else
 constexpr int64_t kDirectSmallMapMinCK = INT64_MAX;  // never
 #endif
+// ... but only at small batches where Winograd would otherwise take the layer: its filter transform
+// is paid once a call, so its cheaper products win once there are enough output pixels to spread it
+// over. Quiet A/B of 2026-12-02 (session 7; nothing else running, AVX-512, the whole AlexNet forward,
+// BM_forward, medians of 8 alternated pairs, Winograd / direct for conv3-5): 2 threads, batch 16 (N P Q
+// = 2704) 0.94 and batch 4 (676) 1.13; 1 thread 1.00 and 1.16; RISE's AlexNet to fc6 at batch 50
+// (bench_rise, 4 pairs, 2 threads) Winograd 184-216 against direct 165-183 masks/s. Per layer
+// (compare_paths.sh, batch 16, 1 thread, quiet, session 6) Winograd was 4-12 % faster. So the direct
+// kernel keeps N P Q up to 8 images of 13x13; VGG16's conv5 (C K = 2^18, which Winograd does not
+// take on small maps) keeps the direct kernel at every batch.
+constexpr int64_t kDirectSmallMapMaxNPQ = 8 * 13 * 13;
 
 Path chosen(const Conv2dParams& p, Pass pass) {
-  if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32 &&
-      (p.P * p.Q >= kDirectMinMap || (p.P * p.Q <= kSmallMap && p.C * p.K >= kDirectSmallMapMinCK)))
-    return Path::Direct;
+  const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;
+  if (pass == Pass::Forward && winograd::preferred(p) && p.groups == 1 && p.K >= 32) {
+    if (p.P * p.Q >= kDirectMinMap) return Path::Direct;
+    if (p.P * p.Q <= kSmallMap && p.C * p.K >= kDirectSmallMapMinCK &&
+        (big_weights_small_map || p.N * p.P * p.Q <= kDirectSmallMapMaxNPQ))
+      return Path::Direct;
+  }
   if (winograd::preferred(p)) {
-    const bool big_weights_small_map = p.P * p.Q <= kSmallMap && p.C * p.K >= kMaxCK;
     if (pass == Pass::BackwardWeight || !big_weights_small_map) return Path::Winograd;
     return Path::Im2col;
   }
