@@ -26,10 +26,10 @@ inline Problem make_problem(int64_t n, int64_t p, int64_t t, int64_t k, uint64_t
   pr.Xnew.resize(7, p);
   std::vector<double> scale(static_cast<size_t>(p));
   for (int64_t j = 0; j < p; ++j) scale[static_cast<size_t>(j)] = std::exp(-2.0 * j / p);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < p; ++j) pr.X(i, j) = static_cast<float>(1.0 + scale[static_cast<size_t>(j)] * nd(rng));
-  for (int64_t i = 0; i < 7; ++i)
-    for (int64_t j = 0; j < p; ++j) pr.Xnew(i, j) = static_cast<float>(1.0 + scale[static_cast<size_t>(j)] * nd(rng));
+  // X first, then Xnew, row by row from the one stream.
+  for (Eigen::MatrixXf* m : {&pr.X, &pr.Xnew})
+    for (int64_t i = 0; i < m->rows(); ++i)
+      for (int64_t j = 0; j < p; ++j) (*m)(i, j) = static_cast<float>(1.0 + scale[static_cast<size_t>(j)] * nd(rng));
   Eigen::MatrixXd w(p, t);
   for (int64_t i = 0; i < p; ++i)
     for (int64_t j = 0; j < t; ++j) w(i, j) = nd(rng);
