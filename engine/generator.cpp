@@ -8,6 +8,18 @@
 
 namespace ml {
 
+namespace {
+uint64_t splitmix64_finalise(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+uint64_t stream_seed(uint64_t seed, uint64_t stream) {
+  return splitmix64_finalise(splitmix64_finalise(seed + 0x9E3779B97F4A7C15ULL) + stream);
+}
+
 uint32_t Generator::next_u32() { return kernels::philox4x32(advance(1), seed_).v[0]; }
 
 double Generator::next_uniform() {

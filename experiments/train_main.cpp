@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pad-value", c.pad_value, "pixel value of the border, 0..255 (Fashion-MNIST's background: 0)")
       ->capture_default_str();
+  app.add_option("--composites", c.composites,
+                 "share of the training images replaced by their item on a 1/f or grating background in a gray aperture "
+                 "(the encoding study's stimuli; one-channel sets; the test set stays plain)")
+      ->capture_default_str();
   app.add_option("--max-batches", c.max_batches, "stop each epoch after this many batches (quick checks)");
   bool quiet = false;
   app.add_flag("--quiet", quiet, "no progress line");

@@ -9,10 +9,10 @@ using namespace ml::nn;
 namespace {
 std::shared_ptr<Sequential> classifier(int64_t num_classes, Generator& gen, uint64_t dropout_seed) {
   auto c = std::make_shared<Sequential>();
-  c->add(std::make_shared<Dropout>(0.5f, dropout_seed))
+  c->add(std::make_shared<Dropout>(0.5f, stream_seed(dropout_seed, 0)))
       .add(std::make_shared<Linear>(256 * 6 * 6, 4096, gen))
       .add(std::make_shared<ReLU>())
-      .add(std::make_shared<Dropout>(0.5f, dropout_seed + 1))
+      .add(std::make_shared<Dropout>(0.5f, stream_seed(dropout_seed, 1)))
       .add(std::make_shared<Linear>(4096, 4096, gen))
       .add(std::make_shared<ReLU>())
       .add(std::make_shared<Linear>(4096, num_classes, gen));

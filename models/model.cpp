@@ -29,9 +29,9 @@ std::vector<std::string> model_names() {
 
 Model make_model(const std::string& name, const ModelOptions& o) {
   Generator gen(o.seed);
-  // Dropout masks get their own stream, derived from the seed, so changing the
-  // initialisation does not change the masks and vice versa.
-  const uint64_t dropout_seed = o.seed ^ 0xD809F00DULL;
+  // Dropout masks get their own streams, derived from the seed (engine/generator.h), so changing
+  // the initialisation does not change the masks and vice versa, and no seed's masks are another's.
+  const uint64_t dropout_seed = stream_seed(o.seed, kStreamDropout);
   Model m;
   if (name == "vgg_small" || name == "vgg_small_paper") {
     m = vgg_small(o.in_channels ? o.in_channels : 3, o.image_size ? o.image_size : 32,

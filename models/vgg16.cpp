@@ -33,10 +33,10 @@ Model vgg16(int64_t num_classes, Generator& gen, uint64_t dropout_seed, const Vg
   auto cls = std::make_shared<Sequential>();
   cls->add(std::make_shared<Linear>(b[4] * w.pool * w.pool, w.fc, gen))
       .add(std::make_shared<ReLU>())
-      .add(std::make_shared<Dropout>(0.5f, dropout_seed))
+      .add(std::make_shared<Dropout>(0.5f, stream_seed(dropout_seed, 0)))
       .add(std::make_shared<Linear>(w.fc, w.fc, gen))
       .add(std::make_shared<ReLU>())
-      .add(std::make_shared<Dropout>(0.5f, dropout_seed + 1))
+      .add(std::make_shared<Dropout>(0.5f, stream_seed(dropout_seed, 1)))
       .add(std::make_shared<Linear>(w.fc, num_classes, gen));
   auto net = std::make_shared<Sequential>();
   net->add("features", f);

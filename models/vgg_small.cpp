@@ -35,10 +35,10 @@ Model vgg_small(int64_t in_channels, int64_t image_size, int64_t num_classes, Ge
   net->add("flatten", std::make_shared<Flatten>());
   net->add("fc1", std::make_shared<Linear>(128 * s * s, fc1, gen));
   net->add("relu_fc1", std::make_shared<ReLU>());
-  net->add("drop1", std::make_shared<Dropout>(0.5f, dropout_seed));
+  net->add("drop1", std::make_shared<Dropout>(0.5f, stream_seed(dropout_seed, 0)));
   net->add("fc2", std::make_shared<Linear>(fc1, fc2, gen));
   net->add("relu_fc2", std::make_shared<ReLU>());
-  net->add("drop2", std::make_shared<Dropout>(0.5f, dropout_seed + 1));
+  net->add("drop2", std::make_shared<Dropout>(0.5f, stream_seed(dropout_seed, 1)));
   net->add("fc3", std::make_shared<Linear>(fc2, num_classes, gen));
 
   Model m;

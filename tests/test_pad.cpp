@@ -1,6 +1,12 @@
-// engine/data/pad.h: the constant border of the 32-px Fashion-MNIST net (encoding study §6).
+// engine/data/pad.h and composite.h: the constant border of the 32-px Fashion-MNIST net, and the
+// composites the encoding study's stimuli are made of (encoding study §6).
+#include "engine/data/composite.h"
 #include "engine/data/pad.h"
 #include "tests/testing.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
 
 using namespace ml;
 
@@ -56,4 +62,53 @@ TEST_CASE("pad_images: a negative or huge pad and a value outside 0..255 are nam
   CHECK_THROWS_WITH_AS(pad_images(d, 257, 0), doctest::Contains("got 257"), Error);
   CHECK_THROWS_WITH_AS(pad_images(d, 2, 256), doctest::Contains("pad value must be a pixel value in [0, 255], got 256"), Error);
   CHECK_THROWS_WITH_AS(pad_images(d, 2, -3), doctest::Contains("got -3"), Error);
+}
+
+TEST_CASE("with_composites: a seeded share of the images becomes the item on a background in a gray aperture") {
+  // Items: an opaque 8 x 8 square (255) in a transparent 28 x 28 frame (0). Canvas: the items
+  // padded by 2 to 32 px, as train --pad 2 --composites does.
+  const int64_t N = 400, S = 32;
+  Dataset items = numbered_set(N, 1, 28, 28);
+  uint8_t* ip = items.pixels.data_u8();
+  for (int64_t i = 0; i < N * 28 * 28; ++i) {
+    const int64_t r = (i / 28) % 28, c = i % 28;
+    ip[i] = (r >= 10 && r < 18 && c >= 10 && c < 18) ? 255 : 0;
+  }
+  const Dataset canvas = pad_images(items, 2, 0);
+  const Dataset a = with_composites(items, canvas, 0.5, 11), b = with_composites(items, canvas, 0.5, 11),
+                other = with_composites(items, canvas, 0.5, 12);
+  const auto bytes = [](const Dataset& d) { return std::vector<uint8_t>(d.pixels.data_u8(), d.pixels.data_u8() + d.pixels.numel()); };
+  CHECK(bytes(a) == bytes(b));  // seeded
+  CHECK(bytes(a) != bytes(other));
+  CHECK(a.labels.to_vector_i32() == canvas.labels.to_vector_i32());
+  const uint8_t *pa = a.pixels.data_u8(), *pc = canvas.pixels.data_u8();
+  int64_t chosen = 0, corner_not_gray = 0, no_item = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const uint8_t *x = pa + n * S * S, *y = pc + n * S * S;
+    if (std::equal(x, x + S * S, y)) continue;
+    ++chosen;
+    // Outside the aperture (the corners) the composite is the blank gray, 0.5 -> 128.
+    corner_not_gray += x[0] != 128 || x[S - 1] != 128 || x[(S - 1) * S] != 128 || x[S * S - 1] != 128;
+    // The opaque square (scaled to 35-70 % of 32 px, so >= 3.2 px a side) shows as white pixels.
+    no_item += std::count(x, x + S * S, uint8_t{255}) < 4;
+  }
+  // Binomial(400, 0.5): 200 +- 10, held to +- 5 sd.
+  CHECK(std::abs(chosen - 200) <= 50);
+  CHECK(corner_not_gray == 0);
+  CHECK(no_item == 0);
+  const Dataset all = with_composites(items, canvas, 1.0, 11);
+  int64_t unchanged = 0;
+  for (int64_t n = 0; n < N; ++n)
+    unchanged += std::equal(all.pixels.data_u8() + n * S * S, all.pixels.data_u8() + (n + 1) * S * S, pc + n * S * S);
+  CHECK(unchanged == 0);
+  CHECK(with_composites(items, canvas, 0.0, 11).pixels.data_u8() == canvas.pixels.data_u8());
+}
+
+TEST_CASE("with_composites: a share outside 0..1, colour sets and mismatched sets are named") {
+  const Dataset items = numbered_set(4, 1, 28, 28), canvas = pad_images(items, 2, 0);
+  CHECK_THROWS_WITH_AS(with_composites(items, canvas, -0.1, 0), doctest::Contains("share must be in [0, 1], got -0.1"), Error);
+  CHECK_THROWS_WITH_AS(with_composites(items, canvas, 1.5, 0), doctest::Contains("got 1.5"), Error);
+  const Dataset rgb = numbered_set(4, 3, 28, 28);
+  CHECK_THROWS_WITH_AS(with_composites(rgb, pad_images(rgb, 2, 0), 0.5, 0), doctest::Contains("one-channel"), Error);
+  CHECK_THROWS_WITH_AS(with_composites(numbered_set(5, 1, 28, 28), canvas, 0.5, 0), doctest::Contains("has 5 images"), Error);
 }

@@ -70,7 +70,8 @@ json training_run(const NetSpec& spec) {
   const json c = json::parse(it->second, nullptr, /*allow_exceptions=*/false);
   if (!c.is_object()) return json::object();
   json r = json::object();
-  for (const char* k : {"model", "dataset", "variant", "pad", "pad_value", "epochs", "optimizer", "lr", "batch_size", "seed"})
+  for (const char* k : {"model", "dataset", "variant", "pad", "pad_value", "composites", "epochs", "optimizer", "lr",
+                        "batch_size", "seed"})
     if (c.contains(k)) r[k] = c[k];
   return r;
 }
@@ -155,10 +156,10 @@ json run_encoding_study(const EncodingStudyOptions& o) {
                                             F_blank.empty() ? nullptr : &F_blank);
   const Eigen::MatrixXf s_train = simvox_signal(models, F_train), s_val = simvox_signal(models, F_val),
                         s_cat = simvox_signal(models, F_cat), s_wedge = simvox_signal(models, F_wedge);
-  const Eigen::MatrixXf y_train = simvox_responses(s_train, truth, p.train_repeats, o.seed + 100);
+  const Eigen::MatrixXf y_train = simvox_responses(s_train, truth, p.train_repeats, stream_seed(o.seed, 100));
   std::vector<Eigen::MatrixXf> y_val;
-  for (int64_t r = 0; r < p.val_repeats; ++r) y_val.push_back(simvox_responses(s_val, truth, 1, o.seed + 200 + static_cast<uint64_t>(r)));
-  const Eigen::MatrixXf y_cat = simvox_responses(s_cat, truth, p.train_repeats, o.seed + 300);
+  for (int64_t r = 0; r < p.val_repeats; ++r) y_val.push_back(simvox_responses(s_val, truth, 1, stream_seed(o.seed, 200 + static_cast<uint64_t>(r))));
+  const Eigen::MatrixXf y_cat = simvox_responses(s_cat, truth, p.train_repeats, stream_seed(o.seed, 300));
   {
     const std::string dd = (fs::path(o.out) / "data").string();
     fs::create_directories(dd);
@@ -193,7 +194,7 @@ json run_encoding_study(const EncodingStudyOptions& o) {
   // ---- ridge for every layer; permutation null as extra columns ----
   std::vector<int64_t> perm_cols;
   for (int64_t k = 0; k < p.perm_voxels; ++k) perm_cols.push_back((k * 7919) % V);
-  const Eigen::MatrixXf Yp = permuted_targets(y_train, perm_cols, p.n_perm, o.seed + 400);
+  const Eigen::MatrixXf Yp = permuted_targets(y_train, perm_cols, p.n_perm, stream_seed(o.seed, 400));
   Eigen::MatrixXf Yall(y_train.rows(), V + Yp.cols());
   Yall << y_train, Yp;
   RidgeOptions ro;

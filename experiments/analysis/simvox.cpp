@@ -5,7 +5,9 @@
 #include <numeric>
 #include <random>
 
+#include "engine/data/composite.h"
 #include "engine/error.h"
+#include "engine/generator.h"
 
 namespace ml::analysis {
 
@@ -39,51 +41,6 @@ bool simvox_class_b(int l) { return l == 0 || l == 2 || l == 4 || l == 6; }
 
 namespace {
 
-// One composite: a Fashion-MNIST item (28 x 28, uint8) at scale and position on a 1/f or grating
-// background, in a gray circular aperture; (S, S) values in [0, 1].
-void compose(float* out, int64_t S, const uint8_t* item, int64_t ih, int64_t iw, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  const double R = S / 2.0;
-  // Background: a grating, or 16 gratings with 1/f amplitudes.
-  const bool grating = u(rng) < 0.5;
-  const int nc = grating ? 1 : 16;
-  std::vector<double> fx(nc), fy(nc), ph(nc), amp(nc);
-  double asum = 0;
-  for (int k = 0; k < nc; ++k) {
-    const double f = grating ? 1.0 + 5.0 * u(rng) : std::exp(std::log(1.0) + u(rng) * std::log(12.0));
-    const double o = u(rng) * kPi;
-    fx[k] = f * std::cos(o) / S, fy[k] = f * std::sin(o) / S, ph[k] = 2 * kPi * u(rng), amp[k] = 1.0 / f;
-    asum += amp[k];
-  }
-  const double contrast = 0.15 + 0.2 * u(rng);
-  // Item: size 0.35..0.7 S, centre uniform in a disc of radius 0.35 R.
-  const double size = (0.35 + 0.35 * u(rng)) * S;
-  const double rr = 0.35 * R * std::sqrt(u(rng)), ra = 2 * kPi * u(rng);
-  const double cx = R + rr * std::cos(ra), cy = R + rr * std::sin(ra);
-  for (int64_t y = 0; y < S; ++y)
-    for (int64_t x = 0; x < S; ++x) {
-      double bg = 0;
-      for (int k = 0; k < nc; ++k) bg += amp[k] * std::sin(2 * kPi * (fx[k] * x + fy[k] * y) + ph[k]);
-      double v = 0.5 + contrast * bg / asum;
-      // Bilinear sample of the item at this pixel.
-      const double sx = (x + 0.5 - (cx - size / 2)) / size * iw - 0.5, sy = (y + 0.5 - (cy - size / 2)) / size * ih - 0.5;
-      if (sx > -1 && sy > -1 && sx < iw && sy < ih) {
-        const int64_t x0 = static_cast<int64_t>(std::floor(sx)), y0 = static_cast<int64_t>(std::floor(sy));
-        const double ax = sx - x0, ay = sy - y0;
-        auto at = [&](int64_t yy, int64_t xx) {
-          return (yy < 0 || xx < 0 || yy >= ih || xx >= iw) ? 0.0 : item[yy * iw + xx] / 255.0;
-        };
-        const double a = (1 - ay) * ((1 - ax) * at(y0, x0) + ax * at(y0, x0 + 1)) +
-                         ay * ((1 - ax) * at(y0 + 1, x0) + ax * at(y0 + 1, x0 + 1));
-        v = (1 - a) * v + a * (0.1 + 0.9 * a);
-      }
-      // Aperture with a one-pixel soft edge.
-      const double r = std::hypot(x + 0.5 - R, y + 0.5 - R);
-      const double w = std::clamp(R - 0.5 - r, 0.0, 1.0);
-      out[y * S + x] = static_cast<float>(0.5 + w * (v - 0.5));
-    }
-}
-
 Tensor compose_set(const std::vector<int64_t>& picks, const Dataset& items, int64_t S, int64_t channels,
                    uint64_t seed) {
   const int64_t N = static_cast<int64_t>(picks.size()), ih = items.height(), iw = items.width();
@@ -92,9 +49,9 @@ Tensor compose_set(const std::vector<int64_t>& picks, const Dataset& items, int6
   const uint8_t* px = items.pixels.data_u8();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < N; ++i) {
-    std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(i));
+    std::mt19937_64 rng(stream_seed(seed, static_cast<uint64_t>(i)));
     float* oi = o + i * channels * S * S;
-    compose(oi, S, px + picks[static_cast<size_t>(i)] * ih * iw, ih, iw, rng);
+    composite_item(oi, S, px + picks[static_cast<size_t>(i)] * ih * iw, ih, iw, rng);
     for (int64_t c = 1; c < channels; ++c) std::copy(oi, oi + S * S, oi + c * S * S);
   }
   return out;
@@ -111,7 +68,10 @@ SimVoxStimuli make_simvox_stimuli(const SimVoxPreset& p, const Dataset& items, i
     const int l = lab[i];
     (simvox_class_a(l) ? a : simvox_class_b(l) ? b : other).push_back(i);
   }
-  std::mt19937_64 rng(seed);
+  // Every random stream of a SimVox data set is keyed by stream_seed(seed, tag) (engine/generator.h), so
+  // no stream of one data seed is another seed's (seed + 1 and seed + 2 would make seed 1's training
+  // images seed 0's validation images).
+  std::mt19937_64 rng(stream_seed(seed, 0));
   std::shuffle(other.begin(), other.end(), rng);
   std::shuffle(a.begin(), a.end(), rng);
   std::shuffle(b.begin(), b.end(), rng);
@@ -120,11 +80,11 @@ SimVoxStimuli make_simvox_stimuli(const SimVoxPreset& p, const Dataset& items, i
            "simvox: ", items.name, " has too few items for preset ", p.name);
   SimVoxStimuli st;
   const int64_t S = p.image_size;
-  st.train = compose_set({other.begin(), other.begin() + p.n_train}, items, S, channels, seed + 1);
-  st.val = compose_set({other.begin() + p.n_train, other.begin() + p.n_train + p.n_val}, items, S, channels, seed + 2);
+  st.train = compose_set({other.begin(), other.begin() + p.n_train}, items, S, channels, stream_seed(seed, 1));
+  st.val = compose_set({other.begin() + p.n_train, other.begin() + p.n_train + p.n_val}, items, S, channels, stream_seed(seed, 2));
   std::vector<int64_t> cat(a.begin(), a.begin() + p.n_cat_a);
   cat.insert(cat.end(), b.begin(), b.begin() + p.n_cat_b);
-  st.cat = compose_set(cat, items, S, channels, seed + 3);
+  st.cat = compose_set(cat, items, S, channels, stream_seed(seed, 3));
   st.cat_is_a.assign(static_cast<size_t>(p.n_cat_a), 1);
   st.cat_is_a.resize(static_cast<size_t>(p.n_cat_a + p.n_cat_b), 0);
   // Wedges: 30° wide, centred every 360/n_wedges degrees, edges blurred with σ = 2 % of the width,
@@ -161,7 +121,7 @@ SimVoxStimuli make_simvox_stimuli(const SimVoxPreset& p, const Dataset& items, i
 std::vector<VoxelTruth> simvox_layout(const SimVoxPreset& p, const std::vector<bool>& conv, uint64_t seed) {
   const int L = static_cast<int>(conv.size());
   ML_CHECK(L >= 1 && p.hemi_cols >= L, "simvox: ", p.hemi_cols, " columns cannot hold ", L, " areas");
-  std::mt19937_64 rng(seed + 17);
+  std::mt19937_64 rng(stream_seed(seed, 17));
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const int64_t rows = p.hemi_rows, cols = p.hemi_cols;
   std::vector<VoxelTruth> t(static_cast<size_t>(2 * rows * cols));
@@ -213,7 +173,7 @@ SimVoxModels simvox_models(const std::vector<VoxelTruth>& truth, const std::vect
   }
   SimVoxModels m;
   std::vector<std::vector<Eigen::Triplet<float>>> trip(static_cast<size_t>(L));
-  std::mt19937_64 rng(seed + 29);
+  std::mt19937_64 rng(stream_seed(seed, 29));
   std::normal_distribution<double> nd(0.0, 1.0);
   for (int64_t v = 0; v < V; ++v) {
     const VoxelTruth& t = truth[static_cast<size_t>(v)];
@@ -298,7 +258,7 @@ Eigen::MatrixXf simvox_responses(const Eigen::MatrixXf& s, const std::vector<Vox
   Eigen::MatrixXf y(n, V);
 #pragma omp parallel for schedule(static)
   for (int64_t v = 0; v < V; ++v) {
-    std::mt19937_64 rng(seed * 7919ULL + static_cast<uint64_t>(v));
+    std::mt19937_64 rng(stream_seed(seed, static_cast<uint64_t>(v)));
     std::normal_distribution<double> nd(0.0, 1.0);
     const double sd = std::sqrt(1.0 / truth[static_cast<size_t>(v)].snr / static_cast<double>(repeats));
     for (int64_t i = 0; i < n; ++i) y(i, v) = static_cast<float>((truth[static_cast<size_t>(v)].null ? 0.0 : s(i, v)) + sd * nd(rng));

@@ -17,6 +17,7 @@
 #include "engine/data/image_folder.h"
 #include "engine/data/loader.h"
 #include "engine/data/mirror.h"
+#include "engine/data/composite.h"
 #include "engine/data/pad.h"
 #include "engine/data/split.h"
 #include "engine/data/svhn.h"
@@ -54,6 +55,7 @@ json to_json(const TrainConfig& c) {
               {"image_size", c.image_size},
               {"pad", c.pad},
               {"pad_value", c.pad_value},
+              {"composites", c.composites},
               {"max_batches", c.max_batches}};
 }
 
@@ -81,6 +83,7 @@ void apply_recipe(TrainConfig& c, const std::string& recipe) {
 Datasets load_datasets(const TrainConfig& c) {
   ML_CHECK(c.pad >= 0 && c.pad <= 256, "--pad must be in [0, 256] pixels, got ", c.pad);
   ML_CHECK(c.pad_value >= 0 && c.pad_value <= 255, "--pad-value must be a pixel value in [0, 255], got ", c.pad_value);
+  ML_CHECK(c.composites >= 0 && c.composites <= 1, "--composites must be a share in [0, 1], got ", c.composites);
   Datasets d;
   if (c.dataset == "fashion-mnist") {
     const std::string dir = c.data_dir.empty() ? kFashionMnistDir : c.data_dir;
@@ -104,11 +107,15 @@ Datasets load_datasets(const TrainConfig& c) {
   }
   // The border first, so a mirrored variant flips the padded image (the same image either way:
   // the border is symmetric).
+  const Dataset items = d.train;
   d.train = pad_images(d.train, c.pad, c.pad_value);
   d.test = pad_images(d.test, c.pad, c.pad_value);
+  // Composites (engine/data/composite.h) replace a share of the training images only: the test
+  // set stays the plain items, so the test accuracy reads as without them.
+  if (c.composites > 0) d.train = with_composites(items, d.train, c.composites, stream_seed(c.seed, kStreamComposites));
   if (c.variant == "sym" || c.variant == "asym") {
     // One coin stream for the training images, another for the test images (both seeded).
-    Generator gtrain(c.seed ^ 0x5157ULL), gtest(c.seed ^ 0x7E57ULL);
+    Generator gtrain(stream_seed(c.seed, kStreamTrainFlips)), gtest(stream_seed(c.seed, kStreamTestFlips));
     d.train = c.variant == "sym" ? make_sym(d.train, gtrain) : make_asym(d.train, gtrain);
     d.test = c.variant == "sym" ? make_sym(d.test, gtest) : make_asym(d.test, gtest);
   } else {
@@ -231,11 +238,11 @@ TrainResult train(const TrainConfig& c) {
 
   // ---- data ----
   Datasets d = load_datasets(c);
-  Generator split_gen(c.seed);
+  Generator split_gen(stream_seed(c.seed, kStreamSplit));
   TrainValSplit split = split_train_val(d.train, c.val_fraction, split_gen);
   std::vector<float> mean, stdv;
   channel_stats(split.train, mean, stdv);
-  Loader fit(split.train, c.batch_size, /*shuffle=*/true, c.seed, mean, stdv);
+  Loader fit(split.train, c.batch_size, /*shuffle=*/true, stream_seed(c.seed, kStreamEpochOrder), mean, stdv);
   Loader val(split.val, c.batch_size, false, 0, mean, stdv);
   Loader test(d.test, c.batch_size, false, 0, mean, stdv);
 
@@ -284,6 +291,8 @@ TrainResult train(const TrainConfig& c) {
     for (const char* k : {"pad", "pad_value"})
       ML_CHECK(saved.value(k, int64_t{0}) == config[k].get<int64_t>(), ckpt.string(), ": was written with --", k == std::string("pad") ? "pad" : "pad-value",
                " ", saved.value(k, int64_t{0}), ", this run has ", config[k].get<int64_t>());
+    ML_CHECK(saved.value("composites", 0.0) == config["composites"].get<double>(), ckpt.string(),
+             ": was written with --composites ", saved.value("composites", 0.0), ", this run has ", c.composites);
     m.net->load_state_dict(with_prefix(f, "model."));
     m.net->to(dev);
     opt->load_state(with_prefix(f, "optim."));

@@ -44,6 +44,7 @@ struct TrainConfig {
   int64_t image_size = 0;     // folder datasets: resize to this (default 32)
   int64_t pad = 0;            // border of pad_value added to every image (engine/data/pad.h):
   int64_t pad_value = 0;      // Fashion-MNIST + pad 2 = the 32-px net of encoding §6 (0 = its background)
+  double composites = 0;      // share of training images shown as SimVox composites (engine/data/composite.h)
   int64_t max_batches = 0;    // >0: stop each epoch after this many batches (smoke tests)
   bool progress = true;
 };
