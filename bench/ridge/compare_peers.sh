@@ -3,6 +3,7 @@
 # scikit-learn's RidgeCV on the paper-sized encoding layer (eickenberg2017-encoding.md §7), same
 # group folds, penalties and threads; both peers installed from PyPI in their own venv
 # (../shared/PEERS.md). Usage: bash bench/ridge/compare_peers.sh [BUILD_DIR] [THREADS] [bench_ridge options...]
+# AVX2 on both sides: SKIP_SKLEARN=1 OPENBLAS_CORETYPE=Haswell bash bench/ridge/compare_peers.sh build-v3 2
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-build-cpu}"; threads="${2:-2}"; shift $(( $# > 2 ? 2 : $# )) || true
