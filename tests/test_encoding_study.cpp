@@ -104,6 +104,19 @@ TEST_CASE("two-sample t and precision-recall on hand-worked values") {
   CHECK(pr.t_r50 == 5);  // best precision (1) at recall >= 0.5
   CHECK(pr.precision_r50 == 1);
   CHECK(pr.precision_at({0.5, 1.0}) == std::vector<double>{1.0, 2.0 / 3});
+  // Shown only where the encoding model is significant: hide the voxel of t = 4 (not in the
+  // support) and the support voxel of t = 3. Shown order 5 2 1: precision 1, 1/2, 1/3; recall
+  // 1/2 (the hidden support voxel still counts), 1/2, 1/2.
+  const std::vector<bool> shown = {false, true, true, false, true};
+  const PrecisionRecall pm = precision_recall(t, {true, true, false, false, false}, &shown);
+  REQUIRE(pm.tau.size() == 3);
+  CHECK(pm.tau == std::vector<double>{5, 2, 1});
+  CHECK(pm.precision[1] == doctest::Approx(0.5));
+  CHECK(pm.recall[2] == doctest::Approx(0.5));
+  CHECK(pm.precision_at({0.5, 1.0}) == std::vector<double>{1.0, 0.0});
+  const std::vector<bool> wrong(4, true);
+  CHECK_THROWS_WITH_AS(precision_recall(t, {true, true, false, false, false}, &wrong),
+                       doctest::Contains("4 shown flags for 5"), Error);
 }
 
 TEST_CASE("fingerprints normalise, rank layers, summarise the trend and average ROIs") {

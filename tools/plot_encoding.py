@@ -195,9 +195,11 @@ def main():
 
     # Fig. 6: precision/recall.
     fig, ax = plt.subplots(figsize=(5, 4))
-    for model, style in (("all_layers", "-"), ("layer1", "--")):
+    # all_layers and layer1 on the significant voxels (the check); all_layers on every voxel beside.
+    for model, style in (("all_layers", "-"), ("layer1", "--"), ("all_layers_every_voxel", ":")):
         rr = [r for r in pr if r["model"] == model]
-        ax.plot([r["recall"] for r in rr], [r["precision"] for r in rr], style, label=model.replace("_", " "))
+        if rr:
+            ax.plot([r["recall"] for r in rr], [r["precision"] for r in rr], style, label=model.replace("_", " "))
     ax.set_xlabel("recall of the measured support (t >= 3)")
     ax.set_ylabel("precision")
     ax.set_title("Synthesised A > B contrast (cf. Fig. 6)")

@@ -295,6 +295,7 @@ def table(a):
              "difference | agree? |", "|---|---|---|---|---|"]
     out_rows = []
     sentences = []
+    pvals = {}
     for k in order:
         cells, stats = [], {}
         for side in sides:
@@ -318,6 +319,8 @@ def table(a):
                 # sqrt(n), combined with the within-net SEM (stimulus sampling, shared by both sides).
                 se_diff = math.sqrt(se ** 2 / ne + sp ** 2 / np_ + we ** 2 + wp ** 2)
                 word = ("yes" if abs(diff) <= 2 * se_diff else "no") + f" (difference {abs(diff):.3f} vs 2 SE {2 * se_diff:.3f})"
+                # Two-sided normal p of the difference, for the family-wise view below.
+                pvals[k] = math.erfc(abs(diff) / se_diff / math.sqrt(2)) if se_diff > 0 else (0.0 if diff else 1.0)
             cells += [f"{diff:+.3f}", word]
         else:
             cells += ["–", "–"]
@@ -329,6 +332,26 @@ def table(a):
                              + ("they agree within the seed spread." if agree else
                                 "they do not agree within the seed spread." if cells[-1].startswith("no")
                                 else "too few seeds to tell."))
+    # Many rows are tested at once: at 2 SE each row says "no" with probability 4.6 % when the two
+    # trainings are the same, so among ~40 rows about two "no"s are expected by chance, and which row
+    # says it changes with the seeds. Holm's step-down adjustment holds the chance of any false
+    # "differs" over all rows to 5 %; the per-row verdicts above stay the 2-SE rule.
+    holm = {}
+    ranked = sorted(pvals.items(), key=lambda kv: kv[1])
+    running = 0.0
+    for i, (k, pv) in enumerate(ranked):
+        running = max(running, min(1.0, (len(ranked) - i) * pv))
+        holm[k] = running
+    flagged = [k for k in order if k in pvals and pvals[k] < math.erfc(2 / math.sqrt(2))]
+    differ = [k for k in order if holm.get(k, 1.0) < 0.05]
+    family = (f"Over all {len(pvals)} rows (the {sum(1 for k in pvals if not k.startswith('fc index '))} above and the "
+              f"{sum(1 for k in pvals if k.startswith('fc index '))} per family): {len(flagged)} say \"no\" by the 2-SE rule "
+              f"({', '.join(flagged) if flagged else 'none'}); {0.0455 * len(pvals):.1f} are expected by chance at 4.6 % each. "
+              "Family-wise (Holm over all rows, 5 %, normal p of difference / SE): "
+              + (f"{len(differ)} differ: " + ", ".join(f"{k} (Holm p {holm[k]:.3f})" for k in differ) if differ else
+                 "no row differs" + (f" (smallest Holm p {min(holm.values()):.2f}, {ranked[0][0]})" if ranked else "")) + ".")
+    for r in out_rows:
+        r.append(f"{holm[r[0]]:.3f}" if r[0] in holm else "–")
     rule = ("Rule: a row agrees when the difference of the seed means is at most 2 standard errors of the difference, "
             "SE = sqrt(SD_engine²/n_engine + SD_pytorch²/n_pytorch + SEM_engine² + SEM_pytorch²) (SD over seeds; "
             "SEM within a net, over exemplars or images, averaged over seeds; for test accuracy the binomial SE over "
@@ -337,14 +360,14 @@ def table(a):
             "indices and invariances: final (epoch 3) weights, as the demo analyses.")
     text = ("# Engine training vs PyTorch training (vgg_small, Fashion-MNIST, 3 epochs, Adam 1e-3, batch 256)\n\n"
             f"Seeds {seeds}. " + rule + "\n\n" + "\n".join(lines[:2] + [l for l in lines[2:] if "| fc index " not in l])
-            + "\n\n" + "\n".join(sentences) + "\n\n## Per family (fc index, released definition)\n\n"
+            + "\n\n" + "\n".join(sentences) + "\n\n" + family + "\n\n## Per family (fc index, released definition)\n\n"
             + "\n".join(lines[:2] + [l for l in lines[2:] if "| fc index " in l]) + "\n")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "compare.md"), "w") as f:
         f.write(text)
     with open(os.path.join(a.out, "compare.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["quantity", "engine", "pytorch", "difference", "agree"])
+        w.writerow(["quantity", "engine", "pytorch", "difference", "agree", "holm_p"])
         w.writerows(out_rows)
     print(text)
 

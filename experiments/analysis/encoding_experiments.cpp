@@ -116,18 +116,22 @@ Eigen::VectorXf two_sample_t(const Eigen::MatrixXf& y, const std::vector<int>& i
   return t;
 }
 
-PrecisionRecall precision_recall(const Eigen::VectorXf& t, const std::vector<bool>& support) {
+PrecisionRecall precision_recall(const Eigen::VectorXf& t, const std::vector<bool>& support, const std::vector<bool>* shown) {
   const int64_t V = t.size();
   ML_CHECK(static_cast<int64_t>(support.size()) == V, "precision_recall: ", support.size(), " support flags for ", V);
-  std::vector<int64_t> order(static_cast<size_t>(V));
-  std::iota(order.begin(), order.end(), 0);
+  ML_CHECK(!shown || static_cast<int64_t>(shown->size()) == V, "precision_recall: ", shown ? shown->size() : 0,
+           " shown flags for ", V);
+  std::vector<int64_t> order;
+  for (int64_t v = 0; v < V; ++v)
+    if (!shown || (*shown)[static_cast<size_t>(v)]) order.push_back(v);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return t[a] > t[b]; });
   const double n_sup = static_cast<double>(std::count(support.begin(), support.end(), true));
   PrecisionRecall pr;
   double hit = 0;
-  for (int64_t k = 0; k < V; ++k) {
+  const auto n_shown = static_cast<int64_t>(order.size());
+  for (int64_t k = 0; k < n_shown; ++k) {
     hit += support[static_cast<size_t>(order[static_cast<size_t>(k)])];
-    if (k + 1 < V && t[order[static_cast<size_t>(k + 1)]] == t[order[static_cast<size_t>(k)]]) continue;  // ties together
+    if (k + 1 < n_shown && t[order[static_cast<size_t>(k + 1)]] == t[order[static_cast<size_t>(k)]]) continue;  // ties together
     pr.tau.push_back(t[order[static_cast<size_t>(k)]]);
     pr.precision.push_back(hit / static_cast<double>(k + 1));
     pr.recall.push_back(n_sup > 0 ? hit / n_sup : 0);

@@ -36,7 +36,10 @@ struct PrecisionRecall {
   // Best precision at recall >= level for levels 0.1, 0.2, … 1.0.
   std::vector<double> precision_at(const std::vector<double>& levels) const;
 };
-PrecisionRecall precision_recall(const Eigen::VectorXf& t_synth, const std::vector<bool>& support);
+// shown (optional, one flag per voxel): the voxels the synthetic map shows; the others are never
+// above a threshold, but support voxels among them still count in recall's denominator.
+PrecisionRecall precision_recall(const Eigen::VectorXf& t_synth, const std::vector<bool>& support,
+                                 const std::vector<bool>* shown = nullptr);
 
 // Signed difference a − b on the circle, degrees in (−180, 180].
 double angle_diff(double a, double b);

@@ -21,8 +21,9 @@ struct EncodingStudyOptions {
   std::string items_dir;          // Fashion-MNIST folder ("" = Debian's)
   uint64_t seed = 0;
   int64_t batch = 64, max_features = 25000;
-  std::string rf_sign = "positive";  // conv voxels' channel-weight signs: positive (all >= 0, as in
-                                     // sessions 3-4) | blank (stimulation raises the response, simvox.h)
+  std::string rf_sign = "blank";  // conv voxels' channel-weight signs: blank (stimulation of the field
+                                  // raises the response, simvox.h; the default since session 8, with the
+                                  // composite-trained net) | positive (all >= 0, sessions 3-7)
   bool data_only = false;         // simulate_fmri: write the SimVox files and stop
   bool parity = true;             // pass check 7's float32/float64 and primal/dual reruns
   bool plot = true;
