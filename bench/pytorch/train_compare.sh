@@ -16,9 +16,9 @@
 #    run_compare.sh does (no GPU wheels) unless it is there; PyTorch is never a test dependency.
 # 2. Builds train, render_stimuli, mirror_symmetry, equivariance in BUILD_DIR (default build-cpu);
 #    --no-build uses the programs already there.
-# 3. Engine nets: ENGINE_DIR's runs of tools/demo.sh (seed S = the first seed in ENGINE_DIR/train and
-#    ENGINE_DIR/nets, others in ENGINE_DIR/seeds/S/...), reused with their analyses when present;
-#    a missing run is trained here with the demo's command. The stimuli are rendered (seed = first
+# 3. Engine nets: ENGINE_DIR's runs of tools/demo.sh (ENGINE_DIR/train and ENGINE_DIR/nets for the
+#    seed their final.json records, ENGINE_DIR/seeds/S/... for the others), reused with their
+#    analyses when present; a missing run is trained here, into ENGINE_DIR/seeds/S, with the demo's command. The stimuli are rendered (seed = first
 #    seed) when ENGINE_DIR has none.
 # 4. PyTorch nets: train_compare.py train, one process per net, into OUT/pytorch/seed_S/VARIANT
 #    (final.safetensors in the engine's names and metadata; final.json); a finished one is reused.
@@ -79,9 +79,17 @@ analyse() {  # analyse WEIGHTS DIR: mirror_symmetry and equivariance unless done
   [[ -f "$2/equivariance/equivariance.csv" ]] || "$BUILD/experiments/equivariance" --weights "$1" --stimuli "$stim" \
     --seed 0 --noise 0 --threads "$threads" --quiet --out "$2/equivariance"
 }
+# The engine run of seed s: ENGINE_DIR itself when its first-seed run (ENGINE_DIR/train/v) was
+# trained with seed s, as its final.json records, else ENGINE_DIR/seeds/s (the demo's other seeds;
+# trained there when absent). Not from --seeds' order: `--seeds 5,6` must not take seed 0's nets.
+seed_of() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["seed"])' "$1"; }
 for s in "${S[@]}"; do
-  if [[ "$s" == "${S[0]}" ]]; then eroot="$engine"; else eroot="$engine/seeds/$s"; fi
   for v in $variants; do
+    if [[ -f "$engine/train/$v/final.json" && "$(seed_of "$engine/train/$v/final.json")" == "$s" ]]; then
+      eroot="$engine"
+    else
+      eroot="$engine/seeds/$s"
+    fi
     # Engine side: the demo's run and analyses when present.
     run="$eroot/train/$v" dst="$out/engine/seed_$s/$v"
     if [[ ! -f "$run/final.json" ]]; then
