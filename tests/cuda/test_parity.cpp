@@ -455,18 +455,21 @@ TEST_CASE("cuda parity: batch norm, training and eval") {
 TEST_CASE("cuda parity: dropout masks are bit-exact") {
   ML_REQUIRE_CUDA();
   Generator gen(18);
+  // Keys: a small one, and one with both 32-bit halves set (stream_seed's keys are full 64-bit words).
+  for (const uint64_t key : {uint64_t{77}, stream_seed(31, kStreamDropout)})
   for (const Shape& s : std::vector<Shape>{{1}, {5}, {1031}, {4, 5, 6}, {100003}})
     for (float p : {0.1f, 0.5f, 0.9f}) {
       // The same seed on both devices: the same mask. y = x * mask and gx = gy * mask are single
       // multiplications by the same values.
-      auto f = [p](const std::vector<Tensor>& v) {
-        Generator g(77);
+      auto f = [p, key](const std::vector<Tensor>& v) {
+        Generator g(key);
         g.advance(13);  // a non-zero counter offset
         return dropout(v[0], p, true, g);
       };
-      parity("dropout p=" + std::to_string(p) + " " + shape_name(s), f, {U(s, gen)}, kExact, kExact);
+      const std::string k = " key " + std::to_string(key);
+      parity("dropout p=" + std::to_string(p) + " " + shape_name(s) + k, f, {U(s, gen)}, kExact, kExact);
       // The mask itself: dropout of ones.
-      parity("dropout mask p=" + std::to_string(p) + " " + shape_name(s), f, {Tensor::ones(s)}, kExact, kExact,
+      parity("dropout mask p=" + std::to_string(p) + " " + shape_name(s) + k, f, {Tensor::ones(s)}, kExact, kExact,
              false);
     }
 }
