@@ -418,6 +418,7 @@ json run_encoding_study(const EncodingStudyOptions& o) {
     bool above = true;
     for (size_t i = 0; i < levels.size(); ++i) above = above && pa[i] >= p1[i];
     const int64_t n_sup = std::count(support.begin(), support.end(), true);
+    const int64_t n_shown = std::count(sig01.begin(), sig01.end(), true);
     const bool pass = pr.precision_r50 >= 0.8 && above && n_sup > 0;
     // The ceiling of any synthesis: the noise-free true model's t-map against the same measured
     // support; and whether the net itself tells A from B on these composites (top-1 logit in the
@@ -438,14 +439,14 @@ json run_encoding_study(const EncodingStudyOptions& o) {
                            {{"precision_at_t_r50", pr.precision_r50}, {"t_r50", pr.t_r50}, {"layer1_precision_at_t_r50", pr1.precision_r50},
                             {"support_voxels", n_sup}, {"precision_at_recall", pa}, {"layer1_precision_at_recall", p1},
                             {"true_model_precision_at_t_r50", pr_true.precision_r50},
-                            {"shown", "voxels significant at BH q = 0.01"}, {"shown_voxels", std::count(sig01.begin(), sig01.end(), true)},
+                            {"shown", "voxels significant at BH q = 0.01"}, {"shown_voxels", n_shown},
                             {"precision_at_t_r50_all_voxels", pr_all.precision_r50},
                             {"net_top1_in_class_set", std::isnan(net_acc) ? json(nullptr) : json(net_acc)}},
                            "Precision " + fmt(pr.precision_r50) + " at t_R50 = " + fmt(pr.t_r50, 2) + " (layer-1 model " +
                                fmt(pr1.precision_r50) + "), " + (above ? "at or above" : "not above") +
                                " the layer-1 model at every recall, " + std::to_string(n_sup) +
                                " support voxels, the synthetic maps shown on the " +
-                               std::to_string(std::count(sig01.begin(), sig01.end(), true)) +
+                               std::to_string(n_shown) +
                                " significant voxels (on every voxel: " + fmt(pr_all.precision_r50) + "; noise-free true model " +
                                fmt(pr_true.precision_r50) + "): " +
                                (pass ? "passes." : "fails.")));
@@ -524,10 +525,10 @@ json run_encoding_study(const EncodingStudyOptions& o) {
     write_text_atomic((fs::path(o.out) / "roi_profiles.csv").string(), roi_profiles_csv(prof, layers, layers));
     std::ostringstream pc;
     pc << "model,tau,precision,recall\n";
-    for (size_t i = 0; i < pr.tau.size(); ++i) pc << "all_layers," << pr.tau[i] << ',' << pr.precision[i] << ',' << pr.recall[i] << '\n';
-    for (size_t i = 0; i < pr1.tau.size(); ++i) pc << "layer1," << pr1.tau[i] << ',' << pr1.precision[i] << ',' << pr1.recall[i] << '\n';
-    for (size_t i = 0; i < pr_all.tau.size(); ++i)
-      pc << "all_layers_every_voxel," << pr_all.tau[i] << ',' << pr_all.precision[i] << ',' << pr_all.recall[i] << '\n';
+    for (const auto& [model, curve] : {std::pair<const char*, const PrecisionRecall*>{"all_layers", &pr}, {"layer1", &pr1},
+                                       {"all_layers_every_voxel", &pr_all}})
+      for (size_t i = 0; i < curve->tau.size(); ++i)
+        pc << model << ',' << curve->tau[i] << ',' << curve->precision[i] << ',' << curve->recall[i] << '\n';
     write_text_atomic((fs::path(o.out) / "pr_curve.csv").string(), pc.str());
   }
   int passed = 0;
