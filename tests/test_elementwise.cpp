@@ -13,11 +13,13 @@
 //    domains where the function is smooth on the scale of the step h = 1e-2.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/fast_math.h"
 #include "tests/testing.h"
 
 using namespace ml;
@@ -203,6 +205,60 @@ TEST_CASE("unary ops at special points") {
     const Tensor x = Tensor::ones({2});
     CHECK(error_of([&] { softplus(x, 0.f); }).find("softplus") != std::string::npos);
   }
+}
+
+// kernels/cpu/fast_math.h against double on dense grids (about 10^7 points in all), with the
+// bounds its header states. A wrong polynomial coefficient, a missed range reduction or a lost
+// branch is off by far more than these few ulps.
+TEST_CASE("fast_math: exp, log, log1p, softplus and sigmoid within a few ulps of double") {
+  namespace fm = ml::kernels::fast_math;
+  auto rel = [](double got, double ref) { return std::fabs(got - ref) / std::fabs(ref); };
+  double e_exp = 0, e_log = 0, e_log1p = 0, e_sp = 0, e_sig = 0;
+  for (double z = -87.3; z <= 0.0; z += 3.1e-5) {
+    const float x = static_cast<float>(z);
+    e_exp = std::max(e_exp, rel(fm::exp_nonpositive(x), std::exp(static_cast<double>(x))));
+  }
+  for (double u = 1.0; u <= 2.0; u += 3e-7) {
+    const float x = static_cast<float>(u);
+    e_log = std::max(e_log, std::fabs(fm::log_1_2(x) - std::log(static_cast<double>(x))));
+  }
+  for (int k = 0; k < 2000000; ++k) {  // t across 40 binades below 1, then uniform on [0, 1]
+    const float t = k < 1000000 ? std::ldexp(1.f + static_cast<float>(k) * 1e-6f, -(k % 40) - 1)
+                                : static_cast<float>(k - 1000000) * 1e-6f;
+    if (t > 0.f) e_log1p = std::max(e_log1p, rel(fm::log1p_unit(t), std::log1p(static_cast<double>(t))));
+  }
+  for (double z = -87.3; z <= 40.0; z += 4e-5) {
+    const double x = static_cast<float>(z);
+    e_sp = std::max(e_sp, rel(fm::softplus_value(static_cast<float>(x)), std::log1p(std::exp(x))));
+    e_sig = std::max(e_sig, rel(fm::sigmoid_value(static_cast<float>(x)), 1.0 / (1.0 + std::exp(-x))));
+  }
+  CHECK(e_exp <= 1.2e-7);
+  CHECK(e_log <= 6e-8);
+  CHECK(e_log1p <= 2.4e-7);
+  CHECK(e_sp <= 3.6e-7);
+  CHECK(e_sig <= 3.6e-7);
+  // The edges: e^0 = 1 exactly, NaN stays NaN, no overflow far out, 0 below float's normal range.
+  CHECK(fm::exp_nonpositive(0.f) == 1.f);
+  CHECK(std::isnan(fm::softplus_value(std::nanf(""))));
+  CHECK(fm::softplus_value(1e30f) == 1e30f);
+  CHECK(fm::softplus_value(-1e30f) == 0.f);
+  CHECK(fm::sigmoid_value(1e30f) == 1.f);
+  CHECK(fm::sigmoid_value(-1e30f) == 0.f);
+  CHECK(fm::log1p_unit(1e-30f) == 1e-30f);
+  // The vector forms (what the softplus kernels run) give the scalar forms' values bit for bit.
+  using ml::kernels::lanes::vf;
+  constexpr int L = ml::kernels::lanes::kLanes;
+  int differ = 0;
+  for (double z0 = -100.0; z0 <= 40.0; z0 += 0.37 * L) {
+    float in[L], sp[L], sg[L];
+    for (int k = 0; k < L; ++k) in[k] = static_cast<float>(z0 + 0.37 * k);
+    const vf v = ml::kernels::lanes::load(in, L);
+    ml::kernels::lanes::store(sp, fm::softplus_value(v), L);
+    ml::kernels::lanes::store(sg, fm::sigmoid_value(v), L);
+    for (int k = 0; k < L; ++k)
+      differ += sp[k] != fm::softplus_value(in[k]) || sg[k] != fm::sigmoid_value(in[k]);
+  }
+  CHECK(differ == 0);
 }
 
 TEST_CASE("unary op gradients: finite differences") {

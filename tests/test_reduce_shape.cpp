@@ -171,6 +171,26 @@ TEST_CASE("sum and mean over given dims, negative dims, keepdim") {
   testing::gradcheck([](const std::vector<Tensor>& in) { return mean(in[0], {0, 2, 3}, true); }, {fresh(g)});
 }
 
+// Sums over the middle of (outer, red, inner) take a row-by-row path (kernels/cpu/reduce.cpp);
+// shapes large enough for its threads and for rows longer than its 256-wide accumulator, with the
+// V1 readout's two sums among them (over channels of (B, C, N), over the batch of (B, C, N)).
+TEST_CASE("sum over the middle dims of large tensors, and expand back along them") {
+  Generator gen(34);
+  const Tensor x = testing::rand({3, 70, 300}, gen);  // 63,000 elements; rows of 300 > 256
+  for (const auto& dims : std::vector<std::vector<int64_t>>{{1}, {0}, {0, 1}, {1, 2}}) {
+    INFO("dims ", shape_str(dims));
+    check_sum(sum(x, dims, true), sum_ref(x, mask_of(3, dims)), false);
+  }
+  const Tensor readout = testing::rand({64, 32, 128}, gen);  // (B, C, N), 262,144 elements
+  check_sum(sum(readout, {1}, true), sum_ref(readout, mask_of(3, {1})), false);
+  check_sum(sum(readout, {0}, true), sum_ref(readout, mask_of(3, {0})), false);
+  const Tensor row = iota({64, 1, 128});
+  const auto e = expand(row, {64, 32, 128}).to_vector(), rv = row.to_vector();
+  int wrong = 0;
+  for (size_t i = 0; i < e.size(); ++i) wrong += e[i] != rv[(i / (32 * 128)) * 128 + i % 128];
+  CHECK(wrong == 0);
+}
+
 TEST_CASE("sum and mean reject bad dims") {
   const Tensor x = Tensor::ones({2, 3, 4, 5});
   expect_parts(error_of([&] { sum(x, {4}); }), {"sum", "4"});

@@ -2,8 +2,10 @@
 // vectorises (-march), split across threads with OpenMP for large n.
 #include "kernels/elementwise.h"
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/gelu.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -18,7 +20,9 @@ inline float unary_value(UnaryOp op, float x, float a) {
     case UnaryOp::Elu: return x > 0.f ? x : a * std::expm1(x);
     case UnaryOp::Sigmoid: return 1.f / (1.f + std::exp(-x));
     case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Softplus: return a * x > 20.f ? x : std::log1p(std::exp(a * x)) / a;
+    // fast_math (std::log1p and std::exp are scalar libm calls); above the threshold x itself, as
+    // PyTorch. The loops below take the vector form of the same function.
+    case UnaryOp::Softplus: return a * x > 20.f ? x : fast_math::softplus_value(a * x) / a;
     case UnaryOp::Exp: return std::exp(x);
     case UnaryOp::Log: return std::log(x);
     case UnaryOp::Log1p: return std::log1p(x);
@@ -41,7 +45,7 @@ inline float unary_derivative(UnaryOp op, float x, float y, float a) {
     case UnaryOp::Elu: return x > 0.f ? 1.f : y + a;
     case UnaryOp::Sigmoid: return y * (1.f - y);
     case UnaryOp::Tanh: return 1.f - y * y;
-    case UnaryOp::Softplus: return a * x > 20.f ? 1.f : 1.f / (1.f + std::exp(-a * x));
+    case UnaryOp::Softplus: return a * x > 20.f ? 1.f : fast_math::sigmoid_value(a * x);
     case UnaryOp::Exp: return y;
     case UnaryOp::Log: return 1.f / x;
     case UnaryOp::Log1p: return 1.f / (1.f + x);
@@ -60,26 +64,66 @@ inline float unary_derivative(UnaryOp op, float x, float y, float a) {
   return 0.f;
 }
 
+// Softplus and its derivative one hardware vector at a time (kernels/cpu/fast_math.h: the same
+// values as unary_value / unary_derivative, which GCC left as scalar code with branches).
+void softplus_forward_lanes(float* y, const float* x, int64_t n, float a) {
+  using lanes::vf;
+  const int64_t blocks = (n + lanes::kLanes - 1) / lanes::kLanes;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t i = b * lanes::kLanes;
+    const int m = static_cast<int>(std::min<int64_t>(lanes::kLanes, n - i));
+    const vf v = lanes::load(x + i, m), z = v * a;
+    const vf s = fast_math::softplus_value(z) / a;
+    lanes::store(y + i, z > 20.f ? v : s, m);
+  }
+}
+
+void softplus_backward_lanes(float* gx, const float* gy, const float* x, int64_t n, float a) {
+  using lanes::vf;
+  const int64_t blocks = (n + lanes::kLanes - 1) / lanes::kLanes;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t i = b * lanes::kLanes;
+    const int m = static_cast<int>(std::min<int64_t>(lanes::kLanes, n - i));
+    const vf z = lanes::load(x + i, m) * a;
+    const vf d = z > 20.f ? lanes::broadcast(1.f) : fast_math::sigmoid_value(z);
+    lanes::store(gx + i, lanes::load(gy + i, m) * d, m);
+  }
+}
+
 // The op is a template parameter so the switch disappears from the loop and the loop
 // vectorises (chosen per element, ReLU's backward ran 4x slower than its forward).
 template <UnaryOp OP>
 void unary_forward_loop(float* y, const float* x, int64_t n, float alpha) {
+  if constexpr (OP == UnaryOp::Softplus) {
+    softplus_forward_lanes(y, x, n, alpha);
+  } else {
 #pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) y[i] = unary_value(OP, x[i], alpha);
+    for (int64_t i = 0; i < n; ++i) y[i] = unary_value(OP, x[i], alpha);
+  }
 }
 
 template <UnaryOp OP>
 void unary_backward_loop(float* gx, const float* gy, const float* x, const float* y, int64_t n, float alpha) {
+  if constexpr (OP == UnaryOp::Softplus) {
+    softplus_backward_lanes(gx, gy, x, n, alpha);
+  } else {
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    if constexpr (OP == UnaryOp::Relu) {
-      // A select, not gy * (x > 0 ? 1 : 0): GCC compiled the product to a scalar loop with a
-      // data-dependent branch (16 % of a vgg_small training step on one AVX2 thread, 5x the
-      // forward); the select vectorises to a compare and a mask. Also what torch's
-      // threshold_backward computes (x <= 0 -> exactly 0, whatever gy is).
-      gx[i] = x[i] > 0.f ? gy[i] : 0.f;
-    } else {
-      gx[i] = gy[i] * unary_derivative(OP, x[i], y[i], alpha);
+    for (int64_t i = 0; i < n; ++i) {
+      if constexpr (OP == UnaryOp::Relu) {
+        // A select, not gy * (x > 0 ? 1 : 0): GCC compiled the product to a scalar loop with a
+        // data-dependent branch (16 % of a vgg_small training step on one AVX2 thread, 5x the
+        // forward); the select vectorises to a compare and a mask. Also what torch's
+        // threshold_backward computes (x <= 0 -> exactly 0, whatever gy is).
+        gx[i] = x[i] > 0.f ? gy[i] : 0.f;
+      } else if constexpr (OP == UnaryOp::Abs) {
+        // Selects again: gy * sign(x) through unary_derivative's nested ?: stayed a scalar loop
+        // with branches (13 % of the V1 model's regularisers, whose L1 terms take |mask|).
+        gx[i] = x[i] > 0.f ? gy[i] : (x[i] < 0.f ? -gy[i] : 0.f);
+      } else {
+        gx[i] = gy[i] * unary_derivative(OP, x[i], y[i], alpha);
+      }
     }
   }
 }

@@ -2,8 +2,9 @@
 // and the negative log-likelihood of integer labels.
 #include "kernels/softmax.h"
 
+#include "kernels/cpu/fast_math.h"
+
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -12,27 +13,7 @@ namespace ml::kernels {
 
 namespace {
 
-// e^x in float from multiply-adds, a floor and an exponent built from bits (Cephes' expf:
-// range reduction by ln 2 in two parts, a degree-6 polynomial), so that a loop of it vectorises;
-// std::exp is a scalar call. Relative error <= 8.3e-8 on [-87.3, 0] (checked against double exp
-// over 87 M points), below float's half ulp of 6e-8 plus one rounding. Below -87.34 (where e^x
-// leaves float's normal range) it returns 0, NaN stays NaN. Softmax only calls it on x - max <= 0.
-inline float exp_nonpositive(float x) {
-  const float xc = x < -87.33654f ? -87.33654f : (x > 0.f ? 0.f : x);
-  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float q = 1.9875691500e-4f;
-  q = q * r + 1.3981999507e-3f;
-  q = q * r + 8.3334519073e-3f;
-  q = q * r + 4.1665795894e-2f;
-  q = q * r + 1.6666665459e-1f;
-  q = q * r + 5.0000001201e-1f;
-  q = q * r * r + r + 1.f;
-  const float scale = std::bit_cast<float>(static_cast<int32_t>((static_cast<int32_t>(n) + 127) << 23));
-  const float e = q * scale;
-  return x < -87.33654f ? 0.f : (x != x ? x : e);
-}
+using fast_math::exp_nonpositive;  // vectorisable e^x (kernels/cpu/fast_math.h)
 
 // Softmax of one contiguous row (inner = 1, attention's rows of L scores): the exponentials
 // vectorised in float, their sum in double. In place (y == x) is allowed: x[d] is read before
