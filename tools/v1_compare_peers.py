@@ -13,12 +13,12 @@ What it measures, on the ci preset's sizes (20 x 20 input, layer 1: 1 -> 4 x 8 w
 2. Training speed of the ci preset, side by side in one run, alternating ours / PyTorch `--runs`
    times so the other users' load falls on both: ours is `fit_v1 --preset ci --skip-cnns
    --skip-shuffled --max-steps S` on the ci dataset (--data), read back as the equivariant fit's
-   updates / seconds and updates / cpu_seconds from its results.json (our figure includes the
-   validation passes every 20 steps, ~7 % more work, so it favours PyTorch slightly); PyTorch's is
-   the same model (the Hermite basis of models/rot_equivariant.cpp ported to numpy, weights
-   assembled each forward, BN, softplus, factorised readout, Poisson loss and the three
-   regularisers, Adam) over S steps at batch 64 on minibatches of the same images, wall and process
-   CPU time. Both with --threads threads (OMP_NUM_THREADS, torch.set_num_threads). Figure to reach
+   updates / seconds and updates / cpu_seconds from its results.json (validation passes every 20
+   steps included); PyTorch's is the same model (the Hermite basis of models/rot_equivariant.cpp
+   ported to numpy, weights assembled each forward, BN, softplus, factorised readout, Poisson loss
+   and the three regularisers, Adam) over S steps at batch 64 on minibatches of the same images,
+   with the same validation pass every 20 steps (the 200 validation images, eval mode, no
+   gradient), wall and process CPU time. Both with --threads threads (OMP_NUM_THREADS, torch.set_num_threads). Figure to reach
    (issue): ours >= 1.5 x PyTorch on the CPU.
 Prints a Markdown table (medians over the runs, load average beside each run).
 """
@@ -180,17 +180,32 @@ def torch_run(torch, data, steps, threads):
     Y = torch.tensor(resp)
     rng = np.random.default_rng(0)
 
+    # The validation set, z-scored with the training images' statistics, as fit_v1 loads it.
+    xv = np.load(os.path.join(data, "images_val.npy")).astype(np.float32)
+    raw = np.load(os.path.join(data, "images_train.npy"))[:len(imgs)].astype(np.float32)
+    Xv = torch.tensor((xv - raw.mean()) / raw.std())[:, None]
+    Yv = torch.tensor(np.load(os.path.join(data, "responses_val.npy")).astype(np.float32))
+
     def step():
         idx = torch.tensor(rng.choice(len(imgs), 64, replace=False))
         opt.zero_grad()
         r = m(X[idx])
         ((r - Y[idx] * torch.log(r + 1e-5)).sum(1).mean() + m.regularizer()).backward()
         opt.step()
+
+    def validate():  # what the ci fit does every 20 steps: the Poisson loss on the validation set
+        m.eval()
+        with torch.no_grad():
+            r = m(Xv)
+            float((r - Yv * torch.log(r + 1e-5)).sum(1).mean())
+        m.train()
     for _ in range(5):  # warm-up
         step()
     t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(steps):
+    for k in range(steps):
         step()
+        if (k + 1) % 20 == 0:
+            validate()
     return steps / (time.perf_counter() - t0), steps / (time.process_time() - c0)
 
 

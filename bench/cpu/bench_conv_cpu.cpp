@@ -83,6 +83,10 @@ constexpr ConvLayer kLayers[] = {
     {"vgg16", "conv4_1", 4, 256, 28, 512, 3, 1, 1},
     {"vgg16", "conv4_2", 4, 512, 28, 512, 3, 1, 1},
     {"vgg16", "conv5_1", 4, 512, 14, 512, 3, 1, 1},
+    // The V1 study's ci core (issue 21; science file §6), batch 64, 20x20x1 images, SAME padding:
+    // the equivariant layers assemble their weights, then run these plain convolutions.
+    {"v1_ci", "conv1", 64, 1, 20, 32, 9, 1, 4},
+    {"v1_ci", "conv2", 64, 32, 20, 32, 3, 1, 1},
 };
 
 using Pass = kn::cpu_conv::Pass;
@@ -211,7 +215,8 @@ const bool kRegistered = [] {
         if (variant == Variant::Im2col && chosen == kn::cpu_conv::Path::Im2col) continue;
         // The direct forward beside the forwards of AlexNet and VGG16 that go elsewhere
         // (vgg_small's small maps are the training helper's; not timed here).
-        const bool imagenet = std::string(L.net) == "alexnet" || std::string(L.net) == "vgg16";
+        const bool imagenet = std::string(L.net) == "alexnet" || std::string(L.net) == "vgg16" ||
+                              std::string(L.net) == "v1_ci";
         if (variant == Variant::Direct && (pass != Pass::Forward || chosen == kn::cpu_conv::Path::Direct || !imagenet))
           continue;
         // Winograd beside the Winograd-able forwards sent to the direct kernel.
