@@ -83,7 +83,7 @@ std::vector<double> rotation_copy_correlation(const std::vector<double>& G, int6
 }
 
 std::vector<double> ideal_core_readouts(const V1Truth& truth, const Tensor& images, int64_t R,
-                                        std::vector<double>* covariance) {
+                                        std::vector<double>* covariance, bool rectified) {
   ML_CHECK(images.dim() == 3 && images.size(0) >= 2, "ideal_core_readouts: images ", images.str(),
            " must be (n >= 2, H, W)");
   ML_CHECK(R >= 1, "ideal_core_readouts: ", R, " rotations");
@@ -110,8 +110,25 @@ std::vector<double> ideal_core_readouts(const V1Truth& truth, const Tensor& imag
       for (int64_t c = 0; c < C; ++c) X(i, c) = x[static_cast<size_t>(i * C + c)];
       u(i) = own[static_cast<size_t>(i * N + j)];
     }
-    const double sd = std::sqrt((u.array() - u.mean()).square().mean());
-    u = 1.5 * (u.array() - u.mean()) / std::max(sd, 1e-300);  // 1.5 z - 1, centred (the -1 goes to the bias)
+    // softplus(1.5 z - 1) of every column of M, z the column standardised over the images.
+    auto rectify = [](auto&& M) {
+      for (Eigen::Index c = 0; c < M.cols(); ++c) {
+        const double mu = M.col(c).mean();
+        const double s = std::max(std::sqrt((M.col(c).array() - mu).square().mean()), 1e-300);
+        for (Eigen::Index i = 0; i < M.rows(); ++i) {
+          const double a = 1.5 * (M(i, c) - mu) / s - 1.0;
+          M(i, c) = a > 30.0 ? a : std::log1p(std::exp(a));
+        }
+      }
+    };
+    if (rectified) {
+      rectify(X);
+      rectify(u);
+      u.array() -= u.mean();
+    } else {
+      const double sd = std::sqrt((u.array() - u.mean()).square().mean());
+      u = 1.5 * (u.array() - u.mean()) / std::max(sd, 1e-300);  // 1.5 z - 1, centred (the -1 goes to the bias)
+    }
     X.rowwise() -= X.colwise().mean();
     gsum += X.transpose() * X / static_cast<double>(n);
     // Min-norm: identical copies (even and energy at r and r + R/2, the DoG at every r) share

@@ -55,7 +55,15 @@ std::vector<double> rotation_copy_correlation(const std::vector<double>& G, int6
 // centre, at R orientations theta_r = -2 pi r / R (the model's alpha_r turns counter-clockwise,
 // the simulation's theta clockwise). images (n, H, W). Returns (4R, N); `covariance` (4R, 4R)
 // averaged over the neurons' banks when not null (for drive_space_readouts).
+//
+// rectified = false: a linear core (the features are the filters' drives). Its copies are exactly
+// collinear (the odd Gabor at r + R/2 is minus the one at r), so min-norm splits an odd cell's
+// weight as +w/2, -w/2 and check 3's roll picks either sign.
+// rectified = true: the features are the cells' own rectification of each standardised channel
+// drive, softplus(1.5 z_c - 1) (a core whose channels are unit-gain simulated cells, like the
+// model's softplus core), and the target the neuron's rate / gain, softplus(1.5 z - 1). An odd
+// channel's rectified copies at r and r + R/2 are then different features, as in the model.
 std::vector<double> ideal_core_readouts(const V1Truth& truth, const Tensor& images, int64_t R,
-                                        std::vector<double>* covariance = nullptr);
+                                        std::vector<double>* covariance = nullptr, bool rectified = false);
 
 }  // namespace ml::analysis

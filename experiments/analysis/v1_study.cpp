@@ -581,6 +581,14 @@ json run_v1_study(const V1StudyConfig& c) {
           {"ari_drive_space_sign_aligned", types_ari(ivs.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
           {"t4_energy_max_over_min_median", t4_flatness(ip.energy, tt, R)},
           {"t4_energy_max_over_min_median_drive_space", t4_flatness(iv.energy, tt, R)}};
+      // The same bound for a rectified core (ideal_core_readouts: softplus features, as the model's
+      // core has), where an odd cell's copies at r and r + R/2 are no longer collinear.
+      const auto wr = ideal_core_readouts(vt, tr, R, nullptr, true);
+      const RolledReadouts rp = roll_readouts(wr, d.neurons, R, 4, false), rs = roll_readouts(wr, d.neurons, R, 4, true);
+      results["simulation"]["ideal_core_rectified"] = {
+          {"ari", types_ari(rp.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
+          {"ari_sign_aligned", types_ari(rs.rolled, d.neurons, 4 * R, tt, c.seed + 7)},
+          {"t4_energy_max_over_min_median", t4_flatness(rp.energy, tt, R)}};
       // The in-silico descriptor (v1_grating_tuning.h; not pinned) on the cells themselves: their
       // rates on the gratings, phases at their true centres, aligned; what it gives with the truth.
       std::vector<std::pair<double, double>> tc(static_cast<size_t>(d.neurons));
