@@ -922,7 +922,11 @@ json run_v1_study(const V1StudyConfig& c) {
                       eqj["ari_drive_space_sign_aligned"].get<double>(),
                       results.contains("simulation") && results["simulation"].contains("ideal_core")
                           ? detail::cat("; perfect-core bound: pinned ", results["simulation"]["ideal_core"]["ari"].get<double>(),
-                                        ", sign-aligned ", results["simulation"]["ideal_core"]["ari_sign_aligned"].get<double>())
+                                        ", sign-aligned ", results["simulation"]["ideal_core"]["ari_sign_aligned"].get<double>(),
+                                        " (rectified core: pinned ",
+                                        results["simulation"]["ideal_core_rectified"]["ari"].get<double>(),
+                                        ", sign-aligned ",
+                                        results["simulation"]["ideal_core_rectified"]["ari_sign_aligned"].get<double>(), ")")
                           : std::string(),
                       "; in silico (not pinned: k-means on the model's grating responses aligned to the preferred grating, "
                       "phases at the gradient-RF centre) ",
