@@ -65,7 +65,9 @@ inline V pow2_of(V n) {
 template <class V>
 inline V exp_nonpositive(V x) {
   const V lo = splat<V>(-87.33654f), zero = splat<V>(0.f);
-  const V xc = x < lo ? lo : (x > zero ? zero : x);
+  // NaN goes through as 0 (x <= 0 is false for it), so no NaN reaches the integer conversion in
+  // pow2_of (undefined behaviour for a float); the select at the end returns it.
+  const V xc = x < lo ? lo : (x <= zero ? x : zero);
   const V n = floor_of(xc * 1.44269504088896341f + 0.5f);
   V r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
