@@ -64,32 +64,34 @@ inline float unary_derivative(UnaryOp op, float x, float y, float a) {
   return 0.f;
 }
 
-// Softplus and its derivative one hardware vector at a time (kernels/cpu/fast_math.h: the same
-// values as unary_value / unary_derivative, which GCC left as scalar code with branches).
-void softplus_forward_lanes(float* y, const float* x, int64_t n, float a) {
-  using lanes::vf;
+// f(i, m) for the runs [i, i + m) of one hardware vector each (m < kLanes only for the last),
+// split across threads for large n.
+template <class F>
+void for_each_vector(int64_t n, F&& f) {
   const int64_t blocks = (n + lanes::kLanes - 1) / lanes::kLanes;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t i = b * lanes::kLanes;
-    const int m = static_cast<int>(std::min<int64_t>(lanes::kLanes, n - i));
-    const vf v = lanes::load(x + i, m), z = v * a;
-    const vf s = fast_math::softplus_value(z) / a;
-    lanes::store(y + i, z > 20.f ? v : s, m);
+    f(i, static_cast<int>(std::min<int64_t>(lanes::kLanes, n - i)));
   }
 }
 
+// Softplus and its derivative one hardware vector at a time (kernels/cpu/fast_math.h: the same
+// values as unary_value / unary_derivative, which GCC left as scalar code with branches).
+void softplus_forward_lanes(float* y, const float* x, int64_t n, float a) {
+  for_each_vector(n, [&](int64_t i, int m) {
+    const lanes::vf v = lanes::load(x + i, m), z = v * a;
+    const lanes::vf s = fast_math::softplus_value(z) / a;
+    lanes::store(y + i, z > 20.f ? v : s, m);
+  });
+}
+
 void softplus_backward_lanes(float* gx, const float* gy, const float* x, int64_t n, float a) {
-  using lanes::vf;
-  const int64_t blocks = (n + lanes::kLanes - 1) / lanes::kLanes;
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t i = b * lanes::kLanes;
-    const int m = static_cast<int>(std::min<int64_t>(lanes::kLanes, n - i));
-    const vf z = lanes::load(x + i, m) * a;
-    const vf d = z > 20.f ? lanes::broadcast(1.f) : fast_math::sigmoid_value(z);
+  for_each_vector(n, [&](int64_t i, int m) {
+    const lanes::vf z = lanes::load(x + i, m) * a;
+    const lanes::vf d = z > 20.f ? lanes::broadcast(1.f) : fast_math::sigmoid_value(z);
     lanes::store(gx + i, lanes::load(gy + i, m) * d, m);
-  }
+  });
 }
 
 // The op is a template parameter so the switch disappears from the loop and the loop
