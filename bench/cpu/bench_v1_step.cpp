@@ -9,6 +9,8 @@
 //   BM_v1_forward/...          forward + Poisson loss only
 //   BM_v1_forward_backward/... forward, loss + regularisers and backward, no optimizer
 //   BM_v1_regularizer/...      the regularisers and their backward alone (weights only)
+//   BM_v1_readout/...          the readout, Poisson loss and backward on the core's (fixed) output
+//   BM_v1_core/...             the core forward and backward alone (loss: the sum of its output)
 //
 // Inputs are random (images uniform in [-1, 1), counts 0..3), never zeros, seeded; the same batch
 // every step, so no data loading is timed. Wall-clock (UseRealTime: OpenMP threads), three untimed
@@ -35,6 +37,7 @@ struct V1State {
   std::unique_ptr<ml::models::V1Model> model;
   std::unique_ptr<ml::optim::Adam> opt;
   ml::Tensor x, y;
+  ml::Tensor features;  // the core's output on x, detached (the readout-alone part's input)
 };
 
 V1State& state(const std::string& kind) {
@@ -72,15 +75,14 @@ void run(V1State& s, Part part) {
   }
   if (part == Part::Readout || part == Part::Core) {
     // The readout (or the core) alone, forward and backward, on the core's output shape.
-    static ml::Tensor feats;
-    if (!feats.defined()) {
+    if (!s.features.defined()) {
       ml::NoGradGuard ng;
-      feats = (*s.model->core)(s.x).detach();
-      feats.requires_grad_(true);
+      s.features = (*s.model->core)(s.x).detach();
+      s.features.requires_grad_(true);
     }
     s.opt->zero_grad();
     if (part == Part::Readout)
-      ml::models::v1_poisson_loss((*s.model->readout)(feats), s.y).backward();
+      ml::models::v1_poisson_loss((*s.model->readout)(s.features), s.y).backward();
     else
       ml::sum((*s.model->core)(s.x)).backward();
     return;
