@@ -18,8 +18,8 @@ What it measures, on the ci preset's sizes (20 x 20 input, layer 1: 1 -> 4 x 8 w
    ported to numpy, weights assembled each forward, BN, softplus, factorised readout, Poisson loss
    and the three regularisers, Adam) over S steps at batch 64 on minibatches of the same images,
    with the same validation pass every 20 steps (the 200 validation images, eval mode, no
-   gradient), wall and process CPU time. Both with --threads threads (OMP_NUM_THREADS, torch.set_num_threads). Figure to reach
-   (issue): ours >= 1.5 x PyTorch on the CPU.
+   gradient), wall and process CPU time. Both with --threads threads (OMP_NUM_THREADS,
+   torch.set_num_threads). Figure to reach (issue): ours >= 1.5 x PyTorch on the CPU.
 Prints a Markdown table (medians over the runs, load average beside each run).
 """
 import argparse
@@ -164,14 +164,18 @@ def escnn_check(torch, S=31):
 
 
 def load_npy_images(data, n):
+    """The first n training images and the validation images, z-scored with the training images'
+    mean and SD (as fit_v1 loads them)."""
     x = np.load(os.path.join(data, "images_train.npy"))[:n].astype(np.float32)
-    return (x - x.mean()) / x.std()
+    v = np.load(os.path.join(data, "images_val.npy")).astype(np.float32)
+    mu, sd = x.mean(), x.std()
+    return (x - mu) / sd, (v - mu) / sd
 
 
 def torch_run(torch, data, steps, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    imgs = load_npy_images(data, 1500)
+    imgs, val = load_npy_images(data, 1500)
     resp = np.load(os.path.join(data, "responses_train.npy"))[:len(imgs)].astype(np.float32)
     H, W, N = imgs.shape[1], imgs.shape[2], resp.shape[1]
     m = torch_model(torch, H, W, N)
@@ -180,10 +184,7 @@ def torch_run(torch, data, steps, threads):
     Y = torch.tensor(resp)
     rng = np.random.default_rng(0)
 
-    # The validation set, z-scored with the training images' statistics, as fit_v1 loads it.
-    xv = np.load(os.path.join(data, "images_val.npy")).astype(np.float32)
-    raw = np.load(os.path.join(data, "images_train.npy"))[:len(imgs)].astype(np.float32)
-    Xv = torch.tensor((xv - raw.mean()) / raw.std())[:, None]
+    Xv = torch.tensor(val)[:, None]
     Yv = torch.tensor(np.load(os.path.join(data, "responses_val.npy")).astype(np.float32))
 
     def step():

@@ -110,24 +110,24 @@ std::vector<double> ideal_core_readouts(const V1Truth& truth, const Tensor& imag
       for (int64_t c = 0; c < C; ++c) X(i, c) = x[static_cast<size_t>(i * C + c)];
       u(i) = own[static_cast<size_t>(i * N + j)];
     }
-    // softplus(1.5 z - 1) of every column of M, z the column standardised over the images.
-    auto rectify = [](auto&& M) {
+    // Every column of M as 1.5 z, z the column standardised over the images, or (rectify) as the
+    // cells' rate, softplus(1.5 z - 1).
+    auto drive_of = [](auto&& M, bool rectify) {
       for (Eigen::Index c = 0; c < M.cols(); ++c) {
         const double mu = M.col(c).mean();
         const double s = std::max(std::sqrt((M.col(c).array() - mu).square().mean()), 1e-300);
         for (Eigen::Index i = 0; i < M.rows(); ++i) {
-          const double a = 1.5 * (M(i, c) - mu) / s - 1.0;
-          M(i, c) = a > 30.0 ? a : std::log1p(std::exp(a));
+          const double a = 1.5 * (M(i, c) - mu) / s;
+          M(i, c) = !rectify ? a : (a - 1.0 > 30.0 ? a - 1.0 : std::log1p(std::exp(a - 1.0)));
         }
       }
     };
+    // Linear: 1.5 z - 1, centred (the -1 goes to the bias); rectified: features and target through
+    // the cells' nonlinearity, the target then centred as well.
+    drive_of(u, rectified);
     if (rectified) {
-      rectify(X);
-      rectify(u);
+      drive_of(X, true);
       u.array() -= u.mean();
-    } else {
-      const double sd = std::sqrt((u.array() - u.mean()).square().mean());
-      u = 1.5 * (u.array() - u.mean()) / std::max(sd, 1e-300);  // 1.5 z - 1, centred (the -1 goes to the bias)
     }
     X.rowwise() -= X.colwise().mean();
     gsum += X.transpose() * X / static_cast<double>(n);

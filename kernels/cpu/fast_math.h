@@ -1,8 +1,9 @@
 // kernels/cpu/fast_math.h — e^x, log, softplus and sigmoid in float from multiply-adds, selects and
 // bit operations only, written once for a float and for a hardware vector of floats (lanes::vf):
-// every function is a template on V, and ?: on a vector comparison is GCC's lane-wise select. std::exp and std::log1p are scalar calls
-// into libm: softplus through them was 34 % of a V1 ci training step (perf, 2 threads AVX-512:
-// __log1pf 21 %, __expf 4 %, the loops around them 9 %), PyTorch's is vectorised.
+// every function is a template on V, and ?: on a vector comparison is GCC's lane-wise select.
+// std::exp and std::log1p are scalar calls into libm: softplus through them was 34 % of a V1 ci
+// training step (perf, 2 threads AVX-512: __log1pf 21 %, __expf 4 %, the loops around them 9 %);
+// PyTorch's is vectorised.
 //
 // Accuracy (measured against double over dense grids; tests/test_elementwise.cpp asserts the
 // bounds in brackets, which leave a margin for other compilers' contraction of a * b + c):

@@ -56,6 +56,7 @@ bool three_blocks(const ReduceParams& p, int64_t& outer, int64_t& red, int64_t& 
       inner *= p.shape[d];
     }
   }
+  if (phase == 0) std::swap(outer, inner);  // nothing reduced: one contiguous row, not outer rows of 1
   return true;
 }
 
